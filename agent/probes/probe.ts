@@ -1,0 +1,33 @@
+// The one interface every probe implements. A probe reads the host through a HostContext (never the
+// agent's own container), returns its facts, or throws a ProbeFailure; the collector bounds it with a
+// timeout so one slow or broken probe never hides the others.
+import type { ProbeName } from '../../report/schema.js';
+import type { HostContext } from '../host.js';
+
+export type ProbeErrorKind = 'timeout' | 'exec-failed' | 'not-executable' | 'read' | 'parse' | 'network' | 'internal';
+
+export class ProbeFailure extends Error {
+  constructor(
+    readonly kind: ProbeErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProbeFailure';
+  }
+}
+
+export interface ProbeOptions {
+  /** Registry hosts (`host[:port]`) to probe; `null` = skipped (`--registries none`). */
+  registries: string[] | null;
+  /** Per-registry request timeout. */
+  registryTimeoutMs: number;
+  /** Override of the URL scheme/port per registry, for tests against 127.0.0.1 (`https` by default). */
+  registryCaFile?: string | undefined;
+}
+
+export interface Probe<K extends ProbeName = ProbeName, T = unknown> {
+  name: K;
+  /** Upper bound for the whole probe; the collector aborts it after this. */
+  timeoutMs: number;
+  run(host: HostContext, options: ProbeOptions, signal: AbortSignal): Promise<T>;
+}

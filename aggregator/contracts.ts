@@ -1,0 +1,55 @@
+// How the aggregator's parts plug together: the HTTP server and store on one side, the Kubernetes
+// integration (informer, reconciler, TokenReview) on the other. aggregator-command.ts wires them.
+import type { NodeResult, Role } from '../report/schema.js';
+
+export type NodeVerdict = 'pass' | 'warn' | 'fail' | 'unknown';
+
+/** What the store tells the reconciler after each accepted report, and when a node goes stale. */
+export interface NodeState {
+  node: string;
+  role: Role;
+  /** `unknown` when stale. */
+  verdict: NodeVerdict;
+  stale: boolean;
+  /** The latest evaluation (kept while stale, for informative labels). */
+  result: NodeResult | null;
+}
+
+export interface ReconcileSink {
+  /** Called after every accepted report and every stale transition; must not throw or block the request. */
+  update(state: NodeState): void;
+  /** The node left the cluster or the store. */
+  forget(node: string): void;
+}
+
+/** The cluster as the informer sees it: labels for role derivation and the node.label check. */
+export interface ClusterView {
+  /** Labels of a node; undefined when the node is not (yet) known. */
+  labelsOf(node: string): Record<string, string> | undefined;
+  /** The kubelet-reported container runtime (`containerd://1.7.27`), for the cluster checks. */
+  runtimeVersionOf(node: string): string | undefined;
+  nodeNames(): string[];
+  /** True once the first list has completed. */
+  synced(): boolean;
+}
+
+/** Authentication of an agent's request. */
+export type AuthOutcome =
+  | { ok: true; identity: string }
+  | { ok: false; status: 401 | 403 | 503; reason: string };
+
+export interface AgentAuthenticator {
+  /** `token` is the bearer token (undefined when absent); `node` the report's node name. */
+  authenticate(token: string | undefined, node: string): Promise<AuthOutcome>;
+  describe(): string;
+}
+
+/** A planned or applied change, served by the API (dry-run shows the plan). */
+export interface PlannedChange {
+  node: string;
+  kind: 'node-patch' | 'status-patch' | 'event';
+  summary: string;
+  body: unknown;
+  applied: boolean;
+  at: string;
+}

@@ -1,0 +1,49 @@
+// Every Kubernetes object name the validator writes, derived from one configurable prefix. The
+// reconciler, prune and the tests all take names from here; nothing else spells a key.
+export const DEFAULT_LABEL_PREFIX = 'validator.osmo.nvidia.com/';
+export const DEFAULT_CONDITION_PREFIX = 'osmo.nvidia.com/';
+
+export interface Names {
+  labelPrefix: string;
+  labels: {
+    conformant: string;
+    role: string;
+    driverVersion: string;
+    cudaVersion: string;
+    jetpackVersion: string;
+    containerdVersion: string;
+  };
+  taintKey: string;
+  conditionType: string;
+  annotations: { managedLabels: string; managedTaints: string };
+  /** The event source / field manager name. */
+  component: string;
+}
+
+export function makeNames(
+  labelPrefix = DEFAULT_LABEL_PREFIX,
+  conditionPrefix = DEFAULT_CONDITION_PREFIX,
+): Names {
+  if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}\/$/.test(labelPrefix)) {
+    throw new Error(`label prefix "${labelPrefix}" must be a DNS subdomain followed by "/"`);
+  }
+  if (/(^|\.)kubernetes\.io\/$/.test(labelPrefix) || /(^|\.)k8s\.io\/$/.test(labelPrefix)) {
+    throw new Error(`label prefix "${labelPrefix}" is reserved by Kubernetes; choose your own domain`);
+  }
+  const p = labelPrefix;
+  return {
+    labelPrefix: p,
+    labels: {
+      conformant: `${p}conformant`,
+      role: `${p}role`,
+      driverVersion: `${p}driver-version`,
+      cudaVersion: `${p}cuda-version`,
+      jetpackVersion: `${p}jetpack-version`,
+      containerdVersion: `${p}containerd-version`,
+    },
+    taintKey: `${p}nonconformant`,
+    conditionType: `${conditionPrefix}BaselineNotMet`,
+    annotations: { managedLabels: `${p}managed-labels`, managedTaints: `${p}managed-taints` },
+    component: 'osmo-node-validator',
+  };
+}
