@@ -53,3 +53,17 @@ export interface PlannedChange {
   applied: boolean;
   at: string;
 }
+
+/** The Kubernetes side as the aggregator command sees it (built by aggregator/k8s/integration.ts). */
+export interface KubernetesIntegration {
+  cluster: ClusterView;
+  sink: ReconcileSink;
+  /** Recent planned/applied changes, newest last (dry-run: planned only); optionally for one node. */
+  changes(node?: string): PlannedChange[];
+  /** Cluster-level checks for GET /api/v1/summary, from the nodes' latest states and the cluster. */
+  clusterChecks(states: NodeState[]): Promise<import('../report/schema.js').CheckResult[]>;
+  /** Readiness: synced with the API server. */
+  ready(): { ok: boolean; reason?: string };
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
