@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point of the `osmo-node-validator` binary. It only dispatches: each command's module is imported
 // lazily, so `check` and `agent` never load fastify or the Kubernetes client.
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../report/version.js';
 
 type CommandModule = { run(argv: string[]): Promise<number> };
 
@@ -23,13 +23,6 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
     load: () => import('../aggregator/prune-command.js'),
   },
 };
-
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(11)} ${c.summary}`);
@@ -70,7 +63,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`osmo-node-validator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `osmo-node-validator: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 2;
   },
 );
