@@ -4,7 +4,14 @@
 import type { ProbeName } from '../../report/schema.js';
 import type { HostContext } from '../host.js';
 
-export type ProbeErrorKind = 'timeout' | 'exec-failed' | 'not-executable' | 'read' | 'parse' | 'network' | 'internal';
+export type ProbeErrorKind =
+  | 'timeout'
+  | 'exec-failed'
+  | 'not-executable'
+  | 'read'
+  | 'parse'
+  | 'network'
+  | 'internal';
 
 export class ProbeFailure extends Error {
   constructor(

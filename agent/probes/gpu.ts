@@ -1,0 +1,179 @@
+// NVIDIA discrete GPUs from `nvidia-smi -q -x` (parsed with a real XML parser, loaded lazily), plus the
+// NVIDIA Container Toolkit version. No nvidia-smi on the host → null (not an error).
+import type { GpuDevice, GpuFacts } from '../../report/schema.js';
+import type { HostContext } from '../host.js';
+import type { Probe } from './probe.js';
+import { ProbeFailure } from './probe.js';
+import { excerpt, execOptional } from './support.js';
+
+export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
+
+export interface NvidiaSmiSummary {
+  driverVersion: string | null;
+  cudaVersion: string | null;
+  devices: GpuDevice[];
+  /** attached_gpus as printed (may exceed devices.length in trimmed/partial output). */
+  attachedGpus: number | null;
+}
+
+const VERSION = /^\d+(?:\.\d+)+/;
+
+/** Leading version of a field such as `610.57.04 [Deprecated; ...]`; null for N/A, "Not Found", etc. */
+function versionOf(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  return VERSION.exec(value.trim())?.[0] ?? null;
+}
+
+function text(value: unknown): string | null {
+  if (typeof value === 'string') {
+    const t = value.trim();
+    return t.length === 0 || t === 'N/A' ? null : t;
+  }
+  if (typeof value === 'number') return String(value);
+  return null;
+}
+
+function record(value: unknown): Record<string, unknown> | null {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
+}
+
+/** "81559 MiB" → 81559; N/A or other units → null. */
+export function parseMiB(value: unknown): number | null {
+  if (typeof value !== 'string') return null;
+  const m = /^(\d+)\s*MiB$/.exec(value.trim());
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Parses `nvidia-smi -q -x`. Driver: kmd_version (driver 610+, where driver_version is deprecated) or the
+ * leading version of driver_version; CUDA: cuda_version (or cuda_umd_version), N/A → null.
+ */
+export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> {
+  const { XMLParser, XMLValidator } = await import('fast-xml-parser');
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) {
+    const tail = xml.trimEnd().slice(-60);
+    throw new ProbeFailure(
+      'parse',
+      `nvidia-smi -q -x is not well-formed XML (${valid.err.msg} at line ${valid.err.line}); ends with ${excerpt(tail)}`,
+    );
+  }
+  const parser = new XMLParser({ parseTagValue: false, ignoreAttributes: false, attributeNamePrefix: '@' });
+  const doc = record(parser.parse(xml));
+  const log = record(doc?.['nvidia_smi_log']);
+  if (!log) throw new ProbeFailure('parse', `no <nvidia_smi_log> element in ${excerpt(xml)}`);
+
+  const driverVersion = versionOf(log['kmd_version']) ?? versionOf(log['driver_version']);
+  const cudaVersion = versionOf(log['cuda_version']) ?? versionOf(log['cuda_umd_version']);
+  // A single GPU is one <gpu> element: the parser gives an object, not an array.
+  const rawGpus = log['gpu'] === undefined ? [] : Array.isArray(log['gpu']) ? log['gpu'] : [log['gpu']];
+  const devices: GpuDevice[] = [];
+  for (const raw of rawGpus) {
+    const gpu = record(raw);
+    if (!gpu) throw new ProbeFailure('parse', 'a <gpu> element has no fields');
+    const name = text(gpu['product_name']);
+    const uuid = text(gpu['uuid']);
+    if (name === null || uuid === null) {
+      throw new ProbeFailure(
+        'parse',
+        `a <gpu> element lacks product_name or uuid (id ${String(gpu['@id'])})`,
+      );
+    }
+    devices.push({
+      name,
+      uuid,
+      memoryMiB: parseMiB(record(gpu['fb_memory_usage'])?.['total']),
+      pciBusId: text(record(gpu['pci'])?.['pci_bus_id']) ?? text(gpu['@id']),
+      migMode: text(record(gpu['mig_mode'])?.['current_mig']),
+    });
+  }
+  const attached = Number(text(log['attached_gpus']));
+  return { driverVersion, cudaVersion, devices, attachedGpus: Number.isInteger(attached) ? attached : null };
+}
+
+/**
+ * Driver and CUDA versions from nvidia-smi's text outputs: the default table, `-q`, or `--version`.
+ * Driver 610 prints `KMD Version` / `CUDA UMD Version` and marks the old fields deprecated, so the KMD and
+ * UMD fields win when they carry a version.
+ */
+export function parseNvidiaSmiVersionText(output: string): {
+  driverVersion: string | null;
+  cudaVersion: string | null;
+} {
+  const field = (label: string): string | null => {
+    const m = new RegExp(`${label}\\s*:\\s*(\\d+(?:\\.\\d+)+)`, 'i').exec(output);
+    return m ? m[1]! : null;
+  };
+  return {
+    driverVersion: field('KMD Version') ?? field('Driver Version'),
+    cudaVersion: field('CUDA UMD Version') ?? field('CUDA Version'),
+  };
+}
+
+/** `nvidia-smi -L`: `GPU 0: NAME (UUID: GPU-...)` lines (MIG device lines are skipped). */
+export function parseNvidiaSmiList(output: string): Array<{ index: number; name: string; uuid: string }> {
+  const gpus: Array<{ index: number; name: string; uuid: string }> = [];
+  for (const line of output.split('\n')) {
+    const m = /^GPU (\d+): (.+) \(UUID: ([^)]+)\)\s*$/.exec(line);
+    if (m) gpus.push({ index: Number(m[1]), name: m[2]!, uuid: m[3]! });
+  }
+  return gpus;
+}
+
+/** `nvidia-ctk --version` / `nvidia-container-runtime --version`: the first `version X.Y.Z`. */
+export function parseToolkitVersion(output: string): string | null {
+  return /\bversion\s+v?(\d+\.\d+\.\d+[^\s]*)/i.exec(output)?.[1] ?? null;
+}
+
+async function probeToolkit(host: HostContext, signal: AbortSignal): Promise<GpuFacts['containerToolkit']> {
+  for (const binary of ['nvidia-ctk', 'nvidia-container-runtime']) {
+    const r = await execOptional(host, binary, ['--version'], 5000, signal);
+    if (r === null) continue;
+    return { binary, version: r.code === 0 ? parseToolkitVersion(r.stdout) : null };
+  }
+  return null;
+}
+
+/** nvidia-smi's own words when it fails, verbatim (it prints them on stdout), bounded for the report. */
+function failureMessage(stdout: string, stderr: string, code: number | null): string {
+  const said = stdout.trim() || stderr.trim();
+  return (said || `nvidia-smi exited with code ${code}`).slice(0, 2048);
+}
+
+export function gpuProbeWith(nvidiaSmiTimeoutMs = NVIDIA_SMI_TIMEOUT_MS): Probe<'gpu', GpuFacts | null> {
+  return {
+    name: 'gpu',
+    timeoutMs: nvidiaSmiTimeoutMs + 5000,
+    async run(host, _options, signal) {
+      const r = await execOptional(host, 'nvidia-smi', ['-q', '-x'], nvidiaSmiTimeoutMs, signal);
+      if (r === null) return null;
+      if (r.code !== 0) throw new ProbeFailure('exec-failed', failureMessage(r.stdout, r.stderr, r.code));
+      const summary = await parseNvidiaSmiXml(r.stdout);
+      let driverVersion = summary.driverVersion;
+      let cudaVersion = summary.cudaVersion;
+      if (driverVersion === null) {
+        // A future XML without a usable driver field: ask --version rather than guess.
+        const v = await execOptional(host, 'nvidia-smi', ['--version'], nvidiaSmiTimeoutMs, signal);
+        const parsed = v && v.code === 0 ? parseNvidiaSmiVersionText(v.stdout) : null;
+        driverVersion = parsed?.driverVersion ?? null;
+        cudaVersion ??= parsed?.cudaVersion ?? null;
+      }
+      if (driverVersion === null) {
+        throw new ProbeFailure(
+          'parse',
+          `no driver version in nvidia-smi output ${excerpt(r.stdout.slice(0, 400))}`,
+        );
+      }
+      return {
+        driverVersion,
+        cudaVersion,
+        devices: summary.devices.slice(0, 64),
+        containerToolkit: await probeToolkit(host, signal),
+      };
+    },
+  };
+}
+
+export const gpuProbe = gpuProbeWith();

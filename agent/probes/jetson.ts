@@ -1,0 +1,94 @@
+// Jetson (L4T) identification: etc/nv_tegra_release (release + board), else sys/devices/soc0/family
+// starting with "tegra". JetPack comes from the L4T table in spec/jetpack.yaml (data, loaded once, lazily).
+import { readFile } from 'node:fs/promises';
+import type { JetsonFacts } from '../../report/schema.js';
+import type { Probe } from './probe.js';
+import { ProbeFailure } from './probe.js';
+import { excerpt, execOptional, readOptional } from './support.js';
+
+export interface TegraRelease {
+  l4tVersion: string;
+  board: string | null;
+}
+
+/** `# R36 (release), REVISION: 4.3, GCID: ..., BOARD: generic, ...` → 36.4.3 / generic. */
+export function parseNvTegraRelease(text: string): TegraRelease {
+  const first = text.split('\n')[0] ?? '';
+  const m = /^#\s*R(\d+)\s*\(release\),\s*REVISION:\s*(\d+)\.(\d+)\b/.exec(first);
+  if (!m) throw new ProbeFailure('parse', `unexpected nv_tegra_release first line ${excerpt(first)}`);
+  const board = /BOARD:\s*([^,\s]+)/.exec(first)?.[1] ?? null;
+  return { l4tVersion: `${m[1]}.${m[2]}.${m[3]}`, board };
+}
+
+/** usr/local/cuda/version.json → cuda.version. */
+export function parseCudaVersionJson(text: string): string | null {
+  try {
+    const doc: unknown = JSON.parse(text);
+    const cuda = (doc as { cuda?: { version?: unknown } } | null)?.cuda;
+    return typeof cuda?.version === 'string' ? cuda.version : null;
+  } catch {
+    throw new ProbeFailure('parse', `usr/local/cuda/version.json is not JSON: ${excerpt(text)}`);
+  }
+}
+
+// dpkg-query's own format syntax, not a JS template.
+const DPKG_VERSION_FORMAT = '-f=$' + '{Version}';
+
+const JETPACK_TABLE_URL = new URL('../../spec/jetpack.yaml', import.meta.url);
+let jetpackTable: Promise<ReadonlyMap<string, string>> | null = null;
+
+/** The L4T → JetPack table, parsed once on first use. */
+export function loadJetpackTable(): Promise<ReadonlyMap<string, string>> {
+  jetpackTable ??= (async () => {
+    const { parse } = await import('yaml');
+    const doc: unknown = parse(await readFile(JETPACK_TABLE_URL, 'utf8'));
+    const table = (doc as { l4tToJetpack?: unknown } | null)?.l4tToJetpack;
+    if (typeof table !== 'object' || table === null)
+      throw new Error('spec/jetpack.yaml has no l4tToJetpack map');
+    const map = new Map<string, string>();
+    for (const [l4t, jp] of Object.entries(table)) map.set(l4t, String(jp));
+    return map;
+  })().catch((e: unknown) => {
+    jetpackTable = null;
+    throw e;
+  });
+  return jetpackTable;
+}
+
+export async function jetpackFor(l4tVersion: string): Promise<string | null> {
+  return (await loadJetpackTable()).get(l4tVersion) ?? null;
+}
+
+export const jetsonProbe: Probe<'jetson', JetsonFacts | null> = {
+  name: 'jetson',
+  timeoutMs: 5000,
+  async run(host, _options, signal) {
+    const release = await readOptional(host, '/etc/nv_tegra_release');
+    let tegra: TegraRelease | null = null;
+    if (release !== null) {
+      tegra = parseNvTegraRelease(release);
+    } else {
+      const family = (await readOptional(host, '/sys/devices/soc0/family'))?.trim().toLowerCase() ?? '';
+      if (!family.startsWith('tegra')) return null;
+    }
+
+    let jetpackPackageVersion: string | null = null;
+    const dpkg = await execOptional(
+      host,
+      'dpkg-query',
+      ['-W', DPKG_VERSION_FORMAT, 'nvidia-jetpack'],
+      4000,
+      signal,
+    );
+    if (dpkg && dpkg.code === 0 && dpkg.stdout.trim()) jetpackPackageVersion = dpkg.stdout.trim();
+
+    const cudaJson = await readOptional(host, '/usr/local/cuda/version.json');
+    return {
+      l4tVersion: tegra?.l4tVersion ?? null,
+      jetpackVersion: tegra ? await jetpackFor(tegra.l4tVersion) : null,
+      jetpackPackageVersion,
+      cudaVersion: cudaJson === null ? null : parseCudaVersionJson(cudaJson),
+      board: tegra?.board ?? null,
+    };
+  },
+};

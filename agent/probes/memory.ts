@@ -1,0 +1,25 @@
+// Total memory from the host's proc/meminfo (MemTotal, kB → bytes).
+import type { MemoryFacts } from '../../report/schema.js';
+import type { Probe } from './probe.js';
+import { ProbeFailure } from './probe.js';
+import { excerpt } from './support.js';
+
+export function parseMeminfo(text: string): MemoryFacts {
+  const m = /^MemTotal:\s+(\d+)\s*kB\s*$/m.exec(text);
+  if (!m) throw new ProbeFailure('parse', `meminfo has no "MemTotal: N kB" line: ${excerpt(text)}`);
+  return { totalBytes: Number(m[1]) * 1024 };
+}
+
+export const memoryProbe: Probe<'memory', MemoryFacts> = {
+  name: 'memory',
+  timeoutMs: 2000,
+  async run(host) {
+    let text: string;
+    try {
+      text = await host.readFile('/proc/meminfo');
+    } catch (e) {
+      throw new ProbeFailure('read', `cannot read /proc/meminfo: ${(e as Error).message}`);
+    }
+    return parseMeminfo(text);
+  },
+};

@@ -1,0 +1,74 @@
+// OS identity from the host's etc/os-release (fallback usr/lib/os-release) and the running kernel release.
+import type { OsFacts } from '../../report/schema.js';
+import type { Probe } from './probe.js';
+import { ProbeFailure } from './probe.js';
+import { excerpt, readOptional } from './support.js';
+
+/** Parses os-release's shell-style KEY=value lines (double/single quotes, backslash escapes). */
+export function parseOsReleaseVars(text: string): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.length === 0 || line.startsWith('#')) continue;
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!m) continue;
+    vars.set(m[1]!, unquote(m[2]!));
+  }
+  return vars;
+}
+
+function unquote(value: string): string {
+  let out = '';
+  let i = 0;
+  while (i < value.length) {
+    const c = value[i]!;
+    if (c === '"') {
+      i++;
+      while (i < value.length && value[i] !== '"') {
+        if (value[i] === '\\' && i + 1 < value.length && '"\\$`'.includes(value[i + 1]!)) i++;
+        out += value[i];
+        i++;
+      }
+      i++;
+    } else if (c === "'") {
+      i++;
+      while (i < value.length && value[i] !== "'") out += value[i++];
+      i++;
+    } else if (c === '\\' && i + 1 < value.length) {
+      out += value[i + 1];
+      i += 2;
+    } else if (c === '#' || /\s/.test(c)) {
+      break; // unquoted whitespace ends the value; the rest is a comment
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+export function parseOsRelease(text: string, kernelRelease: string | null): OsFacts {
+  const vars = parseOsReleaseVars(text);
+  const id = vars.get('ID');
+  if (!id) throw new ProbeFailure('parse', `os-release has no ID: ${excerpt(text)}`);
+  return {
+    id,
+    versionId: vars.get('VERSION_ID') || null,
+    prettyName: vars.get('PRETTY_NAME') || null,
+    idLike: (vars.get('ID_LIKE') ?? '').split(/\s+/).filter((s) => s.length > 0),
+    kernelRelease,
+  };
+}
+
+export const osProbe: Probe<'os', OsFacts> = {
+  name: 'os',
+  timeoutMs: 2000,
+  async run(host) {
+    const text =
+      (await readOptional(host, '/etc/os-release')) ?? (await readOptional(host, '/usr/lib/os-release'));
+    if (text === null)
+      throw new ProbeFailure('read', 'neither /etc/os-release nor /usr/lib/os-release exists');
+    const kernel = (await readOptional(host, '/proc/sys/kernel/osrelease'))?.trim() || null;
+    return parseOsRelease(text, kernel);
+  },
+};
