@@ -34,13 +34,14 @@ export interface CpuinfoFacts {
   model: string | null;
 }
 
-/** proc/cpuinfo: processor count, unique (physical id, core id) pairs, model name (x86) or Hardware (arm). */
+/** proc/cpuinfo: processor count, unique (physical id, core id) pairs, model (x86 model name; arm Hardware or CPU part). */
 export function parseCpuinfo(text: string): CpuinfoFacts {
   let processors = 0;
   const cores = new Set<string>();
   let missingTopology = false;
   let model: string | null = null;
   let hardware: string | null = null;
+  let cpuPart: string | null = null;
   for (const block of text.split(/\n\s*\n/)) {
     const fields = new Map<string, string>();
     for (const line of block.split('\n')) {
@@ -50,6 +51,7 @@ export function parseCpuinfo(text: string): CpuinfoFacts {
     }
     if (fields.has('Hardware')) hardware = fields.get('Hardware') || null;
     if (!fields.has('processor')) continue;
+    if (cpuPart === null && fields.get('CPU part')) cpuPart = fields.get('CPU part')!;
     processors++;
     const name = fields.get('model name');
     if (model === null && name) model = name;
@@ -61,7 +63,8 @@ export function parseCpuinfo(text: string): CpuinfoFacts {
   return {
     processors,
     physicalCores: missingTopology || cores.size === 0 ? null : cores.size,
-    model: model ?? hardware,
+    // arm has no "model name": the board's Hardware line, else the raw CPU part id, else unknown.
+    model: model ?? hardware ?? cpuPart,
   };
 }
 
