@@ -1,0 +1,243 @@
+// A Node informer: list, then watch from the list's resourceVersion with bookmarks; relist after any
+// error or 410; and a watchdog, because the client's watch can stall without closing: when no event or
+// bookmark arrives within watchdogMs the watch is aborted and the cache relisted.
+import { CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { ClusterView } from '../contracts.js';
+import type { NodeView } from '../reconcile/node-view.js';
+import { backoffMs } from './rate-limit.js';
+
+export interface InformerLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+export interface NodeInformerOptions {
+  kubeConfig: KubeConfig;
+  watchdogMs: number;
+  logger: InformerLogger;
+  /** Called when a node disappears from the cluster. */
+  onDelete?: (name: string) => void;
+  /** Called on every add/update (after the cache changed). */
+  onUpsert?: (node: NodeView) => void;
+  onRestart?: (reason: 'error' | 'closed' | 'watchdog' | 'expired') => void;
+  /** Before the first list succeeds, and between relists after errors. */
+  relistBaseMs?: number;
+}
+
+/** Compare resourceVersions when both are numeric (etcd's are); otherwise trust the newer arrival. */
+function newer(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return true;
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return BigInt(a) >= BigInt(b);
+  return true;
+}
+
+export class NodeInformer implements ClusterView {
+  private readonly cache = new Map<string, NodeView>();
+  private readonly core: CoreV1Api;
+  private readonly options: NodeInformerOptions;
+  private resourceVersion: string | undefined;
+  private controller: AbortController | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastActivity = Date.now();
+  private hasSynced = false;
+  private stopped = true;
+  private failures = 0;
+  private generation = 0;
+  lastError: string | undefined;
+
+  constructor(options: NodeInformerOptions) {
+    this.options = options;
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  labelsOf(node: string): Record<string, string> | undefined {
+    const n = this.cache.get(node);
+    return n ? { ...(n.metadata?.labels ?? {}) } : undefined;
+  }
+
+  runtimeVersionOf(node: string): string | undefined {
+    return this.cache.get(node)?.status?.nodeInfo?.containerRuntimeVersion;
+  }
+
+  nodeNames(): string[] {
+    return [...this.cache.keys()].sort();
+  }
+
+  synced(): boolean {
+    return this.hasSynced;
+  }
+
+  get(node: string): NodeView | undefined {
+    return this.cache.get(node);
+  }
+
+  all(): NodeView[] {
+    return [...this.cache.values()];
+  }
+
+  /** Record an object the API server returned to us (a patch or GET), if not older than the cache's. */
+  observe(node: NodeView): void {
+    const name = node.metadata?.name;
+    if (!name) return;
+    const current = this.cache.get(name);
+    if (current && !newer(node.metadata?.resourceVersion, current.metadata?.resourceVersion)) return;
+    this.cache.set(name, node);
+  }
+
+  /** The node is gone (404 on a write). */
+  evict(name: string): void {
+    this.cache.delete(name);
+  }
+
+  /** Resolves after the first list attempt; when it failed, relisting continues in the background (ready() says so). */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.watchdog = setInterval(
+      () => this.checkWatchdog(),
+      Math.max(50, Math.floor(this.options.watchdogMs / 4)),
+    );
+    this.watchdog.unref();
+    await this.relist();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.generation++;
+    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.controller?.abort();
+    this.controller = undefined;
+  }
+
+  private checkWatchdog(): void {
+    if (this.stopped || this.controller === undefined) return;
+    if (Date.now() - this.lastActivity < this.options.watchdogMs) return;
+    this.options.logger.warn(
+      { watchdogMs: this.options.watchdogMs },
+      'node watch silent for longer than the watchdog allows; restarting it',
+    );
+    this.restart('watchdog');
+  }
+
+  private restart(reason: 'error' | 'closed' | 'watchdog' | 'expired'): void {
+    this.options.onRestart?.(reason);
+    this.generation++;
+    this.controller?.abort();
+    this.controller = undefined;
+    if (reason === 'closed') {
+      // A normal server-side close: resume from the last resourceVersion.
+      void this.watch();
+      return;
+    }
+    this.scheduleRelist(reason === 'error' ? this.failures : 0);
+  }
+
+  private scheduleRelist(failures: number): void {
+    if (this.stopped) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const delay = failures === 0 ? 0 : backoffMs(failures, this.options.relistBaseMs ?? 500, 30_000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.relist().catch(() => undefined);
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private async relist(): Promise<void> {
+    if (this.stopped) return;
+    const generation = ++this.generation;
+    try {
+      const list = await this.core.listNode();
+      if (generation !== this.generation || this.stopped) return;
+      const seen = new Set<string>();
+      for (const item of list.items as NodeView[]) {
+        const name = item.metadata?.name;
+        if (!name) continue;
+        seen.add(name);
+        this.cache.set(name, item);
+      }
+      for (const name of [...this.cache.keys()]) {
+        if (!seen.has(name)) {
+          this.cache.delete(name);
+          this.options.onDelete?.(name);
+        }
+      }
+      this.resourceVersion = list.metadata?.resourceVersion;
+      this.hasSynced = true;
+      this.failures = 0;
+      this.lastError = undefined;
+      this.options.logger.debug({ nodes: seen.size, resourceVersion: this.resourceVersion }, 'listed nodes');
+      await this.watch();
+    } catch (err) {
+      if (generation !== this.generation || this.stopped) return;
+      this.failures++;
+      this.lastError = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      this.options.logger.warn(
+        { err: this.lastError, failures: this.failures },
+        'listing nodes failed; retrying',
+      );
+      this.scheduleRelist(this.failures);
+    }
+  }
+
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    const generation = this.generation;
+    this.lastActivity = Date.now();
+    const query: Record<string, string | number | boolean | undefined> = {
+      allowWatchBookmarks: true,
+      resourceVersion: this.resourceVersion,
+      // Server-side close well before the watchdog, so a healthy watch never trips it.
+      timeoutSeconds: Math.max(1, Math.floor(this.options.watchdogMs / 2000)),
+    };
+    const controller = await new Watch(this.options.kubeConfig).watch(
+      '/api/v1/nodes',
+      query,
+      (phase: string, obj: unknown) => {
+        if (generation !== this.generation) return;
+        this.lastActivity = Date.now();
+        this.onEvent(phase, obj);
+      },
+      (err: unknown) => {
+        if (generation !== this.generation || this.stopped) return;
+        if (err) {
+          this.failures++;
+          this.lastError = err instanceof Error ? err.message : String(err);
+          this.options.logger.warn({ err: this.lastError }, 'node watch failed; relisting');
+          this.restart('error');
+        } else {
+          this.restart('closed');
+        }
+      },
+    );
+    if (generation === this.generation) this.controller = controller;
+    else controller.abort();
+  }
+
+  private onEvent(phase: string, obj: unknown): void {
+    if (typeof obj !== 'object' || obj === null) return;
+    const node = obj as NodeView & { code?: number; kind?: string };
+    if (phase === 'ERROR') {
+      // 410 Gone: our resourceVersion is too old; anything else: start over too.
+      this.options.logger.info({ code: node.code }, 'node watch returned an error event; relisting');
+      this.restart('expired');
+      return;
+    }
+    const rv = node.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    if (phase === 'BOOKMARK') return;
+    const name = node.metadata?.name;
+    if (!name) return;
+    if (phase === 'DELETED') {
+      this.cache.delete(name);
+      this.options.onDelete?.(name);
+      return;
+    }
+    if (phase === 'ADDED' || phase === 'MODIFIED') {
+      this.observe(node);
+      this.options.onUpsert?.(node);
+    }
+  }
+}

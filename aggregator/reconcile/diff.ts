@@ -1,0 +1,195 @@
+// Desired state against the node as the informer sees it → at most one Node patch (labels, annotations,
+// taints together) and one nodes/status patch (our condition only). Pure; null means "nothing to write".
+import type { Names } from '../k8s/names.js';
+import type { DesiredCondition, DesiredNodeState } from './desired.js';
+import { conditionOf, type NodeTaint, type NodeView, rfc3339, timeMs } from './node-view.js';
+import { assertOwnableKey, formatManagedKeys, ownedKeys, sameKeys } from './ownership.js';
+
+export interface DiffOptions {
+  /** False until the node has reported since this process started: only add, never remove. */
+  allowRemoval: boolean;
+  /** False when the circuit breaker refuses a new taint. */
+  taintAllowed: boolean;
+}
+
+export interface NodePatchPlan {
+  /** A merge patch body for the Node object. */
+  body: {
+    metadata: {
+      labels?: Record<string, string | null>;
+      annotations?: Record<string, string | null>;
+      resourceVersion?: string;
+    };
+    spec?: { taints: NodeTaint[] };
+  };
+  summary: string[];
+  taintAdded: boolean;
+  taintRemoved: boolean;
+}
+
+export function hasOurTaint(node: NodeView | undefined, names: Names): boolean {
+  return (node?.spec?.taints ?? []).some((t) => t.key === names.taintKey);
+}
+
+/** Does the taint on this node belong to us (recorded in managed-taints)? */
+export function ownsTaint(node: NodeView | undefined, names: Names): boolean {
+  return (
+    hasOurTaint(node, names) &&
+    ownedKeys(node?.metadata?.annotations?.[names.annotations.managedTaints], names).has(names.taintKey)
+  );
+}
+
+function cleanTaint(t: NodeTaint): NodeTaint {
+  const out: NodeTaint = { key: t.key, effect: t.effect };
+  if (t.value !== undefined) out.value = t.value;
+  if (t.timeAdded !== undefined)
+    out.timeAdded = t.timeAdded instanceof Date ? rfc3339(t.timeAdded.getTime()) : t.timeAdded;
+  return out;
+}
+
+export function planNodePatch(
+  node: NodeView,
+  desired: DesiredNodeState,
+  names: Names,
+  options: DiffOptions,
+): NodePatchPlan | null {
+  const labels = node.metadata?.labels ?? {};
+  const annotations = node.metadata?.annotations ?? {};
+  const summary: string[] = [];
+
+  // Labels.
+  const ownedLabels = ownedKeys(annotations[names.annotations.managedLabels], names);
+  const labelPatch: Record<string, string | null> = {};
+  const nextOwnedLabels = new Set<string>();
+  for (const [key, value] of Object.entries(desired.labels)) {
+    assertOwnableKey(key, names);
+    nextOwnedLabels.add(key);
+    if (labels[key] !== value) {
+      labelPatch[key] = value;
+      summary.push(`label ${key}=${value}`);
+    }
+  }
+  for (const key of ownedLabels) {
+    if (key in desired.labels) continue;
+    assertOwnableKey(key, names);
+    if (!options.allowRemoval) {
+      nextOwnedLabels.add(key);
+      continue;
+    }
+    if (key in labels) {
+      labelPatch[key] = null;
+      summary.push(`remove label ${key}`);
+    }
+  }
+
+  // Taints: a whole list, edited from what the cache holds.
+  const taints = (node.spec?.taints ?? []).map(cleanTaint);
+  const ownedTaints = ownedKeys(annotations[names.annotations.managedTaints], names);
+  const nextOwnedTaints = new Set(ownedTaints);
+  let nextTaints: NodeTaint[] | undefined;
+  let taintAdded = false;
+  let taintRemoved = false;
+  const ours = taints.filter((t) => t.key === names.taintKey);
+  assertOwnableKey(names.taintKey, names);
+  if (desired.taint === 'present') {
+    const wanted: NodeTaint = { key: names.taintKey, value: 'true', effect: desired.taintEffect };
+    const exact = ours.length === 1 && ours[0]?.value === 'true' && ours[0]?.effect === desired.taintEffect;
+    if (ours.length > 0) nextOwnedTaints.add(names.taintKey);
+    if (!exact && (ours.length === 0 ? options.taintAllowed : ownedTaints.has(names.taintKey))) {
+      nextTaints = [...taints.filter((t) => t.key !== names.taintKey), wanted];
+      nextOwnedTaints.add(names.taintKey);
+      taintAdded = ours.length === 0;
+      summary.push(`taint ${names.taintKey}=true:${desired.taintEffect}`);
+    }
+  } else if (desired.taint === 'absent' && options.allowRemoval && ownedTaints.has(names.taintKey)) {
+    if (ours.length > 0) {
+      nextTaints = taints.filter((t) => t.key !== names.taintKey);
+      taintRemoved = true;
+      summary.push(`remove taint ${names.taintKey}`);
+    }
+    nextOwnedTaints.delete(names.taintKey);
+  }
+
+  // Ownership annotations.
+  const annotationPatch: Record<string, string | null> = {};
+  if (!sameKeys(ownedLabels, nextOwnedLabels) || annotations[names.annotations.managedLabels] === undefined) {
+    annotationPatch[names.annotations.managedLabels] = formatManagedKeys(nextOwnedLabels);
+  }
+  if (!sameKeys(ownedTaints, nextOwnedTaints)) {
+    annotationPatch[names.annotations.managedTaints] =
+      nextOwnedTaints.size > 0 ? formatManagedKeys(nextOwnedTaints) : null;
+  }
+  for (const key of Object.keys(annotationPatch)) assertOwnableKey(key, names);
+  if (Object.keys(annotationPatch).length > 0 && summary.length === 0) summary.push('ownership annotations');
+
+  const body: NodePatchPlan['body'] = { metadata: {} };
+  if (Object.keys(labelPatch).length > 0) body.metadata.labels = labelPatch;
+  if (Object.keys(annotationPatch).length > 0) body.metadata.annotations = annotationPatch;
+  if (nextTaints !== undefined) {
+    body.spec = { taints: nextTaints };
+    // Taints are a list replaced whole: guard it with the version we edited.
+    if (node.metadata?.resourceVersion) body.metadata.resourceVersion = node.metadata.resourceVersion;
+  }
+  if (
+    body.metadata.labels === undefined &&
+    body.metadata.annotations === undefined &&
+    body.spec === undefined
+  ) {
+    return null;
+  }
+  return { body, summary, taintAdded, taintRemoved };
+}
+
+export interface StatusPatchPlan {
+  body: {
+    status: {
+      conditions: Array<DesiredCondition & { lastHeartbeatTime: string; lastTransitionTime: string }>;
+    };
+  };
+  summary: string;
+  transition: boolean;
+  heartbeatOnly: boolean;
+}
+
+/** The condition patch, or null when the condition is current and its heartbeat younger than the throttle. */
+export function planStatusPatch(
+  node: NodeView | undefined,
+  desired: DesiredCondition,
+  nowMs: number,
+  heartbeatThrottleMs: number,
+): StatusPatchPlan | null {
+  const current = conditionOf(node, desired.type);
+  const same =
+    current !== undefined &&
+    current.status === desired.status &&
+    current.reason === desired.reason &&
+    (current.message ?? '') === desired.message;
+  const heartbeat = timeMs(current?.lastHeartbeatTime);
+  if (same && heartbeat !== undefined && nowMs - heartbeat < heartbeatThrottleMs) return null;
+  const statusChanged = current === undefined || current.status !== desired.status;
+  const previousTransition = timeMs(current?.lastTransitionTime);
+  const lastTransitionTime = rfc3339(
+    statusChanged || previousTransition === undefined ? nowMs : previousTransition,
+  );
+  return {
+    body: {
+      status: {
+        conditions: [
+          {
+            type: desired.type,
+            status: desired.status,
+            reason: desired.reason,
+            message: desired.message,
+            lastHeartbeatTime: rfc3339(nowMs),
+            lastTransitionTime,
+          },
+        ],
+      },
+    },
+    summary: same
+      ? `heartbeat ${desired.type}`
+      : `condition ${desired.type}=${desired.status} (${desired.reason})`,
+    transition: statusChanged || current?.reason !== desired.reason,
+    heartbeatOnly: same,
+  };
+}

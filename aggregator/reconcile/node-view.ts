@@ -1,0 +1,55 @@
+// The few fields of a Node the reconciler reads. Objects come from the list (typed client, times as Date)
+// and from the watch (raw JSON, times as strings), so times are read through `timeMs`.
+export interface NodeTaint {
+  key: string;
+  value?: string;
+  effect: string;
+  timeAdded?: unknown;
+}
+
+export interface NodeConditionView {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastHeartbeatTime?: unknown;
+  lastTransitionTime?: unknown;
+}
+
+export interface NodeView {
+  metadata?: {
+    name?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec?: { taints?: NodeTaint[] };
+  status?: {
+    conditions?: NodeConditionView[];
+    nodeInfo?: { containerRuntimeVersion?: string };
+  };
+}
+
+export function timeMs(value: unknown): number | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
+  if (typeof value === 'string') {
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+export function timeString(value: unknown): string | undefined {
+  const ms = timeMs(value);
+  return ms === undefined ? undefined : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Kubernetes times have second precision (RFC 3339). */
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function conditionOf(node: NodeView | undefined, type: string): NodeConditionView | undefined {
+  return node?.status?.conditions?.find((c) => c.type === type);
+}
