@@ -14,6 +14,8 @@ export interface RoleDecision {
   role: Role;
   /** `flag`, `label:<key>=<value>`, or `facts` when derived from the hardware (auto). */
   source: string;
+  /** Why, for people: e.g. `NVIDIA GPU found (NVIDIA A100-SXM4-80GB)`. Optional. */
+  reason?: string;
 }
 
 /** Cluster context for the `node.label` check; absent in `check` (the check is then `skip`). */

@@ -1,0 +1,456 @@
+// Turns a validated spec into per-role closures once (thresholds parsed, sets built, expected strings
+// formatted), so evaluating a report is only fact lookups and comparisons. The aggregator evaluates
+// thousands of reports per second against the same spec; compileSpec is cached per spec object.
+import { type Facts, type ProbeError, type ProbeName, ROLES, type Role } from '../report/schema.js';
+import type { NodeLabelContext, RoleDecision } from './api.js';
+import { formatBytes, parseByteQuantity } from './quantity.js';
+import { NODE_TYPE_LABEL, roleFromLabels } from './role.js';
+import {
+  BYTE_FACTS,
+  type CommonRoleParams,
+  type MinQuantityCheck,
+  type MinVersionCheck,
+  type OneOfCheck,
+  type OsReleaseCheck,
+  type QuantityFact,
+  type Severity,
+  type Spec,
+  type SpecCheck,
+  type VersionFact,
+} from './spec-types.js';
+import { compareParsed, type ParsedVersion, parseVersion, type VersionScheme } from './versions.js';
+
+export interface EvalContext {
+  facts: Facts;
+  /** Probe errors by probe; empty when every probe finished. */
+  errors: ReadonlyMap<ProbeName, ProbeError>;
+  role: RoleDecision;
+  labels: NodeLabelContext | undefined;
+}
+
+/** `unmet` becomes the check's severity (fail or warn) for the role. */
+export type OutcomeStatus = 'pass' | 'unmet' | 'warn' | 'skip' | 'error';
+export interface Outcome {
+  status: OutcomeStatus;
+  observed: string | null;
+  message: string;
+}
+
+export interface CompiledRoleCheck {
+  /** Probes whose facts the check reads: an error in any of them makes the check `error`. */
+  probes: readonly ProbeName[];
+  expected: string | null;
+  severity: Severity;
+  note: string | null;
+  remediation: string;
+  run(ctx: EvalContext): Outcome;
+}
+
+export interface CompiledCheck {
+  id: string;
+  source: string;
+  remediation: string;
+  /** null: the role has no entry, the check is `skip`. */
+  roles: Readonly<Record<Role, CompiledRoleCheck | null>>;
+}
+
+export interface CompiledSpec {
+  spec: Spec;
+  checks: readonly CompiledCheck[];
+}
+
+const cache = new WeakMap<Spec, CompiledSpec>();
+
+export function compileSpec(spec: Spec): CompiledSpec {
+  let compiled = cache.get(spec);
+  if (!compiled) {
+    compiled = { spec, checks: spec.checks.map(compileCheck) };
+    cache.set(spec, compiled);
+  }
+  return compiled;
+}
+
+function compileCheck(check: SpecCheck): CompiledCheck {
+  const roles = {} as Record<Role, CompiledRoleCheck | null>;
+  for (const role of ROLES) {
+    const params = check.roles[role];
+    if (!params) {
+      roles[role] = null;
+      continue;
+    }
+    const common = {
+      severity: params.severity ?? check.severity,
+      note: params.note ?? null,
+      remediation: params.remediation ?? check.remediation,
+    };
+    roles[role] = { ...common, ...compileRule(check, role, params) };
+  }
+  return { id: check.id, source: check.source, remediation: check.remediation, roles };
+}
+
+type RuleParts = Pick<CompiledRoleCheck, 'probes' | 'expected' | 'run'>;
+
+function compileRule(check: SpecCheck, role: Role, params: CommonRoleParams): RuleParts {
+  switch (check.rule) {
+    case 'oneOf':
+      return compileOneOf(check, role);
+    case 'minQuantity':
+      return compileMinQuantity(check, role);
+    case 'minVersion':
+      return compileMinVersion(check, role);
+    case 'osRelease':
+      return compileOsRelease(check, role);
+    case 'registries':
+      return compileRegistries();
+    case 'dnsResolution':
+      return compileDns();
+    case 'nodeLabel':
+      return compileNodeLabel(role, params);
+  }
+}
+
+const ARCH_ALIASES: Readonly<Record<string, string>> = { aarch64: 'arm64', amd64: 'x86_64', x64: 'x86_64' };
+const normArch = (a: string) => (Object.hasOwn(ARCH_ALIASES, a) ? (ARCH_ALIASES[a] ?? a) : a);
+
+function compileOneOf(check: OneOfCheck, role: Role): RuleParts {
+  const values = check.roles[role]?.values ?? [];
+  const allowed = new Set(values.map(normArch));
+  return {
+    probes: ['cpu'],
+    expected: `one of ${values.join(', ')}`,
+    run({ facts }) {
+      if (!facts.cpu) return { status: 'error', observed: null, message: 'no CPU facts were collected' };
+      const arch = facts.cpu.arch;
+      if (allowed.has(normArch(arch)))
+        return { status: 'pass', observed: arch, message: `architecture ${arch}` };
+      return {
+        status: 'unmet',
+        observed: arch,
+        message: `architecture ${arch} is not supported for role ${role} (${values.join(', ')})`,
+      };
+    },
+  };
+}
+
+const QUANTITY_PROBES: Readonly<Record<QuantityFact, ProbeName>> = {
+  'cpu.logicalCores': 'cpu',
+  'memory.totalBytes': 'memory',
+  'disk.capacityBytes': 'disks',
+  'disk.freeBytes': 'disks',
+};
+const QUANTITY_NOUNS: Readonly<Record<QuantityFact, string>> = {
+  'cpu.logicalCores': 'logical CPUs',
+  'memory.totalBytes': 'memory',
+  'disk.capacityBytes': 'capacity of /',
+  'disk.freeBytes': 'free on /',
+};
+
+function quantityFact(facts: Facts, fact: QuantityFact): number | null {
+  switch (fact) {
+    case 'cpu.logicalCores':
+      return facts.cpu?.logicalCores ?? null;
+    case 'memory.totalBytes':
+      return facts.memory?.totalBytes ?? null;
+    case 'disk.capacityBytes':
+    case 'disk.freeBytes': {
+      const root = facts.disks.find((d) => d.path === '/');
+      if (!root) return null;
+      return fact === 'disk.capacityBytes' ? root.capacityBytes : root.freeBytes;
+    }
+  }
+}
+
+function compileMinQuantity(check: MinQuantityCheck, role: Role): RuleParts {
+  const fact = check.fact;
+  const raw = check.roles[role]?.min ?? 0;
+  const isBytes = BYTE_FACTS.has(fact);
+  const q = typeof raw === 'string' ? parseByteQuantity(raw) : null;
+  const min = q ? q.bytes : Number(raw);
+  const binary = q?.binary ?? false;
+  const noun = QUANTITY_NOUNS[fact];
+  const expectedText = isBytes ? `≥ ${q?.text ?? String(raw)}` : `≥ ${min}`;
+  const show = (v: number) => (isBytes ? formatBytes(v, binary) : String(v));
+  return {
+    probes: [QUANTITY_PROBES[fact]],
+    expected: expectedText,
+    run({ facts }) {
+      const v = quantityFact(facts, fact);
+      if (v === null) {
+        const what = fact.startsWith('disk.')
+          ? 'no disk facts for the root filesystem (/)'
+          : `no ${noun} facts`;
+        return { status: 'error', observed: null, message: `${what} were collected` };
+      }
+      if (v >= min)
+        return { status: 'pass', observed: show(v), message: `${show(v)} ${noun} (${expectedText})` };
+      return {
+        status: 'unmet',
+        observed: show(v),
+        message: `${show(v)} ${noun}, below the ${isBytes ? q?.text : min} required for role ${role}`,
+      };
+    },
+  };
+}
+
+type VersionLookup =
+  | { kind: 'value'; text: string }
+  | { kind: 'absent'; message: string }
+  | { kind: 'unknown'; observed: string; message: string };
+
+const VERSION_PROBES: Readonly<Record<VersionFact, ProbeName>> = {
+  'gpu.driverVersion': 'gpu',
+  'gpu.cudaVersion': 'gpu',
+  'jetson.jetpackVersion': 'jetson',
+  'jetson.cudaVersion': 'jetson',
+  'containerd.version': 'containerd',
+};
+const VERSION_NOUNS: Readonly<Record<VersionFact, string>> = {
+  'gpu.driverVersion': 'NVIDIA driver',
+  'gpu.cudaVersion': 'CUDA (as supported by the driver)',
+  'jetson.jetpackVersion': 'JetPack',
+  'jetson.cudaVersion': 'CUDA (JetPack)',
+  'containerd.version': 'containerd',
+};
+const NO_GPU = 'no NVIDIA GPU driver found (nvidia-smi is missing or found no GPU)';
+const NOT_JETSON = 'not a Jetson (no etc/nv_tegra_release)';
+
+function versionFact(facts: Facts, fact: VersionFact): VersionLookup {
+  switch (fact) {
+    case 'gpu.driverVersion':
+      return facts.gpu
+        ? { kind: 'value', text: facts.gpu.driverVersion }
+        : { kind: 'absent', message: NO_GPU };
+    case 'gpu.cudaVersion':
+      if (!facts.gpu) return { kind: 'absent', message: NO_GPU };
+      if (facts.gpu.cudaVersion === null) {
+        return { kind: 'unknown', observed: 'N/A', message: 'nvidia-smi reports no CUDA version (N/A)' };
+      }
+      return { kind: 'value', text: facts.gpu.cudaVersion };
+    case 'jetson.jetpackVersion': {
+      const j = facts.jetson;
+      if (!j) return { kind: 'absent', message: NOT_JETSON };
+      if (j.jetpackVersion !== null) return { kind: 'value', text: j.jetpackVersion };
+      const l4t = j.l4tVersion ?? 'unknown';
+      return {
+        kind: 'unknown',
+        observed: `L4T ${l4t}`,
+        message:
+          `the JetPack release of L4T ${l4t} is not known (nvidia-jetpack package: ` +
+          `${j.jetpackPackageVersion ?? 'not installed'}); add the L4T release to spec/jetpack.yaml`,
+      };
+    }
+    case 'jetson.cudaVersion':
+      if (!facts.jetson) return { kind: 'absent', message: NOT_JETSON };
+      if (facts.jetson.cudaVersion === null) {
+        return { kind: 'absent', message: 'no CUDA found on this Jetson (usr/local/cuda/version.json)' };
+      }
+      return { kind: 'value', text: facts.jetson.cudaVersion };
+    case 'containerd.version':
+      return facts.containerd
+        ? { kind: 'value', text: facts.containerd.version }
+        : { kind: 'absent', message: 'containerd not found' };
+  }
+}
+
+function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
+  const p = check.roles[role];
+  const fact = p?.fact ?? check.fact;
+  const scheme: VersionScheme = check.scheme;
+  const minText = p?.min ?? '';
+  const min = parseVersion(minText, scheme) as ParsedVersion; // validated at load
+  const warnFromMajor = p?.warnFromMajor;
+  const whenAbsent = p?.whenAbsent ?? 'fail';
+  const whenUnknown = p?.whenUnknown ?? 'warn';
+  const noun = VERSION_NOUNS[fact];
+  const expected = `≥ ${minText}${warnFromMajor === undefined ? '' : ` (major ${warnFromMajor}+: warn)`}`;
+  return {
+    probes: [VERSION_PROBES[fact]],
+    expected,
+    run({ facts }) {
+      const found = versionFact(facts, fact);
+      if (found.kind === 'absent') {
+        return { status: whenAbsent === 'skip' ? 'skip' : 'unmet', observed: null, message: found.message };
+      }
+      if (found.kind === 'unknown') {
+        return {
+          status: whenUnknown === 'warn' ? 'warn' : 'unmet',
+          observed: found.observed,
+          message: found.message,
+        };
+      }
+      const v = parseVersion(found.text, scheme);
+      if (!v) {
+        return {
+          status: 'error',
+          observed: found.text,
+          message: `cannot read ${noun} version ${JSON.stringify(found.text)} as a ${scheme} version`,
+        };
+      }
+      if (compareParsed(v, min) < 0) {
+        return {
+          status: 'unmet',
+          observed: found.text,
+          message: `${noun} ${found.text} is older than ${minText}`,
+        };
+      }
+      if (warnFromMajor !== undefined && v.major >= warnFromMajor) {
+        return {
+          status: 'warn',
+          observed: found.text,
+          message: `${noun} ${found.text} is major version ${v.major}, newer than the validated line (${minText})`,
+        };
+      }
+      return { status: 'pass', observed: found.text, message: `${noun} ${found.text} (${expected})` };
+    },
+  };
+}
+
+function compileOsRelease(check: OsReleaseCheck, role: Role): RuleParts {
+  const p = check.roles[role];
+  const accept = new Map<string, { text: string; min: ParsedVersion }>();
+  for (const a of p?.accept ?? []) {
+    accept.set(a.id, { text: a.minVersion, min: parseVersion(a.minVersion, 'dotted') as ParsedVersion });
+  }
+  const warnIds = new Set(p?.warnIds ?? []);
+  const acceptText = [...accept].map(([id, a]) => `${id} ≥ ${a.text}`).join(' or ');
+  const expected = warnIds.size > 0 ? `${acceptText} (${[...warnIds].join(', ')}: warn)` : acceptText;
+  return {
+    probes: ['os'],
+    expected,
+    run({ facts }) {
+      const os = facts.os;
+      if (!os) return { status: 'error', observed: null, message: 'no os-release facts were collected' };
+      const observed = os.prettyName ?? `${os.id} ${os.versionId ?? ''}`.trim();
+      const a = accept.get(os.id);
+      if (a) {
+        const v = os.versionId === null ? null : parseVersion(os.versionId, 'dotted');
+        if (!v)
+          return {
+            status: 'unmet',
+            observed,
+            message: `${os.id} VERSION_ID ${os.versionId ?? '(none)'} is not a version`,
+          };
+        if (compareParsed(v, a.min) < 0) {
+          return { status: 'unmet', observed, message: `${os.id} ${os.versionId} is older than ${a.text}` };
+        }
+        return { status: 'pass', observed, message: `${os.id} ${os.versionId}` };
+      }
+      if (warnIds.has(os.id) || os.idLike.some((like) => warnIds.has(like))) {
+        return {
+          status: 'warn',
+          observed,
+          message: `${observed} is an equivalent enterprise Linux distribution, not the ${acceptText} OSMO validates on`,
+        };
+      }
+      return {
+        status: 'unmet',
+        observed,
+        message: `${observed} is not a supported distribution (${expected})`,
+      };
+    },
+  };
+}
+
+function compileRegistries(): RuleParts {
+  return {
+    probes: ['registries'],
+    expected: 'all reachable',
+    run({ facts }) {
+      const regs = facts.registries;
+      if (regs === null)
+        return { status: 'skip', observed: null, message: 'registry probe skipped (--registries none)' };
+      if (regs.length === 0)
+        return { status: 'skip', observed: null, message: 'no registries configured to probe' };
+      const observed = regs.map((r) => `${r.host}: ${r.reachable ? 'reachable' : 'unreachable'}`).join(', ');
+      const down = regs.filter((r) => !r.reachable);
+      if (down.length === 0)
+        return { status: 'pass', observed, message: `${regs.length} registries reachable` };
+      const why = down
+        .map((r) => `${r.host} (${r.error ?? (r.dnsResolved ? 'no answer' : 'DNS failed')})`)
+        .join(', ');
+      return {
+        status: 'unmet',
+        observed,
+        message: `${down.length} of ${regs.length} registries unreachable: ${why}`,
+      };
+    },
+  };
+}
+
+function compileDns(): RuleParts {
+  return {
+    probes: ['dns'],
+    expected: 'a nameserver; host name resolves',
+    run({ facts }) {
+      const dns = facts.dns;
+      if (!dns) return { status: 'skip', observed: null, message: 'DNS facts were not collected' };
+      const ns =
+        dns.nameservers.length === 0 ? 'no nameservers' : `nameservers ${dns.nameservers.join(', ')}`;
+      const hn =
+        dns.hostnameResolves === null
+          ? 'host name not tested'
+          : `host name ${dns.hostnameResolves ? 'resolves' : 'does not resolve'}`;
+      const observed = `${ns}; ${hn}`;
+      if (dns.nameservers.length === 0)
+        return { status: 'unmet', observed, message: 'no nameserver in etc/resolv.conf' };
+      if (dns.hostnameResolves === false) {
+        return {
+          status: 'unmet',
+          observed,
+          message: `the node's host name ${facts.hostname ?? ''} does not resolve`.replace('  ', ' '),
+        };
+      }
+      return { status: 'pass', observed, message: observed };
+    },
+  };
+}
+
+const LABELLED_HARDWARE = ['gpu', 'jetson'] as const;
+const HARDWARE_ROLES: ReadonlySet<Role> = new Set(['compute', 'gpu', 'jetson']);
+
+function compileNodeLabel(role: Role, _params: CommonRoleParams): RuleParts {
+  const expectedLabel = role === 'control-plane' ? 'a role label' : `${NODE_TYPE_LABEL}=${role}`;
+  return {
+    // Reads gpu/jetson facts only when labels are known; probe errors are handled inside.
+    probes: [],
+    expected: expectedLabel,
+    run({ facts, errors, labels }) {
+      if (!labels) {
+        return {
+          status: 'skip',
+          observed: null,
+          message: 'node labels are not known here (the aggregator checks them)',
+        };
+      }
+      const value = Object.hasOwn(labels.labels, NODE_TYPE_LABEL)
+        ? labels.labels[NODE_TYPE_LABEL]
+        : undefined;
+      const observed = value === undefined ? `no ${NODE_TYPE_LABEL} label` : `${NODE_TYPE_LABEL}=${value}`;
+      for (const hw of LABELLED_HARDWARE) {
+        if (value !== hw) continue;
+        const err = errors.get(hw);
+        if (err)
+          return { status: 'error', observed, message: `${hw} probe failed (${err.kind}): ${err.message}` };
+        if (!facts[hw]) {
+          const what = hw === 'gpu' ? 'no NVIDIA GPU was found' : 'it is not a Jetson';
+          return { status: 'unmet', observed, message: `the node is labelled ${observed} but ${what}` };
+        }
+      }
+      if (HARDWARE_ROLES.has(role)) {
+        const found = facts.jetson ? 'jetson' : facts.gpu ? 'gpu' : null;
+        if (found && value !== found) {
+          const what = found === 'gpu' ? 'an NVIDIA GPU' : 'a Jetson';
+          return {
+            status: 'warn',
+            observed,
+            message: `the node has ${what} but is not labelled ${NODE_TYPE_LABEL}=${found}`,
+          };
+        }
+      }
+      if (roleFromLabels(labels.labels) === null) {
+        return { status: 'warn', observed, message: 'the node has no role label; role taken from facts' };
+      }
+      return { status: 'pass', observed, message: `${observed} matches the node's hardware` };
+    },
+  };
+}

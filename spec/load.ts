@@ -1,0 +1,51 @@
+// Loading a spec: the built-in baseline (spec/baseline.yaml next to this module; the build copies it into
+// dist/spec) or an operator's file. Parse errors and validation errors are SpecError with file and field.
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import type { Spec } from './spec-types.js';
+import { SpecError, validateSpec } from './validate.js';
+
+export type { Spec } from './spec-types.js';
+export { SpecError } from './validate.js';
+
+export const BUILTIN_SPEC_URL = new URL('./baseline.yaml', import.meta.url);
+
+/** Parses and validates spec text; `fileName` is only used in error messages. */
+export function parseSpec(text: string, fileName: string): Spec {
+  // uniqueKeys: a key written twice is almost always a mistake that would silently drop a threshold.
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, merge: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const where = e ? lineCol(text, e.pos[0]) : 'YAML';
+    throw new SpecError(fileName, where, `invalid YAML: ${e?.message.split('\n')[0] ?? 'parse error'}`);
+  }
+  return validateSpec(doc.toJS({ maxAliasCount: 50 }), fileName);
+}
+
+function lineCol(text: string, offset: number): string {
+  const before = text.slice(0, Math.max(0, offset));
+  const line = before.split('\n').length;
+  const col = offset - before.lastIndexOf('\n');
+  return `line ${line}, column ${col}`;
+}
+
+/** Loads `file`, or the built-in OSMO on-prem baseline when no file is given. */
+export async function loadSpec(file?: string): Promise<Spec> {
+  const path = file ?? fileURLToPath(BUILTIN_SPEC_URL);
+  const name = file ?? basename(path);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SpecError(name, '', `cannot read the spec (${code ?? (err as Error).message})`);
+  }
+  return parseSpec(text, name);
+}
+
+/** The revision evaluations record (NodeResult.spec.revision). */
+export function specRevision(spec: Spec): string {
+  return spec.metadata.revision;
+}

@@ -1,0 +1,323 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Facts, NodeResult, ProbeError, Role } from '../../report/schema.js';
+import type { NodeLabelContext, RoleDecision } from '../../spec/api.js';
+import { evaluate } from '../../spec/evaluate.js';
+import { loadSpec, type Spec } from '../../spec/load.js';
+import { buildFacts, GB, gpuFacts, jetsonFacts, unreachable } from './facts-builder.js';
+
+let spec: Spec;
+beforeAll(async () => {
+  spec = await loadSpec();
+});
+
+const NOW = () => new Date('2025-06-01T12:00:00.000Z');
+
+function run(
+  facts: Facts,
+  role: Role,
+  opts: { probeErrors?: ProbeError[]; labels?: NodeLabelContext; source?: string } = {},
+): NodeResult {
+  const decision: RoleDecision = { role, source: opts.source ?? 'flag' };
+  return evaluate(
+    { node: 'node-1', facts, probeErrors: opts.probeErrors ?? [], collectedAt: '2025-06-01T11:59:00.000Z' },
+    spec,
+    decision,
+    opts.labels,
+    { now: NOW },
+  );
+}
+
+function check(result: NodeResult, id: string) {
+  const c = result.checks.find((x) => x.id === id);
+  if (!c) throw new Error(`no check ${id}`);
+  return c;
+}
+
+describe('evaluate', () => {
+  it('passes a healthy Ubuntu 22.04 GPU node', () => {
+    const r = run(buildFacts({ gpu: gpuFacts('550.54.14', '12.6') }), 'gpu');
+    expect(r.verdict).toBe('pass');
+    expect(r).toMatchObject({
+      node: 'node-1',
+      role: 'gpu',
+      roleSource: 'flag',
+      evaluatedAt: '2025-06-01T12:00:00.000Z',
+      spec: { name: 'osmo-onprem-baseline', revision: spec.metadata.revision },
+    });
+    expect(check(r, 'gpu.driver')).toMatchObject({
+      status: 'pass',
+      observed: '550.54.14',
+      expected: '≥ 535.216.03',
+      remediation: null,
+    });
+    expect(check(r, 'gpu.cuda').status).toBe('pass');
+    expect(check(r, 'memory.total')).toMatchObject({ status: 'skip', message: 'not required for role gpu' });
+    expect(check(r, 'node.label').status).toBe('skip');
+    expect(check(r, 'jetson.jetpack').status).toBe('skip');
+    for (const c of r.checks) {
+      expect(['pass', 'skip'], c.id).toContain(c.status);
+      expect(c.source, c.id).toBeTruthy();
+    }
+  });
+
+  it('fails an old driver (535.54.03 / CUDA 12.2) on both gpu.driver and gpu.cuda', () => {
+    const r = run(buildFacts({ gpu: gpuFacts('535.54.03', '12.2') }), 'gpu');
+    expect(r.verdict).toBe('fail');
+    expect(check(r, 'gpu.driver')).toMatchObject({ status: 'fail', observed: '535.54.03' });
+    expect(check(r, 'gpu.driver').message).toContain('older than 535.216.03');
+    expect(check(r, 'gpu.driver').remediation).toContain('535.216.03');
+    expect(check(r, 'gpu.cuda')).toMatchObject({ status: 'fail', observed: '12.2', expected: '≥ 12.6' });
+  });
+
+  it('535.216.03 / CUDA 12.2 passes gpu.driver and fails gpu.cuda with the forward-compatibility caveat', () => {
+    const r = run(buildFacts({ gpu: gpuFacts('535.216.03', '12.2') }), 'gpu');
+    expect(check(r, 'gpu.driver').status).toBe('pass');
+    const cuda = check(r, 'gpu.cuda');
+    expect(cuda.status).toBe('fail');
+    expect(cuda.message).toContain("the one its driver supports (nvidia-smi's cuda_version)");
+    expect(cuda.message).toContain('driver 535.x supports CUDA 12.2');
+    expect(cuda.message).toContain('passes gpu.driver and fails gpu.cuda');
+    expect(cuda.message).toContain('cuda-compat-12-6');
+    expect(cuda.remediation).toContain('cuda-compat-12-6');
+  });
+
+  it('a gpu-role node without a GPU fails the GPU checks; a compute node without one skips them', () => {
+    const gpu = run(buildFacts(), 'gpu');
+    expect(check(gpu, 'gpu.driver')).toMatchObject({ status: 'fail' });
+    expect(check(gpu, 'gpu.driver').message).toContain('no NVIDIA GPU');
+    const compute = run(buildFacts(), 'compute');
+    expect(check(compute, 'gpu.driver').status).toBe('skip');
+    expect(check(compute, 'gpu.cuda').status).toBe('skip');
+    expect(compute.verdict).toBe('pass');
+    const computeWithGpu = run(buildFacts({ gpu: gpuFacts('535.54.03', '12.2') }), 'compute');
+    expect(check(computeWithGpu, 'gpu.driver').status).toBe('fail');
+  });
+
+  it('a probe error makes the checks reading its facts error, never pass, and the verdict fail', () => {
+    const err: ProbeError = {
+      probe: 'gpu',
+      kind: 'timeout',
+      message: 'nvidia-smi did not answer within 10000 ms',
+    };
+    const r = run(buildFacts({ gpu: null }), 'gpu', { probeErrors: [err] });
+    expect(r.verdict).toBe('fail');
+    for (const id of ['gpu.driver', 'gpu.cuda']) {
+      const c = check(r, id);
+      expect(c.status).toBe('error');
+      expect(c.message).toContain('nvidia-smi did not answer within 10000 ms');
+      expect(c.remediation).toBeTruthy();
+    }
+    expect(check(r, 'containerd.version').status).toBe('pass');
+    expect(r.probeErrors).toEqual([err]);
+  });
+
+  it('a probe error on a check not required for the role stays skip', () => {
+    const r = run(buildFacts(), 'operator', {
+      probeErrors: [{ probe: 'gpu', kind: 'timeout', message: 'x' }],
+    });
+    expect(check(r, 'gpu.driver').status).toBe('skip');
+    expect(r.verdict).toBe('pass');
+  });
+
+  it('Jetson: JetPack 6.2 passes, 6.0 fails, an unknown L4T warns naming L4T and package', () => {
+    const ok = run(
+      buildFacts({
+        cpu: { arch: 'arm64', logicalCores: 12, physicalCores: null, model: null },
+        jetson: jetsonFacts(),
+      }),
+      'jetson',
+    );
+    expect(check(ok, 'jetson.jetpack')).toMatchObject({ status: 'pass', observed: '6.2' });
+    expect(check(ok, 'gpu.cuda')).toMatchObject({ status: 'pass', observed: '12.6' });
+    expect(ok.verdict).toBe('pass');
+
+    const old = run(
+      buildFacts({
+        cpu: null,
+        jetson: jetsonFacts({ l4tVersion: '36.2.0', jetpackVersion: '6.0', cudaVersion: '12.2' }),
+      }),
+      'jetson',
+    );
+    expect(check(old, 'jetson.jetpack')).toMatchObject({ status: 'fail', observed: '6.0' });
+    expect(check(old, 'gpu.cuda').status).toBe('fail');
+
+    const unknown = run(
+      buildFacts({
+        jetson: jetsonFacts({
+          l4tVersion: '36.9.1',
+          jetpackVersion: null,
+          jetpackPackageVersion: '6.9-b1',
+          cudaVersion: null,
+        }),
+      }),
+      'jetson',
+    );
+    const jp = check(unknown, 'jetson.jetpack');
+    expect(jp.status).toBe('warn');
+    expect(jp.observed).toBe('L4T 36.9.1');
+    expect(jp.message).toContain('36.9.1');
+    expect(jp.message).toContain('6.9-b1');
+    expect(jp.message).toContain('spec/jetpack.yaml');
+    // Jetson CUDA comes with JetPack: skipped when version.json is absent.
+    expect(check(unknown, 'gpu.cuda').status).toBe('skip');
+  });
+
+  it('containerd: 1.7.27 passes, 2.x warns, 1.6.x fails, missing fails', () => {
+    const at = (version: string | null) =>
+      check(
+        run(buildFacts({ containerd: version === null ? null : { version, raw: version } }), 'compute'),
+        'containerd.version',
+      );
+    expect(at('1.7.27').status).toBe('pass');
+    expect(at('1.7.28').status).toBe('pass');
+    const v2 = at('2.0.5');
+    expect(v2.status).toBe('warn');
+    expect(v2.message).toContain('validated line');
+    expect(v2.remediation).toContain('1.7');
+    expect(at('1.6.20').status).toBe('fail');
+    expect(at('1.7.27~ds1').status).toBe('fail');
+    const missing = at(null);
+    expect(missing.status).toBe('fail');
+    expect(missing.message).toContain('containerd not found');
+    expect(at('nonsense').status).toBe('error');
+  });
+
+  it('os.release: Ubuntu 24.04 passes, 20.04 fails, RHEL 9 and Rocky warn, Debian fails', () => {
+    const os = (id: string, versionId: string, idLike: string[] = []) =>
+      check(
+        run(
+          buildFacts({ os: { id, versionId, prettyName: null, idLike, kernelRelease: null } }),
+          'control-plane',
+        ),
+        'os.release',
+      );
+    expect(os('ubuntu', '24.04').status).toBe('pass');
+    expect(os('ubuntu', '20.04')).toMatchObject({ status: 'fail', observed: 'ubuntu 20.04' });
+    const rhel = os('rhel', '9.4', ['fedora']);
+    expect(rhel.status).toBe('warn');
+    expect(rhel.message).toContain('enterprise Linux');
+    expect(os('rocky', '9.3', ['rhel', 'centos', 'fedora']).status).toBe('warn');
+    expect(os('debian', '12').status).toBe('fail');
+  });
+
+  it('operator with too little memory fails memory.total', () => {
+    const r = run(buildFacts({ memory: { totalBytes: 7.7 * GB } }), 'operator');
+    expect(check(r, 'memory.total')).toMatchObject({ status: 'fail', observed: '7.7 GB', expected: '≥ 8GB' });
+    expect(check(r, 'memory.total').message).toContain('below the 8GB required for role operator');
+    expect(r.verdict).toBe('fail');
+    expect(
+      check(run(buildFacts({ memory: { totalBytes: 8 * GB } }), 'operator'), 'memory.total').status,
+    ).toBe('pass');
+  });
+
+  it('control-plane with less than 200 GB free on / fails disk.free, reading the / disk', () => {
+    const r = run(
+      buildFacts({
+        disks: [
+          { path: '/var/lib/containerd', capacityBytes: 2000 * GB, freeBytes: 1900 * GB },
+          { path: '/', capacityBytes: 500 * GB, freeBytes: 150 * GB },
+        ],
+      }),
+      'control-plane',
+    );
+    expect(check(r, 'disk.free')).toMatchObject({ status: 'fail', observed: '150 GB', expected: '≥ 200GB' });
+    expect(check(r, 'disk.capacity').status).toBe('pass');
+    const noRoot = run(buildFacts({ disks: [] }), 'control-plane');
+    expect(check(noRoot, 'disk.free').status).toBe('error');
+  });
+
+  it('control-plane cores and arch', () => {
+    const r = run(
+      buildFacts({ cpu: { arch: 'aarch64', logicalCores: 8, physicalCores: null, model: null } }),
+      'control-plane',
+    );
+    expect(check(r, 'cpu.cores')).toMatchObject({ status: 'fail', observed: '8', expected: '≥ 12' });
+    expect(check(r, 'cpu.arch').status).toBe('pass');
+    const ppc = run(
+      buildFacts({ cpu: { arch: 'ppc64le', logicalCores: 64, physicalCores: null, model: null } }),
+      'operator',
+    );
+    expect(check(ppc, 'cpu.arch').status).toBe('fail');
+  });
+
+  it('registries: unreachable fails naming the registry, skipped probe skips', () => {
+    const facts = buildFacts();
+    const down = run(
+      { ...facts, registries: [...(facts.registries ?? []).slice(0, 2), unreachable('docker.io')] },
+      'compute',
+    );
+    const reg = check(down, 'registry.reachable');
+    expect(reg.status).toBe('fail');
+    expect(reg.message).toContain('docker.io (getaddrinfo ENOTFOUND)');
+    expect(reg.remediation).toContain('443');
+    const skipped = run({ ...facts, registries: null }, 'compute');
+    expect(check(skipped, 'registry.reachable')).toMatchObject({ status: 'skip' });
+    expect(check(skipped, 'registry.reachable').message).toContain('--registries none');
+  });
+
+  it('dns.resolution warns when the host name does not resolve', () => {
+    const r = run(buildFacts({ dns: { nameservers: ['127.0.0.53'], hostnameResolves: false } }), 'compute');
+    expect(check(r, 'dns.resolution').status).toBe('warn');
+    expect(r.verdict).toBe('warn');
+  });
+
+  describe('node.label', () => {
+    const labels = (l: Record<string, string>): NodeLabelContext => ({ labels: l });
+    it('labelled gpu without a GPU fails; labelled jetson without a Jetson fails', () => {
+      expect(
+        check(run(buildFacts(), 'gpu', { labels: labels({ 'node-type': 'gpu' }) }), 'node.label').status,
+      ).toBe('fail');
+      expect(
+        check(run(buildFacts(), 'jetson', { labels: labels({ 'node-type': 'jetson' }) }), 'node.label')
+          .status,
+      ).toBe('fail');
+    });
+    it('a GPU without the gpu label warns', () => {
+      const c = check(
+        run(buildFacts({ gpu: gpuFacts() }), 'compute', { labels: labels({ 'node-type': 'compute' }) }),
+        'node.label',
+      );
+      expect(c).toMatchObject({ status: 'warn', observed: 'node-type=compute' });
+      expect(c.message).toContain('node-type=gpu');
+    });
+    it('no role label at all warns that the role came from facts', () => {
+      const c = check(run(buildFacts(), 'compute', { labels: labels({}), source: 'facts' }), 'node.label');
+      expect(c.status).toBe('warn');
+      expect(c.message).toContain('role taken from facts');
+    });
+    it('matching label and hardware passes; the control-plane label counts as a role label', () => {
+      expect(
+        check(
+          run(buildFacts({ gpu: gpuFacts() }), 'gpu', { labels: labels({ 'node-type': 'gpu' }) }),
+          'node.label',
+        ).status,
+      ).toBe('pass');
+      const cp = run(buildFacts({ gpu: gpuFacts() }), 'control-plane', {
+        labels: labels({ 'node-role.kubernetes.io/control-plane': '' }),
+      });
+      expect(check(cp, 'node.label').status).toBe('pass');
+    });
+    it('a gpu probe error with a gpu label is error, not fail or pass', () => {
+      const r = run(buildFacts(), 'gpu', {
+        labels: labels({ 'node-type': 'gpu' }),
+        probeErrors: [{ probe: 'gpu', kind: 'exec-failed', message: 'boom' }],
+      });
+      expect(check(r, 'node.label').status).toBe('error');
+    });
+    it('without labels (the check command) it is skip', () => {
+      expect(check(run(buildFacts({ gpu: gpuFacts() }), 'gpu'), 'node.label').status).toBe('skip');
+    });
+  });
+
+  it('is fast enough for the aggregator (compiled once per spec)', () => {
+    const facts = buildFacts({ gpu: gpuFacts('535.216.03', '12.2') });
+    const input = { node: 'n', facts, probeErrors: [], collectedAt: 'x' };
+    const decision: RoleDecision = { role: 'gpu', source: 'flag' };
+    const n = 20_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) evaluate(input, spec, decision);
+    const perSecond = n / ((performance.now() - t0) / 1000);
+    // Generous bound for a shared 2-core machine; typically far above 100k/s.
+    expect(perSecond).toBeGreaterThan(10_000);
+  });
+});

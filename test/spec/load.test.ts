@@ -1,0 +1,185 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROLES } from '../../report/schema.js';
+import { loadSpec, parseSpec, SpecError, specRevision } from '../../spec/load.js';
+
+const CONTRACT_IDS = [
+  'cpu.arch',
+  'cpu.cores',
+  'memory.total',
+  'disk.capacity',
+  'disk.free',
+  'os.release',
+  'gpu.driver',
+  'gpu.cuda',
+  'jetson.jetpack',
+  'containerd.version',
+  'registry.reachable',
+  'node.label',
+];
+
+const HEAD = `apiVersion: validator.osmo.nvidia.com/v1alpha1
+kind: NodeBaseline
+metadata: { name: test, revision: "1" }
+`;
+
+function specWith(checkYaml: string): string {
+  return `${HEAD}checks:\n${checkYaml}`;
+}
+
+const MEM = `  - id: memory.total
+    description: memory
+    rule: minQuantity
+    fact: memory.totalBytes
+    severity: fail
+    remediation: add memory
+    source: seed
+    roles:
+      operator: { min: 8GB }
+`;
+
+function errorOf(text: string, file = 'spec.yaml'): SpecError {
+  try {
+    parseSpec(text, file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(SpecError);
+    return err as SpecError;
+  }
+  throw new Error('expected a SpecError');
+}
+
+describe('the built-in baseline', () => {
+  it('loads, validates and has every contract check id', async () => {
+    const spec = await loadSpec();
+    expect(spec.metadata.name).toBe('osmo-onprem-baseline');
+    expect(specRevision(spec)).toBe(spec.metadata.revision);
+    const ids = spec.checks.map((c) => c.id);
+    for (const id of CONTRACT_IDS) expect(ids).toContain(id);
+    for (const c of spec.checks) expect(c.source.length).toBeGreaterThan(5);
+  });
+
+  it('carries the seed thresholds with explicit units', async () => {
+    const spec = await loadSpec();
+    const find = (id: string) => spec.checks.find((c) => c.id === id);
+    expect(find('memory.total')?.roles).toMatchObject({
+      'control-plane': { min: '24GB' },
+      operator: { min: '8GB' },
+    });
+    expect(find('disk.free')?.roles).toEqual({ 'control-plane': { min: '200GB' } });
+    expect(find('cpu.cores')?.roles).toMatchObject({ 'control-plane': { min: 12 }, operator: { min: 4 } });
+    expect(find('gpu.driver')?.roles.gpu).toMatchObject({ min: '535.216.03' });
+    // YAML merge keys resolve: compute inherits the CUDA caveat and skips when there is no GPU.
+    expect(find('gpu.cuda')?.roles.compute).toMatchObject({ min: '12.6', whenAbsent: 'skip' });
+    expect(JSON.stringify(find('gpu.cuda')?.roles.compute)).toContain('cuda-compat-12-6');
+    expect(Object.keys(find('registry.reachable')?.roles ?? {})).toEqual([...ROLES]);
+  });
+});
+
+describe('parseSpec errors name the file, the field path and the problem', () => {
+  it('bad quantity', () => {
+    const e = errorOf(specWith(MEM.replace('8GB', '8 GX')));
+    expect(e.message).toBe(
+      'spec.yaml: checks[0].roles.operator.min: "8 GX" is not a quantity (use 8GB or 8GiB)',
+    );
+  });
+
+  it('a byte quantity without a unit', () => {
+    expect(errorOf(specWith(MEM.replace('8GB', '8'))).message).toContain(
+      'checks[0].roles.operator.min: number 8 is not a quantity',
+    );
+  });
+
+  it('unknown field at the top, in a check and in role parameters', () => {
+    expect(errorOf(`${specWith(MEM)}extra: 1\n`).message).toMatch(/^spec\.yaml: extra: unknown field/);
+    expect(errorOf(specWith(MEM.replace('source: seed', 'source: seed\n    sevrity: warn'))).message).toMatch(
+      /checks\[0\]\.sevrity: unknown field/,
+    );
+    expect(errorOf(specWith(MEM.replace('{ min: 8GB }', '{ min: 8GB, max: 9GB }'))).message).toMatch(
+      /checks\[0\]\.roles\.operator\.max: unknown field/,
+    );
+  });
+
+  it('bad role', () => {
+    const e = errorOf(specWith(MEM.replace('operator:', 'worker:')));
+    expect(e.message).toBe(
+      'spec.yaml: checks[0].roles.worker: unknown role (expected one of control-plane, operator, compute, gpu, jetson)',
+    );
+  });
+
+  it('bad rule type, severity, fact and version', () => {
+    expect(errorOf(specWith(MEM.replace('minQuantity', 'maxQuantity'))).message).toContain(
+      'checks[0].rule: "maxQuantity" is not one of',
+    );
+    expect(errorOf(specWith(MEM.replace('severity: fail', 'severity: error'))).message).toContain(
+      'checks[0].severity',
+    );
+    expect(errorOf(specWith(MEM.replace('memory.totalBytes', 'memory.free'))).message).toContain(
+      'checks[0].fact',
+    );
+    const ver = `  - id: gpu.driver
+    description: d
+    rule: minVersion
+    fact: gpu.driverVersion
+    scheme: nvidia-driver
+    severity: fail
+    remediation: r
+    source: s
+    roles:
+      gpu: { min: "535.x" }
+`;
+    expect(errorOf(specWith(ver)).message).toBe(
+      'spec.yaml: checks[0].roles.gpu.min: "535.x" is not a nvidia-driver version (quote it in YAML, e.g. "12.6")',
+    );
+  });
+
+  it('missing and duplicate fields', () => {
+    expect(errorOf(specWith(MEM.replace('    remediation: add memory\n', ''))).message).toBe(
+      'spec.yaml: checks[0].remediation: is required',
+    );
+    expect(errorOf(specWith(MEM + MEM)).message).toContain(
+      'checks[1].id: duplicate check id "memory.total" (also checks[0])',
+    );
+    expect(errorOf(HEAD).message).toContain('checks: must be a non-empty list');
+    expect(errorOf(specWith(MEM).replace('validator.osmo.nvidia.com/v1alpha1', 'v2')).message).toContain(
+      'apiVersion',
+    );
+  });
+
+  it('invalid YAML and duplicate keys', () => {
+    expect(errorOf('checks: [', 'x.yaml').message).toMatch(/^x\.yaml: line \d+, column \d+: invalid YAML/);
+    expect(
+      errorOf(specWith(MEM.replace('severity: fail', 'severity: fail\n    severity: warn'))).message,
+    ).toContain('invalid YAML');
+  });
+});
+
+describe('loadSpec(file)', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'spec-test-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads an operator spec', async () => {
+    const file = join(dir, 'mine.yaml');
+    await writeFile(file, specWith(MEM));
+    const spec = await loadSpec(file);
+    expect(spec.checks).toHaveLength(1);
+    expect(spec.metadata).toEqual({ name: 'test', revision: '1' });
+  });
+
+  it('names an unreadable file', async () => {
+    const file = join(dir, 'missing.yaml');
+    await expect(loadSpec(file)).rejects.toThrow(`${file}: cannot read the spec (ENOENT)`);
+  });
+
+  it('names the file in validation errors', async () => {
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, specWith(MEM.replace('8GB', '8 GX')));
+    await expect(loadSpec(file)).rejects.toThrow(`${file}: checks[0].roles.operator.min`);
+  });
+});
