@@ -1,0 +1,65 @@
+// THE command lines the manifests run, in one place. The manifests test asserts the rendered containers
+// use exactly these, and that every flag here is one the command's option parser accepts.
+export const NAMESPACE = 'osmo-node-validator';
+export const AGENT_SERVICE_ACCOUNT = 'osmo-node-validator-agent';
+export const AGGREGATOR_SERVICE_ACCOUNT = 'osmo-node-validator-aggregator';
+export const SERVICE_NAME = 'osmo-node-validator';
+export const TLS_SECRET = 'osmo-node-validator-tls';
+export const CA_CONFIGMAP = 'osmo-node-validator-ca';
+export const TOKEN_AUDIENCE = 'osmo-node-validator';
+export const AGENT_TOKEN_FILE = '/var/run/secrets/osmo-node-validator/token';
+export const AGENT_CA_FILE = '/etc/osmo-node-validator/ca/ca.crt';
+export const SPEC_FILE = '/etc/osmo-node-validator/spec.yaml';
+
+export const AGENT_ARGS = [
+  'agent',
+  '--aggregator',
+  `https://${SERVICE_NAME}.${NAMESPACE}.svc:443`,
+  '--token-file',
+  AGENT_TOKEN_FILE,
+  '--ca-file',
+  AGENT_CA_FILE,
+  '--host-root',
+  '/host',
+  '--exec-mode',
+  'chroot',
+  '--interval',
+  '60s',
+  '--health-port',
+  '8081',
+];
+
+export const AGGREGATOR_ARGS = [
+  'aggregator',
+  '--listen',
+  '0.0.0.0:8443',
+  '--spec',
+  SPEC_FILE,
+  '--tls-bootstrap',
+  `${NAMESPACE}/${TLS_SECRET}`,
+  '--token-audience',
+  TOKEN_AUDIENCE,
+  '--agent-service-account',
+  `${NAMESPACE}/${AGENT_SERVICE_ACCOUNT}`,
+];
+
+/** What each overlay adds to (or swaps in) the aggregator's command line. */
+export const OVERLAY_AGGREGATOR_ARGS: Record<string, string[]> = {
+  'dry-run': [...AGGREGATOR_ARGS, '--dry-run'],
+  'no-taints': [...AGGREGATOR_ARGS, '--taint-roles', 'none'],
+  'cert-manager': [
+    'aggregator',
+    '--listen',
+    '0.0.0.0:8443',
+    '--spec',
+    SPEC_FILE,
+    '--tls-cert',
+    '/var/run/osmo-node-validator/tls/tls.crt',
+    '--tls-key',
+    '/var/run/osmo-node-validator/tls/tls.key',
+    '--token-audience',
+    TOKEN_AUDIENCE,
+    '--agent-service-account',
+    `${NAMESPACE}/${AGENT_SERVICE_ACCOUNT}`,
+  ],
+};

@@ -1,0 +1,445 @@
+// Renders manifests/ (base and every overlay), validates every object against the Kubernetes OpenAPI
+// schemas (kubernetes-models), and checks that the pieces fit: selectors, ports, references, the token
+// audience, RBAC == aggregator/k8s/api-calls.ts, and the command lines against the commands' parsers.
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
+import {
+  ClusterRole,
+  ClusterRoleBinding,
+  Role,
+  RoleBinding,
+} from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { describe, expect, it } from 'vitest';
+import { parseAgentArgs } from '../../agent/agent-command.js';
+import { KUBERNETES_API_CALLS } from '../../aggregator/k8s/api-calls.js';
+import {
+  AGENT_ARGS,
+  AGENT_CA_FILE,
+  AGENT_SERVICE_ACCOUNT,
+  AGENT_TOKEN_FILE,
+  AGGREGATOR_ARGS,
+  AGGREGATOR_SERVICE_ACCOUNT,
+  CA_CONFIGMAP,
+  NAMESPACE,
+  OVERLAY_AGGREGATOR_ARGS,
+  SERVICE_NAME,
+  TLS_SECRET,
+  TOKEN_AUDIENCE,
+} from './expected-args.js';
+import {
+  configMapHash,
+  containersOf,
+  isObj,
+  type K8sObject,
+  type Obj,
+  podSpecOf,
+  renderKustomization,
+} from './kustomize.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const MANIFESTS = join(ROOT, 'manifests');
+const TARGETS: Record<string, string> = {
+  top: MANIFESTS,
+  base: join(MANIFESTS, 'base'),
+  'dry-run': join(MANIFESTS, 'overlays', 'dry-run'),
+  'no-taints': join(MANIFESTS, 'overlays', 'no-taints'),
+  'cert-manager': join(MANIFESTS, 'overlays', 'cert-manager'),
+};
+
+type Validator = (o: K8sObject) => void;
+const v =
+  <T extends { validate(): void }>(make: (o: never) => T): Validator =>
+  (o) =>
+    make(o as never).validate();
+const VALIDATORS: Record<string, Validator> = {
+  'v1/Namespace': v((o) => new Namespace(o)),
+  'v1/ServiceAccount': v((o) => new ServiceAccount(o)),
+  'v1/Service': v((o) => new Service(o)),
+  'v1/ConfigMap': v((o) => new ConfigMap(o)),
+  'apps/v1/DaemonSet': v((o) => new DaemonSet(o)),
+  'apps/v1/Deployment': v((o) => new Deployment(o)),
+  'rbac.authorization.k8s.io/v1/ClusterRole': v((o) => new ClusterRole(o)),
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': v((o) => new ClusterRoleBinding(o)),
+  'rbac.authorization.k8s.io/v1/Role': v((o) => new Role(o)),
+  'rbac.authorization.k8s.io/v1/RoleBinding': v((o) => new RoleBinding(o)),
+  // cert-manager's CRDs are not in kubernetes-models: check the fields cert-manager requires.
+  'cert-manager.io/v1/Issuer': (o) => {
+    const spec = o['spec'];
+    if (
+      !isObj(spec) ||
+      !(isObj(spec['selfSigned']) || (isObj(spec['ca']) && typeof spec['ca']['secretName'] === 'string'))
+    ) {
+      throw new Error(`Issuer ${o.metadata.name}: needs spec.selfSigned or spec.ca.secretName`);
+    }
+  },
+  'cert-manager.io/v1/Certificate': (o) => {
+    const spec = o['spec'];
+    if (!isObj(spec) || typeof spec['secretName'] !== 'string' || !isObj(spec['issuerRef'])) {
+      throw new Error(`Certificate ${o.metadata.name}: needs spec.secretName and spec.issuerRef`);
+    }
+    if (typeof spec['issuerRef']['name'] !== 'string') throw new Error('issuerRef.name missing');
+  },
+};
+
+const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
+
+function render(name: string): K8sObject[] {
+  return renderKustomization(TARGETS[name] as string);
+}
+
+function one(objects: K8sObject[], kind: string, name?: string): K8sObject {
+  const hits = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  expect(hits, `${kind} ${name ?? ''}`).toHaveLength(1);
+  return hits[0] as K8sObject;
+}
+
+function arr(v: unknown): Obj[] {
+  return Array.isArray(v) ? v.filter(isObj) : [];
+}
+
+function obj(v: unknown): Obj {
+  return isObj(v) ? v : {};
+}
+
+function container(workload: K8sObject): Obj {
+  const cs = containersOf(podSpecOf(workload) ?? {});
+  expect(cs).toHaveLength(1);
+  return cs[0] as Obj;
+}
+
+function argValue(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** The file a container sees at `path`, as (volume, key within it), from its volumeMounts. */
+function volumeAt(workload: K8sObject, path: string): { volume: Obj; rest: string } {
+  const c = container(workload);
+  const mount = arr(c['volumeMounts'])
+    .filter((m) => path.startsWith(`${String(m['mountPath'])}/`))
+    .sort((a, b) => String(b['mountPath']).length - String(a['mountPath']).length)[0];
+  expect(mount, `a volume mounted above ${path}`).toBeDefined();
+  const volume = arr(podSpecOf(workload)?.['volumes']).find((vol) => vol['name'] === mount?.['name']);
+  expect(volume, `volume ${String(mount?.['name'])}`).toBeDefined();
+  return { volume: volume as Obj, rest: path.slice(String(mount?.['mountPath']).length + 1) };
+}
+
+function labelsMatch(selector: Obj, labels: Obj): boolean {
+  return Object.entries(selector).every(([k, val]) => labels[k] === val);
+}
+
+interface Grant {
+  group: string;
+  resource: string;
+  verb: string;
+  namespaced: boolean;
+  resourceNames: string[];
+}
+
+/** Every (group, resource, verb) the RBAC objects grant to a ServiceAccount. */
+function grantsOf(objects: K8sObject[], ns: string, sa: string): Grant[] {
+  const grants: Grant[] = [];
+  for (const b of objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
+    const bound = arr(b['subjects']).some(
+      (s) => s['kind'] === 'ServiceAccount' && s['name'] === sa && s['namespace'] === ns,
+    );
+    if (!bound) continue;
+    const ref = obj(b['roleRef']);
+    const role = one(objects, String(ref['kind']), String(ref['name']));
+    const namespaced = b.kind === 'RoleBinding';
+    if (namespaced) expect(b.metadata.namespace).toBe(ns);
+    for (const rule of arr(role['rules'])) {
+      for (const group of rule['apiGroups'] as string[])
+        for (const resource of rule['resources'] as string[])
+          for (const verb of rule['verbs'] as string[])
+            grants.push({
+              group,
+              resource,
+              verb,
+              namespaced,
+              resourceNames: (rule['resourceNames'] as string[] | undefined) ?? [],
+            });
+    }
+  }
+  return grants;
+}
+
+/** Does the option parser in `source` declare `--flag` (a parseArgs key, quoted or not, or the literal)? */
+function declaresFlag(source: string, flag: string): boolean {
+  const name = flag.replace(/^--/, '').replace(/[-]/g, '\\-');
+  return new RegExp(`(^|[\\s{,(])(['"]?)${name}\\2\\s*:`, 'm').test(source) || source.includes(`'${flag}'`);
+}
+
+function flagsOf(args: string[]): string[] {
+  return args.filter((a) => a.startsWith('--'));
+}
+
+describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
+  const objects = render(target);
+
+  it('every object is valid against the Kubernetes schemas and unique', () => {
+    const keys = new Set<string>();
+    for (const o of objects) {
+      const validate = VALIDATORS[`${o.apiVersion}/${o.kind}`];
+      expect(validate, `a validator for ${o.apiVersion} ${o.kind}`).toBeDefined();
+      expect(() => validate?.(o), `${o.kind} ${o.metadata.name}`).not.toThrow();
+      const key = `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+      expect(keys.has(key), key).toBe(false);
+      keys.add(key);
+      if (CLUSTER_SCOPED.has(o.kind)) expect(o.metadata.namespace).toBeUndefined();
+      else expect(o.metadata.namespace, key).toBe(NAMESPACE);
+    }
+    one(objects, 'Namespace', NAMESPACE);
+  });
+
+  it('workload selectors match their pod templates; the Service selects only the aggregator', () => {
+    const ds = one(objects, 'DaemonSet');
+    const dep = one(objects, 'Deployment');
+    for (const w of [ds, dep]) {
+      const spec = obj(w['spec']);
+      const labels = obj(obj(obj(spec['template'])['metadata'])['labels']);
+      expect(labelsMatch(obj(obj(spec['selector'])['matchLabels']), labels)).toBe(true);
+    }
+    const svc = one(objects, 'Service', SERVICE_NAME);
+    const selector = obj(obj(svc['spec'])['selector']);
+    const podLabels = (w: K8sObject) => obj(obj(obj(obj(w['spec'])['template'])['metadata'])['labels']);
+    expect(labelsMatch(selector, podLabels(dep))).toBe(true);
+    expect(labelsMatch(selector, podLabels(ds))).toBe(false);
+    const [port] = arr(obj(svc['spec'])['ports']);
+    expect(port?.['port']).toBe(443);
+    const target = port?.['targetPort'];
+    const cport = arr(container(dep)['ports']).find(
+      (p) => p['name'] === target || p['containerPort'] === target,
+    );
+    expect(cport?.['containerPort']).toBe(8443);
+    expect(argValue(container(dep)['args'] as string[], '--listen')).toBe(
+      `0.0.0.0:${cport?.['containerPort']}`,
+    );
+  });
+
+  it('every ServiceAccount, ConfigMap and Secret referenced exists or is created at run time', () => {
+    const certManagerSecrets = objects
+      .filter((o) => o.kind === 'Certificate')
+      .map((o) => String(obj(o['spec'])['secretName']));
+    const dep = one(objects, 'Deployment');
+    const bootstrap = argValue(container(dep)['args'] as string[], '--tls-bootstrap');
+    // Created at run time: the bootstrap's Secret and CA ConfigMap; cert-manager's Secrets.
+    const runtimeSecrets = new Set([...certManagerSecrets, ...(bootstrap ? [bootstrap.split('/')[1]] : [])]);
+    const runtimeConfigMaps = new Set([CA_CONFIGMAP]);
+    for (const w of [one(objects, 'DaemonSet'), dep]) {
+      const pod = podSpecOf(w) ?? {};
+      one(objects, 'ServiceAccount', String(pod['serviceAccountName']));
+      for (const vol of arr(pod['volumes'])) {
+        const cm = obj(vol['configMap']);
+        if (typeof cm['name'] === 'string') {
+          const exists = objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === cm['name']);
+          expect(exists || (runtimeConfigMaps.has(cm['name']) && cm['optional'] === true), cm['name']).toBe(
+            true,
+          );
+        }
+        const secret = obj(vol['secret']);
+        if (typeof secret['secretName'] === 'string') {
+          const exists = objects.some((o) => o.kind === 'Secret' && o.metadata.name === secret['secretName']);
+          expect(exists || runtimeSecrets.has(secret['secretName']), secret['secretName']).toBe(true);
+        }
+      }
+      for (const c of containersOf(pod)) {
+        for (const m of arr(c['volumeMounts'])) {
+          expect(
+            arr(pod['volumes']).some((vol) => vol['name'] === m['name']),
+            String(m['name']),
+          ).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('the aggregator RBAC grants exactly the calls in api-calls.ts; the agent has none', () => {
+    const granted = grantsOf(objects, NAMESPACE, AGGREGATOR_SERVICE_ACCOUNT);
+    const key = (g: { group: string; resource: string; verb: string; namespaced: boolean }) =>
+      `${g.namespaced ? 'ns' : 'cluster'} ${g.group}/${g.resource} ${g.verb}`;
+    const expected = KUBERNETES_API_CALLS.flatMap((c) =>
+      c.verbs.map((verb) => key({ group: c.group, resource: c.resource, verb, namespaced: c.namespaced })),
+    );
+    expect([...new Set(granted.map(key))].sort()).toEqual([...new Set(expected)].sort());
+    expect(granted.some((g) => [g.group, g.resource, g.verb].includes('*'))).toBe(false);
+    // Namespaced rights are narrowed to the bootstrap's objects wherever Kubernetes allows it.
+    for (const g of granted.filter((x) => x.namespaced && x.verb !== 'create')) {
+      const allowed =
+        g.resource === 'secrets' ? [TLS_SECRET] : g.resource === 'configmaps' ? [CA_CONFIGMAP] : [];
+      expect(g.resourceNames, key(g)).toEqual(allowed);
+    }
+    expect(grantsOf(objects, NAMESPACE, AGENT_SERVICE_ACCOUNT)).toEqual([]);
+    const agentSubjects = objects
+      .filter((o) => o.kind.endsWith('Binding'))
+      .flatMap((o) => arr(o['subjects']))
+      .filter((s) => s['name'] === AGENT_SERVICE_ACCOUNT);
+    expect(agentSubjects).toEqual([]);
+  });
+
+  it('the agent DaemonSet: every node, host view, projected token, CA, NODE_NAME, budgets', () => {
+    const ds = one(objects, 'DaemonSet');
+    const spec = obj(ds['spec']);
+    const pod = podSpecOf(ds) ?? {};
+    const c = container(ds);
+    expect(c['args']).toEqual(AGENT_ARGS);
+    expect(pod['serviceAccountName']).toBe(AGENT_SERVICE_ACCOUNT);
+    expect(pod['automountServiceAccountToken']).toBe(false);
+    expect(one(objects, 'ServiceAccount', AGENT_SERVICE_ACCOUNT)['automountServiceAccountToken']).toBe(false);
+    expect(pod['tolerations']).toEqual([{ operator: 'Exists' }]);
+    expect(pod['priorityClassName']).toBe('system-node-critical');
+    expect(pod['hostNetwork']).toBe(true);
+    expect(pod['dnsPolicy']).toBe('ClusterFirstWithHostNet');
+    expect(pod['hostPID']).toBe(false);
+    expect(obj(c['securityContext'])['privileged']).toBe(true);
+    expect(obj(c['securityContext'])['runAsUser']).toBe(0);
+    expect(obj(obj(spec['updateStrategy'])['rollingUpdate'])['maxUnavailable']).toBe('10%');
+    expect(c['resources']).toEqual({ requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } });
+    expect(c['image']).toBe('ghcr.io/nvidia/osmo-node-validator:0.1.0');
+
+    const hostMount = arr(c['volumeMounts']).find((m) => m['mountPath'] === '/host');
+    expect(hostMount).toMatchObject({ readOnly: true, mountPropagation: 'HostToContainer' });
+    const hostVol = arr(pod['volumes']).find((vol) => vol['name'] === hostMount?.['name']);
+    expect(obj(hostVol?.['hostPath'])['path']).toBe('/');
+
+    const token = volumeAt(ds, AGENT_TOKEN_FILE);
+    const sources = arr(obj(token.volume['projected'])['sources']);
+    expect(sources).toEqual([
+      { serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: token.rest } },
+    ]);
+    const ca = volumeAt(ds, AGENT_CA_FILE);
+    expect(ca.volume['configMap']).toMatchObject({ name: CA_CONFIGMAP, optional: true });
+    expect(arr(obj(ca.volume['configMap'])['items'])).toEqual([{ key: 'ca.crt', path: ca.rest }]);
+
+    const env = arr(c['env']).find((e) => e['name'] === 'NODE_NAME');
+    expect(env?.['valueFrom']).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
+
+    const probe = obj(obj(c['livenessProbe'])['httpGet']);
+    expect(probe).toMatchObject({ path: '/healthz', port: 8081 });
+    expect(argValue(AGENT_ARGS, '--health-port')).toBe(String(probe['port']));
+  });
+
+  it('the aggregator Deployment: single writer, locked down, spec mounted where --spec points', () => {
+    const dep = one(objects, 'Deployment');
+    const spec = obj(dep['spec']);
+    const pod = podSpecOf(dep) ?? {};
+    const c = container(dep);
+    expect(spec['replicas']).toBe(1);
+    expect(obj(spec['strategy'])['type']).toBe('Recreate');
+    expect(pod['serviceAccountName']).toBe(AGGREGATOR_SERVICE_ACCOUNT);
+    expect(obj(pod['securityContext'])).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(obj(c['securityContext'])).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(obj(obj(c['readinessProbe'])['httpGet'])).toMatchObject({ path: '/readyz', scheme: 'HTTPS' });
+    expect(obj(obj(c['livenessProbe'])['httpGet'])).toMatchObject({ path: '/healthz', scheme: 'HTTPS' });
+    expect(obj(c['resources'])['limits']).toEqual({ memory: '512Mi' });
+
+    const args = c['args'] as string[];
+    const expectedArgs = OVERLAY_AGGREGATOR_ARGS[target] ?? AGGREGATOR_ARGS;
+    expect(args).toEqual(expectedArgs);
+    expect(argValue(args, '--token-audience')).toBe(TOKEN_AUDIENCE);
+    const [saNs, saName] = String(argValue(args, '--agent-service-account')).split('/');
+    const ds = one(objects, 'DaemonSet');
+    expect(`${saNs}/${saName}`).toBe(`${ds.metadata.namespace}/${podSpecOf(ds)?.['serviceAccountName']}`);
+
+    const specFile = String(argValue(args, '--spec'));
+    const specVol = volumeAt(dep, specFile);
+    const cmName = String(obj(specVol.volume['configMap'])['name']);
+    expect(cmName).toMatch(/^osmo-node-validator-spec-[a-z0-9]{10}$/);
+    const cm = one(objects, 'ConfigMap', cmName);
+    expect(Object.keys(obj(cm['data']))).toContain(specVol.rest);
+    expect(obj(cm['data'])[specVol.rest]).toBe(readFileSync(join(MANIFESTS, 'base', 'spec.yaml'), 'utf8'));
+
+    const bootstrap = argValue(args, '--tls-bootstrap');
+    if (bootstrap !== undefined) expect(bootstrap).toBe(`${NAMESPACE}/${TLS_SECRET}`);
+    else {
+      // cert-manager: the cert and key files come from the Certificate's Secret.
+      const cert = volumeAt(dep, String(argValue(args, '--tls-cert')));
+      const key = volumeAt(dep, String(argValue(args, '--tls-key')));
+      expect(cert.volume).toBe(key.volume);
+      const secretName = obj(cert.volume['secret'])['secretName'];
+      const certificate = objects.find(
+        (o) => o.kind === 'Certificate' && obj(o['spec'])['secretName'] === secretName,
+      );
+      expect(certificate, 'a Certificate writing the mounted Secret').toBeDefined();
+      const dnsNames = obj(certificate?.['spec'])['dnsNames'] as string[];
+      expect(dnsNames).toContain(new URL(String(argValue(AGENT_ARGS, '--aggregator'))).hostname);
+    }
+  });
+});
+
+describe('command lines against the commands', () => {
+  it("the agent's arguments parse with the agent's own parser", () => {
+    // The parser checks that --host-root exists; /host exists only in the pod, so / stands in for it here
+    // (the DaemonSet test checks that /host is where the host's root is mounted).
+    const argv = AGENT_ARGS.slice(1).map((a, i, all) => (all[i - 1] === '--host-root' ? '/' : a));
+    expect(argValue(AGENT_ARGS, '--host-root')).toBe('/host');
+    const config = parseAgentArgs(argv, { NODE_NAME: 'node-a' });
+    expect(config).not.toBe('help');
+    if (config === 'help') return;
+    expect(config.aggregator.href).toBe(`https://${SERVICE_NAME}.${NAMESPACE}.svc/`);
+    expect(config.hostRoot).toBe('/');
+    expect(config.execMode).toBe('chroot');
+    expect(config.intervalMs).toBe(60_000);
+    expect(config.health?.port).toBe(8081);
+    expect(config.nodeName).toBe('node-a');
+    expect(config.tokenFile).toBe(AGENT_TOKEN_FILE);
+    expect(config.caFile).toBe(AGENT_CA_FILE);
+  });
+
+  it("every aggregator flag in any manifest is declared by the aggregator's option parser", () => {
+    const file = join(ROOT, 'aggregator', 'aggregator-command.ts');
+    expect(existsSync(file), 'aggregator/aggregator-command.ts exists').toBe(true);
+    const source = readFileSync(file, 'utf8');
+    const flags = new Set([AGGREGATOR_ARGS, ...Object.values(OVERLAY_AGGREGATOR_ARGS)].flatMap(flagsOf));
+    const missing = [...flags].filter((f) => !declaresFlag(source, f));
+    expect(missing).toEqual([]);
+  });
+
+  it('the flag scanner finds declared flags and nothing else', () => {
+    const source =
+      "const FLAGS = {\n  aggregator: { type: 'string' },\n  'token-file': { type: 'string' },\n};";
+    expect(declaresFlag(source, '--aggregator')).toBe(true);
+    expect(declaresFlag(source, '--token-file')).toBe(true);
+    expect(declaresFlag(source, '--token')).toBe(false);
+    expect(declaresFlag(source, '--dry-run')).toBe(false);
+  });
+});
+
+describe('the spec ConfigMap', () => {
+  it('manifests/base/spec.yaml is identical to spec/baseline.yaml', () => {
+    expect(readFileSync(join(MANIFESTS, 'base', 'spec.yaml'), 'utf8')).toBe(
+      readFileSync(join(ROOT, 'spec', 'baseline.yaml'), 'utf8'),
+    );
+  });
+
+  it("the name suffix is kustomize's content hash, so editing the spec rolls the Deployment", () => {
+    // Reference value printed by kustomize v5.5.0 for this exact input.
+    expect(configMapHash({ 'spec.yaml': 'a: 1\n' })).toBe('9fh262k2k4');
+    const dir = mkdtempSync(join(tmpdir(), 'onv-manifests-'));
+    try {
+      cpSync(join(MANIFESTS, 'base'), dir, { recursive: true });
+      const before = one(renderKustomization(dir), 'Deployment');
+      writeFileSync(join(dir, 'spec.yaml'), `${readFileSync(join(dir, 'spec.yaml'), 'utf8')}\n# edited\n`);
+      const after = one(renderKustomization(dir), 'Deployment');
+      const cmOf = (d: K8sObject) =>
+        arr(podSpecOf(d)?.['volumes'])
+          .map((vol) => obj(vol['configMap'])['name'])
+          .find(Boolean);
+      expect(cmOf(after)).not.toBe(cmOf(before));
+      expect(String(cmOf(after))).toMatch(/^osmo-node-validator-spec-/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
