@@ -1,0 +1,10 @@
+// What the server needs from the spec layer: the spec in force and a way to evaluate one report. The
+// real one (spec-evaluator.ts) binds loadSpec/evaluate/role; tests may pass a small fake.
+import type { NodeResult, Report } from '../../report/schema.js';
+
+export interface ReportEvaluator {
+  /** The spec in force, served as-is by GET /api/v1/spec. */
+  readonly spec: unknown;
+  /** `labels`: the node's cluster labels when a ClusterView knows the node (role + node.label check). */
+  evaluate(report: Report, labels: Record<string, string> | undefined): NodeResult;
+}

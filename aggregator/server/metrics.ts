@@ -1,0 +1,88 @@
+// Prometheus metrics on the aggregator's own Registry (never the global one, so tests and several app
+// instances in one process do not collide). Node gauges are computed from the store at scrape time.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { NodeStore } from '../store.js';
+
+export const REJECT_REASONS = [
+  'auth',
+  'forbidden',
+  'schema',
+  'too-large',
+  'content-type',
+  'malformed',
+  'unavailable',
+  'other',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+export interface AggregatorMetrics {
+  registry: Registry;
+  reportsAccepted: Counter;
+  reportsRejected: Counter<'reason'>;
+  evaluationSeconds: Histogram;
+  httpRequestSeconds: Histogram<'route' | 'method' | 'status'>;
+}
+
+export function createMetrics(
+  store: NodeStore,
+  options: { defaultMetrics?: boolean } = {},
+): AggregatorMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const reportsAccepted = new Counter({
+    name: 'osmo_validator_reports_accepted_total',
+    help: 'Reports accepted and evaluated.',
+    registers: [registry],
+  });
+  const reportsRejected = new Counter({
+    name: 'osmo_validator_reports_rejected_total',
+    help: 'Reports rejected, by reason.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  // Every reason exists from the start, so a dashboard's rate() has a series before the first rejection.
+  for (const reason of REJECT_REASONS) reportsRejected.inc({ reason }, 0);
+
+  new Gauge({
+    name: 'osmo_validator_nodes',
+    help: 'Known nodes by role and verdict (verdict "unknown" = stale).',
+    labelNames: ['role', 'verdict'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<string, { role: string; verdict: string; n: number }>();
+      for (const n of store.list()) {
+        const key = `${n.role}\u0000${n.verdict}`;
+        const c = counts.get(key) ?? { role: n.role, verdict: n.verdict, n: 0 };
+        c.n++;
+        counts.set(key, c);
+      }
+      for (const c of counts.values()) this.set({ role: c.role, verdict: c.verdict }, c.n);
+    },
+  });
+  new Gauge({
+    name: 'osmo_validator_stale_nodes',
+    help: 'Nodes not heard from within --stale-after.',
+    registers: [registry],
+    collect() {
+      let stale = 0;
+      for (const n of store.list()) if (n.stale) stale++;
+      this.set(stale);
+    },
+  });
+  const evaluationSeconds = new Histogram({
+    name: 'osmo_validator_evaluation_duration_seconds',
+    help: 'Time to evaluate one report against the spec.',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [registry],
+  });
+  const httpRequestSeconds = new Histogram({
+    name: 'osmo_validator_http_request_duration_seconds',
+    help: 'HTTP request latency by route and status.',
+    labelNames: ['route', 'method', 'status'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  return { registry, reportsAccepted, reportsRejected, evaluationSeconds, httpRequestSeconds };
+}

@@ -1,0 +1,158 @@
+// The latest report and evaluation per node, and staleness. A node not heard from for `staleAfterMs` is
+// stale: its verdict is `unknown` (never `pass`), and the ReconcileSink hears about each transition.
+import type { NodeResult, Report, Role } from '../report/schema.js';
+import type { ClusterView, NodeState, NodeVerdict, ReconcileSink } from './contracts.js';
+
+export interface StoredNode {
+  report: Report;
+  result: NodeResult;
+  /** ms since the epoch when the latest report was accepted. */
+  lastSeen: number;
+  /** Whether the sink was last told this node is stale (to notice transitions). */
+  notifiedStale: boolean;
+}
+
+export interface NodeView {
+  name: string;
+  role: Role;
+  verdict: NodeVerdict;
+  stale: boolean;
+  lastReportAt: string;
+  result: NodeResult;
+  report: Report;
+}
+
+export interface NodeStoreOptions {
+  staleAfterMs: number;
+  sink?: ReconcileSink | undefined;
+  /** Where forgotten nodes are detected (absent from a synced cluster); optional. */
+  cluster?: ClusterView | undefined;
+  /** How often the sweep runs; default a quarter of staleAfterMs, between 1 s and 30 s. */
+  sweepIntervalMs?: number;
+  /** A node absent from the cluster is forgotten only after this long without a report (informer lag). */
+  forgetGraceMs?: number;
+  /** Called when the sink throws, so a broken sink never fails a request. */
+  onSinkError?: (err: unknown) => void;
+}
+
+export class NodeStore {
+  readonly staleAfterMs: number;
+  private readonly nodes = new Map<string, StoredNode>();
+  private readonly sink: ReconcileSink | undefined;
+  private readonly cluster: ClusterView | undefined;
+  private readonly sweepIntervalMs: number;
+  private readonly forgetGraceMs: number;
+  private readonly onSinkError: (err: unknown) => void;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(options: NodeStoreOptions) {
+    if (!(options.staleAfterMs > 0)) throw new Error('staleAfterMs must be positive');
+    this.staleAfterMs = options.staleAfterMs;
+    this.sink = options.sink;
+    this.cluster = options.cluster;
+    this.sweepIntervalMs =
+      options.sweepIntervalMs ?? Math.min(30_000, Math.max(1_000, Math.floor(options.staleAfterMs / 4)));
+    this.forgetGraceMs = options.forgetGraceMs ?? 60_000;
+    this.onSinkError = options.onSinkError ?? (() => {});
+  }
+
+  /** Record an accepted, evaluated report and tell the sink. */
+  accept(report: Report, result: NodeResult, now = Date.now()): NodeView {
+    const entry: StoredNode = { report, result, lastSeen: now, notifiedStale: false };
+    this.nodes.set(report.node, entry);
+    const view = this.view(report.node, entry, now);
+    this.notify(view);
+    return view;
+  }
+
+  get(name: string, now = Date.now()): NodeView | undefined {
+    const entry = this.nodes.get(name);
+    return entry ? this.view(name, entry, now) : undefined;
+  }
+
+  list(now = Date.now()): NodeView[] {
+    const out: NodeView[] = [];
+    for (const [name, entry] of this.nodes) out.push(this.view(name, entry, now));
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  size(): number {
+    return this.nodes.size;
+  }
+
+  /** The states as the reconciler sees them (for cluster checks). */
+  states(now = Date.now()): NodeState[] {
+    return this.list(now).map(toState);
+  }
+
+  /** Drop a node (it left the cluster); tells the sink. */
+  forget(name: string): boolean {
+    const had = this.nodes.delete(name);
+    if (had) {
+      try {
+        this.sink?.forget(name);
+      } catch (err) {
+        this.onSinkError(err);
+      }
+    }
+    return had;
+  }
+
+  /** One pass: notify stale transitions and forget nodes the cluster no longer has. */
+  sweep(now = Date.now()): void {
+    const present = this.cluster?.synced() ? new Set(this.cluster.nodeNames()) : undefined;
+    for (const [name, entry] of [...this.nodes]) {
+      if (present && !present.has(name) && now - entry.lastSeen >= this.forgetGraceMs) {
+        this.forget(name);
+        continue;
+      }
+      const stale = this.isStale(entry, now);
+      if (stale && !entry.notifiedStale) {
+        entry.notifiedStale = true;
+        this.notify(this.view(name, entry, now));
+      }
+    }
+  }
+
+  /** Start the periodic sweep; the timer never keeps the process alive. */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.sweep(), this.sweepIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private isStale(entry: StoredNode, now: number): boolean {
+    return now - entry.lastSeen >= this.staleAfterMs;
+  }
+
+  private view(name: string, entry: StoredNode, now: number): NodeView {
+    const stale = this.isStale(entry, now);
+    return {
+      name,
+      role: entry.result.role,
+      verdict: stale ? 'unknown' : entry.result.verdict,
+      stale,
+      lastReportAt: new Date(entry.lastSeen).toISOString(),
+      result: entry.result,
+      report: entry.report,
+    };
+  }
+
+  private notify(view: NodeView): void {
+    if (!this.sink) return;
+    try {
+      this.sink.update(toState(view));
+    } catch (err) {
+      this.onSinkError(err);
+    }
+  }
+}
+
+function toState(view: NodeView): NodeState {
+  return { node: view.name, role: view.role, verdict: view.verdict, stale: view.stale, result: view.result };
+}
