@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# osmo-node-validator: one image for the agent (DaemonSet) and the aggregator (Deployment).
+#   docker build -t REGISTRY/osmo-node-validator:TAG .
+# The build stage compiles TypeScript to dist/ and drops dev dependencies; the runtime stage holds only
+# dist/, the production node_modules and package.json.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY agent ./agent
+COPY aggregator ./aggregator
+COPY cli ./cli
+COPY report ./report
+COPY spec ./spec
+# bench/ is compiled by tsconfig.build.json too, but the image does not need it.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:24-bookworm-slim
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="osmo-node-validator" \
+      org.opencontainers.image.description="Validates Kubernetes nodes against the NVIDIA OSMO on-prem backend baseline" \
+      org.opencontainers.image.source="https://github.com/NVIDIA/osmo-node-validator" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# The agent runs host commands with `chroot /host ...`: chroot is /usr/sbin/chroot from coreutils, which
+# is Essential in Debian and so present in bookworm-slim. Fail the build if that ever changes.
+RUN command -v chroot
+# Unprivileged by default (the aggregator). The agent DaemonSet sets runAsUser: 0 and privileged.
+USER 10001:10001
+ENTRYPOINT ["node", "/app/dist/cli/main.js"]
