@@ -141,6 +141,8 @@ export function createSender(options: SenderOptions): SendFn {
   const now = options.now ?? Date.now;
   // One TLS agent per CA bundle content: rebuilt when the bundle rotates, reused otherwise.
   let tlsAgent: { ca: string | undefined; agent: https.Agent } | null = null;
+  // Not the global agent: it keeps sockets alive, and a pooled socket to a restarted aggregator fails.
+  const plainAgent = new http.Agent({ keepAlive: false });
 
   const agentFor = async (): Promise<https.Agent> => {
     let ca: string | undefined;
@@ -163,7 +165,7 @@ export function createSender(options: SenderOptions): SendFn {
 
   return async (report, signal) => {
     let token: string | undefined;
-    let agent: https.Agent | undefined;
+    let agent: http.Agent = plainAgent;
     try {
       if (options.tokenFile !== undefined) token = await readToken(options.tokenFile);
       if (isHttps) agent = await agentFor();
@@ -188,8 +190,7 @@ export function createSender(options: SenderOptions): SendFn {
         signal?.removeEventListener('abort', onAbort);
         resolve(result);
       };
-      const requestOptions: https.RequestOptions = { method: 'POST', headers };
-      if (agent !== undefined) requestOptions.agent = agent;
+      const requestOptions: https.RequestOptions = { method: 'POST', headers, agent };
       const req = (isHttps ? https : http).request(endpoint, requestOptions, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
