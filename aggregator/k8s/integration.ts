@@ -43,6 +43,8 @@ export interface KubernetesIntegrationOptions {
   eventNamespace?: string;
   /** Base of the per-node exponential backoff (default 1 s). */
   backoffBaseMs?: number;
+  /** Clock for condition and event times (tests). */
+  now?: () => number;
 }
 
 export interface KubernetesIntegrationHandle extends KubernetesIntegration {
@@ -100,6 +102,7 @@ export function createKubernetesIntegration(
     metrics,
     logger,
     backoffBaseMs: options.backoffBaseMs ?? 1000,
+    ...(options.now ? { now: options.now } : {}),
   });
   const storage = kubeConfig.makeApiClient(StorageV1Api);
   const rec = reconciler;
