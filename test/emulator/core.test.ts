@@ -256,7 +256,7 @@ describe('nodes through the real client', () => {
 
   it('a patch that changes nothing bumps nothing', async () => {
     const rv = emu.resourceVersion;
-    const nodeRv = (emu.nodes.get('gpu-1')?.['metadata'] as { resourceVersion: string }).resourceVersion;
+    const nodeRv = (emu.nodes.get('gpu-1')!['metadata'] as { resourceVersion: string }).resourceVersion;
     const same = await core.patchNode({ name: 'gpu-1', body: { metadata: { labels: { team: 'a' } } } }, smp);
     expect(same.metadata?.resourceVersion).toBe(nodeRv);
     expect(emu.resourceVersion).toBe(rv);
