@@ -1,0 +1,167 @@
+// `osmo-node-validator check`: probe this host once, evaluate it against the spec (built-in baseline or
+// --spec), print a table or one JSON document. Exit 0: no check failed (warnings allowed); 1: a check is
+// fail or error; 2: the check could not run (bad arguments, unreadable or malformed spec).
+// Imports stay light: no fastify, pino or Kubernetes client on this path.
+import { hostname as osHostname } from 'node:os';
+import { ROLES, type Role } from '../report/schema.js';
+import type { RoleDecision } from '../spec/api.js';
+import { evaluate } from '../spec/evaluate.js';
+import { loadSpec, SpecError } from '../spec/load.js';
+import { roleFromFacts } from '../spec/role.js';
+import { collectFacts, DEFAULT_REGISTRIES } from './collect.js';
+import { createHostContext, type ExecMode } from './host.js';
+import {
+  parseDurationInRange,
+  parseExecMode,
+  parseFlags,
+  parseHostRoot,
+  parseRegistries,
+  UsageError,
+} from './options.js';
+import { renderTable } from './render.js';
+
+export const DEFAULT_REGISTRY_TIMEOUT_MS = 5000;
+
+const USAGE = `Usage: osmo-node-validator check [options]
+
+Probes this host once, evaluates it against the OSMO on-prem baseline (or --spec) and prints the result.
+
+Options:
+  --host-root DIR          the host's root filesystem as this process sees it (default /; /host in a pod)
+  --exec-mode MODE         local (default): run host commands here, found under DIR first;
+                           chroot: run them inside DIR
+  --role ROLE              auto (default) | control-plane | operator | compute | gpu | jetson
+                           auto: jetson when etc/nv_tegra_release exists, gpu with an NVIDIA GPU, else compute
+  --spec FILE              a spec file instead of the built-in baseline
+  --registries LIST|none   registries to probe (default ${DEFAULT_REGISTRIES.join(',')}); none skips the probe
+  --timeout DURATION       per-registry timeout (default 5s)
+  --node-name NAME         node name to report (default: env NODE_NAME, then the host name; lowercased)
+  --json                   print the result as one JSON document on stdout
+  -h, --help               this text
+
+Exit status: 0 no check failed (warnings allowed), 1 a check failed or errored, 2 the check could not run.
+`;
+
+const FLAGS = {
+  'host-root': { type: 'string' },
+  'exec-mode': { type: 'string' },
+  role: { type: 'string' },
+  spec: { type: 'string' },
+  registries: { type: 'string' },
+  timeout: { type: 'string' },
+  'node-name': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Where output goes; tests pass their own. */
+export interface CheckIo {
+  stdout: { write(s: string): unknown; isTTY?: boolean };
+  stderr: { write(s: string): unknown };
+  env: NodeJS.ProcessEnv;
+}
+
+interface CheckConfig {
+  hostRoot: string;
+  execMode: ExecMode;
+  role: Role | 'auto';
+  specFile: string | undefined;
+  registries: string[] | null;
+  registryTimeoutMs: number;
+  nodeName: string | undefined;
+  json: boolean;
+}
+
+const NODE_NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const ROLE_CHOICES: readonly string[] = ['auto', ...ROLES];
+
+function parseRole(text: string): Role | 'auto' {
+  if (ROLE_CHOICES.includes(text)) return text as Role | 'auto';
+  throw new UsageError(`--role: expected one of ${ROLE_CHOICES.join(', ')}, got ${JSON.stringify(text)}`);
+}
+
+function explicitNodeName(value: string | undefined, what: string): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const name = value.trim().toLowerCase();
+  if (name.length > 253 || !NODE_NAME_RE.test(name)) {
+    throw new UsageError(`${what}: ${JSON.stringify(value)} is not a valid node name`);
+  }
+  return name;
+}
+
+function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv): CheckConfig | 'help' {
+  const v = parseFlags(argv, FLAGS);
+  if (v.help) return 'help';
+  return {
+    hostRoot: parseHostRoot(v['host-root'] ?? '/'),
+    execMode: parseExecMode(v['exec-mode'] ?? 'local'),
+    role: parseRole(v.role ?? 'auto'),
+    specFile: v.spec,
+    registries: v.registries === undefined ? [...DEFAULT_REGISTRIES] : parseRegistries(v.registries),
+    registryTimeoutMs:
+      v.timeout === undefined
+        ? DEFAULT_REGISTRY_TIMEOUT_MS
+        : parseDurationInRange(v.timeout, '--timeout', 100, 120_000),
+    nodeName: explicitNodeName(v['node-name'], '--node-name') ?? explicitNodeName(env.NODE_NAME, 'NODE_NAME'),
+    json: v.json ?? false,
+  };
+}
+
+function hostNodeName(hostnameFact: string | null): string {
+  for (const value of [hostnameFact, osHostname()]) {
+    const name = value?.trim().toLowerCase();
+    if (name && name.length <= 253 && NODE_NAME_RE.test(name)) return name;
+  }
+  return 'unknown';
+}
+
+export async function run(argv: string[], io: CheckIo = process): Promise<number> {
+  let config: CheckConfig | 'help';
+  try {
+    config = parseCheckArgs(argv, io.env);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(
+      `osmo-node-validator check: ${e.message}\nRun \`osmo-node-validator check --help\` for the options.\n`,
+    );
+    return 2;
+  }
+  if (config === 'help') {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+
+  // The spec first: a bad spec must not cost a probe run.
+  let spec: Awaited<ReturnType<typeof loadSpec>>;
+  try {
+    spec = await loadSpec(config.specFile);
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    io.stderr.write(`osmo-node-validator check: ${e.message}\n`);
+    return 2;
+  }
+
+  const host = createHostContext({ root: config.hostRoot, execMode: config.execMode });
+  const { facts, probeErrors } = await collectFacts(host, {
+    registries: config.registries,
+    registryTimeoutMs: config.registryTimeoutMs,
+    // The registries are probed concurrently; leave room above one registry's timeout for DNS and TLS.
+    timeoutsMs: { registries: config.registryTimeoutMs + 2000 },
+  });
+  const collectedAt = new Date().toISOString();
+
+  const role: RoleDecision =
+    config.role === 'auto' ? roleFromFacts(facts) : { role: config.role, source: 'flag' };
+  const node = config.nodeName ?? hostNodeName(facts.hostname);
+  const result = evaluate({ node, facts, probeErrors, collectedAt }, spec, role);
+
+  if (config.json) {
+    io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    const noColor = io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '';
+    io.stdout.write(
+      renderTable(result, { color: io.stdout.isTTY === true && !noColor, roleReason: role.reason }),
+    );
+  }
+  return result.checks.some((c) => c.status === 'fail' || c.status === 'error') ? 1 : 0;
+}
