@@ -73,10 +73,13 @@ export const jetsonProbe: Probe<'jetson', JetsonFacts | null> = {
     }
 
     let jetpackPackageVersion: string | null = null;
+    // In local mode the dpkg-query found may be this machine's: point it at the host's package database.
+    const admindir =
+      host.execMode === 'local' && host.root !== '/' ? [`--admindir=${host.hostPath('/var/lib/dpkg')}`] : [];
     const dpkg = await execOptional(
       host,
       'dpkg-query',
-      ['-W', DPKG_VERSION_FORMAT, 'nvidia-jetpack'],
+      [...admindir, '-W', DPKG_VERSION_FORMAT, 'nvidia-jetpack'],
       4000,
       signal,
     );
