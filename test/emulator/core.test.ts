@@ -1,5 +1,6 @@
 import {
   AuthenticationV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   PatchStrategy,
   StorageV1Api,
@@ -417,5 +418,39 @@ describe('pods, storage classes, events, secrets', () => {
     expect((await core.readNamespacedConfigMap({ namespace: 'osmo-validator', name: 'ca' })).data).toEqual(
       cm.data,
     );
+  });
+
+  it('leases: create, update with resourceVersion conflicts', async () => {
+    const coord = emu.kubeConfig().makeApiClient(CoordinationV1Api);
+    const lease = await coord.createNamespacedLease({
+      namespace: 'osmo-validator',
+      body: { metadata: { name: 'leader' }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15 } },
+    });
+    const renewed = await coord.replaceNamespacedLease({
+      namespace: 'osmo-validator',
+      name: 'leader',
+      body: { ...lease, spec: { ...lease.spec, holderIdentity: 'a', leaseTransitions: 1 } },
+    });
+    expect(renewed.spec?.leaseTransitions).toBe(1);
+    const stolen = await failure(
+      coord.replaceNamespacedLease({
+        namespace: 'osmo-validator',
+        name: 'leader',
+        body: { ...lease, spec: { holderIdentity: 'b' } },
+      }),
+    );
+    expect(stolen.code).toBe(409);
+    expect(emu.leases.get('leader', 'osmo-validator')?.['spec']).toMatchObject({ holderIdentity: 'a' });
+  });
+
+  it('lists a namespaced type across namespaces and routes faults by watch flag', async () => {
+    emu.pods.put(makePod('a', 'p1', 'gpu-1'));
+    emu.pods.put(makePod('b', 'p2', 'cpu-1'));
+    const all = await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=cpu-1' });
+    expect(all.items.map((p) => p.metadata?.name)).toEqual(['p2']);
+    emu.inject({ path: '/api/v1/pods', watch: true, status: 503 });
+    expect((await core.listPodForAllNamespaces()).items).toHaveLength(2);
+    const watchRes = await fetch(`${emu.url}/api/v1/pods?watch=true`);
+    expect(watchRes.status).toBe(503);
   });
 });

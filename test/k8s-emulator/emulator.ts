@@ -400,7 +400,7 @@ export class K8sEmulator {
       if (this.opts.requireToken && token !== this.token) {
         throw new ApiError(statusBody(401, 'Unauthorized', 'Unauthorized'));
       }
-      const fault = this.faults.take(method, path);
+      const fault = this.faults.take(method, path, query['watch'] === 'true' || query['watch'] === '1');
       if (fault) {
         if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
         if (fault.status !== undefined) {

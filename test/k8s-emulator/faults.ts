@@ -4,6 +4,8 @@ export interface FaultSpec {
   method?: string;
   /** Exact path, or a RegExp tested against the path (no query). */
   path?: string | RegExp;
+  /** Only watch requests (true) or only non-watch requests (false); default both. */
+  watch?: boolean;
   /** How many matching requests it hits (default 1; `Infinity` for all). */
   times?: number;
   /** HTTP status to answer with; omit for a delay-only fault (the request then proceeds normally). */
@@ -49,11 +51,12 @@ export class FaultTable {
   }
 
   /** The first live rule matching the request, consumed by one. */
-  take(method: string, path: string): FaultSpec | undefined {
+  take(method: string, path: string, isWatch = false): FaultSpec | undefined {
     for (const rule of this.rules) {
       if (rule.remaining <= 0) continue;
       const s = rule.spec;
       if (s.method && s.method.toUpperCase() !== method) continue;
+      if (s.watch !== undefined && s.watch !== isWatch) continue;
       if (s.path !== undefined && (typeof s.path === 'string' ? s.path !== path : !s.path.test(path)))
         continue;
       rule.remaining -= 1;
