@@ -41,8 +41,9 @@ Options:
   --registries LIST|none   registry hosts (host[:port],...) to probe (default ${DEFAULT_REGISTRIES.join(',')})
   --host-root DIR          the host's root filesystem as this process sees it (default /; /host in the pod)
   --exec-mode local|chroot how host commands run (default local)
-  --once                   probe, send one report and exit: 0 accepted, 1 rejected, 2 bad arguments,
-                           3 aggregator unreachable (network error, timeout, 5xx, 429)
+  --once                   probe, send one report and exit: 0 accepted, 1 rejected (4xx), 2 bad arguments
+                           or unreadable token/CA file, 3 aggregator unreachable (network, TLS, timeout,
+                           5xx, 408, 429)
   --health-port PORT       serve GET /healthz on this port (off unless given)
   --health-host HOST       address for --health-port (default 0.0.0.0)
   --log-level LEVEL        debug, info, warn, error or silent (default info); JSON lines on stderr
@@ -217,7 +218,11 @@ function defaultCollect(config: AgentConfig): Promise<Collected> {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  return runAgent(argv, {});
+  const code = await runAgent(argv, {});
+  // After SIGTERM the loop is stopped, but a probe command abandoned mid-run may still hold the event
+  // loop until its own timeout: do not let it delay the pod's termination.
+  setTimeout(() => process.exit(code), 2000).unref();
+  return code;
 }
 
 export async function runAgent(argv: string[], deps: AgentDeps): Promise<number> {
