@@ -1,6 +1,7 @@
 // Cluster-level checks for GET /api/v1/summary. Pure: the integration supplies the nodes' states, the
 // cluster view and the StorageClass list (or the error listing them).
 import type { CheckResult } from '../../report/schema.js';
+import { roleFromLabels } from '../../spec/role.js';
 import type { ClusterView, NodeState } from '../contracts.js';
 
 const SOURCE = 'onprem-backend-requirements.rst';
@@ -36,9 +37,7 @@ function nodesWithRole(input: ClusterCheckInput, role: 'control-plane' | 'operat
   const cluster = input.cluster;
   if (cluster) {
     for (const name of cluster.nodeNames()) {
-      const labels = cluster.labelsOf(name) ?? {};
-      if (role === 'control-plane' && 'node-role.kubernetes.io/control-plane' in labels) out.add(name);
-      if (role === 'operator' && labels['node-type'] === 'operator') out.add(name);
+      if (roleFromLabels(cluster.labelsOf(name) ?? {})?.role === role) out.add(name);
     }
   }
   return [...out].sort();

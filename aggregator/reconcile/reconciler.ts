@@ -3,6 +3,7 @@
 // dry-run. It reads nodes from the informer cache and writes at most one Node patch and one
 // nodes/status patch per change.
 import { ROLES, type Role } from '../../report/schema.js';
+import { roleFromLabels } from '../../spec/role.js';
 import type { NodeState, PlannedChange } from '../contracts.js';
 import type { Names } from '../k8s/names.js';
 import { backoffMs, retryAfterMs, Semaphore, type TokenBucket } from '../k8s/rate-limit.js';
@@ -76,6 +77,14 @@ function headerOf(err: unknown, name: string): string | undefined {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+}
+
+function withoutTimes(body: unknown): string {
+  return JSON.stringify(body, (key, value: unknown) =>
+    key === 'lastHeartbeatTime' || key === 'lastTransitionTime' || key.endsWith('Timestamp')
+      ? undefined
+      : value,
+  );
 }
 
 class NodeGone extends Error {
@@ -250,9 +259,9 @@ export class Reconciler {
     const applied = !this.o.dryRun;
     if (this.o.dryRun) {
       // Nothing is written, so the same plan recurs on every report: record it once.
+      // Heartbeat times differ on every plan, so compare without them.
       const last = [...this.log].reverse().find((c) => c.node === node && c.kind === kind);
-      if (last && last.summary === summary && kind !== 'status-patch') return;
-      if (last && kind === 'status-patch' && JSON.stringify(last.body) === JSON.stringify(body)) return;
+      if (last && last.summary === summary && withoutTimes(last.body) === withoutTimes(body)) return;
       this.o.logger.info({ node, kind, summary, body }, 'dry-run: planned change (not written)');
     }
     this.log.push({ node, kind, summary, body, applied, at: new Date(this.now()).toISOString() });
@@ -287,8 +296,10 @@ export class Reconciler {
     const known = name ? this.lastState.get(name)?.role : undefined;
     if (known) return known;
     const labels = view.metadata?.labels ?? {};
-    const candidate = labels[this.o.names.labels.role] ?? labels['node-type'];
-    return (ROLES as readonly string[]).includes(candidate ?? '') ? (candidate as Role) : undefined;
+    const fromLabels = roleFromLabels(labels)?.role;
+    if (fromLabels) return fromLabels;
+    const ours = labels[this.o.names.labels.role];
+    return (ROLES as readonly string[]).includes(ours ?? '') ? (ours as Role) : undefined;
   }
 
   /** May this node get a new taint? False (with a warning, once) when the breaker is open. */

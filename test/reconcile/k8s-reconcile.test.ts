@@ -207,9 +207,12 @@ describe('reconciling verdicts against the API emulator (real client-node)', () 
   });
 
   it('dry-run writes nothing and changes() shows the plan', async () => {
-    const { emu, integration, lines } = await setup([gpuNode('g1')], { dryRun: true });
+    let now = Date.parse('2025-06-01T00:00:00Z');
+    const { emu, integration, lines } = await setup([gpuNode('g1')], { dryRun: true, now: () => now });
     emu.reset();
     integration.sink.update(nodeState('g1', 'fail'));
+    await integration.idle();
+    now += 60_000;
     integration.sink.update(nodeState('g1', 'fail'));
     await integration.idle();
     expect(emu.writes()).toBe(0);
@@ -219,6 +222,20 @@ describe('reconciling verdicts against the API emulator (real client-node)', () 
     expect(changes[0]?.summary).toContain(`taint ${names.taintKey}=true:NoSchedule`);
     expect(lines.some((l) => l.msg?.startsWith('dry-run'))).toBe(true);
     expect(integration.changes('other')).toEqual([]);
+    integration.sink.update(nodeState('g1', 'pass'));
+    await integration.idle();
+    expect(emu.writes()).toBe(0);
+    expect(
+      integration
+        .changes('g1')
+        .slice(3)
+        .map((c) => c.summary),
+    ).toEqual([
+      // Planned against the unchanged node: nothing of the first plan was written.
+      expect.stringContaining(`label ${names.labels.conformant}=true`),
+      'condition osmo.nvidia.com/BaselineNotMet=False (BaselineMet)',
+      expect.stringContaining('Normal BaselineMet'),
+    ]);
   });
 
   it('sanitises or omits informative label values', async () => {
