@@ -30,7 +30,7 @@ export interface K8sEmulatorOptions {
   now?: () => number;
   /** Send a BOOKMARK this often on watches that asked for them (default 0: never; see sendBookmarks()). */
   bookmarkIntervalMs?: number;
-  /** Request log entries kept (default 200,000; counters keep counting past it). */
+  /** Request log entries kept (default 50,000; counters keep counting past it). */
   maxLogEntries?: number;
 }
 
@@ -83,7 +83,7 @@ export class K8sEmulator {
     this.url = url;
     this.opts = opts;
     this.token = opts.token ?? 'emulator-admin-token';
-    this.log = new RequestLog(opts.maxLogEntries ?? 200_000);
+    this.log = new RequestLog(opts.maxLogEntries ?? 50_000);
     this.tokens = new TokenRegistry(
       opts.apiAudiences ?? ['https://kubernetes.default.svc.cluster.local'],
       opts.now ?? Date.now,
@@ -512,6 +512,7 @@ export class K8sEmulator {
         const fields = parseFieldSelector(params.get('fieldSelector') ?? undefined);
         const watch = params.get('watch');
         if (watch === 'true' || watch === '1') {
+          entry.status = 200;
           this.startWatch(req, res, store, namespace, labels, fields, params);
           return;
         }
