@@ -195,4 +195,17 @@ describe('reconciler safety and API economy (emulator)', () => {
     await waitFor(() => !integration.cluster.nodeNames().includes('g2'), 3000, 'g2 gone after the relist');
     expect(integration.ready().ok).toBe(true);
   });
+
+  it('starts while the API server is unreachable: not ready, then syncs when it returns', async () => {
+    const emu = await startEmulator([gpu('g1')]);
+    cleanup.push(() => emu.close());
+    emu.setUnreachable(true);
+    const { integration } = await startIntegration(emu);
+    cleanup.push(() => integration.stop());
+    expect(integration.ready().ok).toBe(false);
+    expect(integration.ready().reason).toMatch(/not synced/);
+    emu.setUnreachable(false);
+    await waitFor(() => integration.ready().ok, 4000, 'the informer to sync');
+    expect(integration.cluster.nodeNames()).toEqual(['g1']);
+  });
 });

@@ -252,3 +252,25 @@ describe('rate limiting', () => {
     expect(backoffMs(30, 1000, 300_000, () => 1)).toBe(300_000);
   });
 });
+
+describe('integration options', () => {
+  it('accepts a pino logger and rejects an out-of-range breaker setting', async () => {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const { pino } = await import('pino');
+    const { Registry } = await import('prom-client');
+    const { createKubernetesIntegration } = await import('../../aggregator/k8s/integration.js');
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'c', server: 'http://127.0.0.1:1' }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const base = { kubeConfig, names, registry: new Registry(), logger: pino({ level: 'silent' }) };
+    const integration = createKubernetesIntegration({ ...base, maxTaintedPercent: undefined });
+    expect(integration.ready()).toEqual({ ok: false, reason: 'kubernetes integration not started' });
+    expect(() => createKubernetesIntegration({ ...base, maxTaintedPercent: 150 })).toThrow(
+      /max-tainted-percent/,
+    );
+  });
+});
