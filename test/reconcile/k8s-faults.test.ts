@@ -208,4 +208,21 @@ describe('reconciler safety and API economy (emulator)', () => {
     await waitFor(() => integration.ready().ok, 4000, 'the informer to sync');
     expect(integration.cluster.nodeNames()).toEqual(['g1']);
   });
+
+  it('server errors: per-node backoff, retried until written, failures counted', async () => {
+    const { emu, integration, registry } = await setup([gpu('g1')]);
+    emu.reset();
+    emu.inject({ method: 'PATCH', path: '/api/v1/nodes/g1', status: 500, times: 2 });
+    integration.sink.update(nodeState('g1', 'fail'));
+    await waitFor(() => hasOurTaint(taints(emu, 'g1')), 4000, 'the taint after retries');
+    await integration.idle();
+    const patches = emu.requestsBy('PATCH', '/api/v1/nodes/g1');
+    expect(patches.map((r) => r.status)).toEqual([500, 500, 200]);
+    // Backoff (base 20 ms in tests, doubling): the retries are spaced out.
+    expect((patches[2]?.at ?? 0) - (patches[1]?.at ?? 0)).toBeGreaterThanOrEqual(15);
+    expect(
+      await metricValue(registry, 'osmo_validator_k8s_write_failures_total', { kind: 'node-patch' }),
+    ).toBe(2);
+    expect(await metricValue(registry, 'osmo_validator_k8s_writes_total', { kind: 'node-patch' })).toBe(1);
+  });
 });
