@@ -122,6 +122,30 @@ describe('watch', () => {
     expect(line.object).toMatchObject({ kind: 'Status', code: 410, reason: 'Expired' });
   });
 
+  it('can refuse an expired watch with HTTP 410 instead (expiredWatchAs: http)', async () => {
+    const e2 = await startK8sEmulator({ expiredWatchAs: 'http' });
+    try {
+      e2.nodes.put(makeNode('a'));
+      const old = e2.resourceVersion;
+      e2.nodes.put(makeNode('b'));
+      e2.compactHistory();
+      let err: unknown = 'open';
+      await new Watch(e2.kubeConfig()).watch(
+        '/api/v1/nodes',
+        { resourceVersion: old },
+        () => {},
+        (e) => {
+          err = e;
+        },
+      );
+      await until(() => err !== 'open', 'watch refused');
+      expect((err as { statusCode?: number }).statusCode).toBe(410);
+      expect(e2.requestsBy('GET', '/api/v1/nodes')[0]?.status).toBe(410);
+    } finally {
+      await e2.close();
+    }
+  });
+
   it('dropWatches ends open streams; stallWatches keeps them open but silent', async () => {
     const dropped = await watchNodes(emu.resourceVersion);
     await until(() => emu.openWatches() === 1, 'watch open');
@@ -230,6 +254,17 @@ describe('faults and observation', () => {
     await expect(core.listNode()).rejects.toThrow();
     emu.setUnreachable(false);
     expect((await core.listNode()).items).toHaveLength(1);
+  });
+
+  it('requireToken answers 401 to other tokens', async () => {
+    const e2 = await startK8sEmulator({ requireToken: true, token: 'right' });
+    try {
+      expect((await e2.kubeConfig().makeApiClient(CoreV1Api).listNode()).items).toEqual([]);
+      const res = await fetch(`${e2.url}/api/v1/nodes`, { headers: { Authorization: 'Bearer wrong' } });
+      expect(res.status).toBe(401);
+    } finally {
+      await e2.close();
+    }
   });
 
   it('writes a kubeconfig file the client can load', async () => {

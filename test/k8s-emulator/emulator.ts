@@ -30,6 +30,11 @@ export interface K8sEmulatorOptions {
   now?: () => number;
   /** Send a BOOKMARK this often on watches that asked for them (default 0: never; see sendBookmarks()). */
   bookmarkIntervalMs?: number;
+  /**
+   * How a watch from a too-old resourceVersion is refused: `event` (default, as the apiserver's watch
+   * cache: HTTP 200 and one ERROR event with a 410 Status) or `http` (HTTP 410 with the Status).
+   */
+  expiredWatchAs?: 'event' | 'http';
   /** Request log entries kept (default 50,000; counters keep counting past it). */
   maxLogEntries?: number;
 }
@@ -512,8 +517,8 @@ export class K8sEmulator {
         const fields = parseFieldSelector(params.get('fieldSelector') ?? undefined);
         const watch = params.get('watch');
         if (watch === 'true' || watch === '1') {
-          entry.status = 200;
           this.startWatch(req, res, store, namespace, labels, fields, params);
+          entry.status = 200;
           return;
         }
         const limit = params.has('limit') ? Number(params.get('limit')) : undefined;
@@ -592,6 +597,10 @@ export class K8sEmulator {
     fields: ReturnType<typeof parseFieldSelector>,
     params: URLSearchParams,
   ): void {
+    if (this.opts.expiredWatchAs === 'http') {
+      const st = store.expiredStatus(params.get('resourceVersion') ?? undefined);
+      if (st) throw new ApiError(st);
+    }
     res.writeHead(200, {
       'Content-Type': 'application/json',
       'Cache-Control': 'no-cache, private',

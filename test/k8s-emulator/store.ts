@@ -4,7 +4,7 @@
 import { clone, isObject, type JsonObject, metaOf, str } from './json.js';
 import { apiVersionOf, type ResourceDef } from './resources.js';
 import type { Matcher } from './selectors.js';
-import { expired } from './status.js';
+import { expired, type StatusBody } from './status.js';
 
 export type WatchType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -194,16 +194,22 @@ export class Store {
         line: errorLine(400, `invalid resource version "${resourceVersion}"`, 'BadRequest'),
       };
     }
-    if (from < this.compactedThrough) {
-      const st = expired(`too old resource version: ${from} (${this.compactedThrough + 1})`);
-      return { ok: false, line: `${JSON.stringify({ type: 'ERROR', object: st })}\n` };
-    }
+    const st = this.expiredStatus(resourceVersion);
+    if (st) return { ok: false, line: `${JSON.stringify({ type: 'ERROR', object: st })}\n` };
     for (let i = this.firstAfter(from); i < this.history.length; i++) {
       const line = this.lineFor(w, this.history[i]!);
       if (line) w.sink.write(line);
     }
     this.watchers.add(w);
     return { ok: true };
+  }
+
+  /** The 410 Expired Status for a resourceVersion older than the history window, else undefined. */
+  expiredStatus(resourceVersion: string | undefined): StatusBody | undefined {
+    if (!resourceVersion || resourceVersion === '0') return undefined;
+    const from = Number(resourceVersion);
+    if (!Number.isInteger(from) || from >= this.compactedThrough) return undefined;
+    return expired(`too old resource version: ${from} (${this.compactedThrough + 1})`);
   }
 
   private firstAfter(rv: number): number {
