@@ -25,9 +25,10 @@ export interface AggregatorMetrics {
 
 export function createMetrics(
   store: NodeStore,
-  options: { defaultMetrics?: boolean } = {},
+  options: { defaultMetrics?: boolean; registry?: Registry } = {},
 ): AggregatorMetrics {
-  const registry = new Registry();
+  // The command shares one Registry with the Kubernetes integration's metrics.
+  const registry = options.registry ?? new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   const reportsAccepted = new Counter({
