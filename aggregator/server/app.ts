@@ -161,6 +161,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     request.rejectReason = status === 401 ? 'auth' : status === 403 ? 'forbidden' : 'unavailable';
     request.log.info({ status, reason }, 'report rejected');
     if (status === 401) reply.header('www-authenticate', 'Bearer');
+    if (status === 503) reply.header('retry-after', '5');
     return reply.code(status).send(errorBody(status, reason));
   };
 

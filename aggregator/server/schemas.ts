@@ -12,9 +12,8 @@ export const ErrorBody = Type.Object(
     error: Type.String(),
     message: Type.String(),
   },
-  { $id: 'ErrorBody', description: 'Every error response.' },
+  { description: 'Every error response.' },
 );
-export const errorRef = Type.Ref('ErrorBody');
 
 export const ReportAccepted = Type.Object({
   node: Type.String(),

@@ -101,6 +101,12 @@ describe('POST /api/v1/reports input validation', () => {
       message: /^body\/facts\/cpu\/logicalCores must be integer$/,
     },
     {
+      name: 'a string where an object or null belongs',
+      body: { ...sampleReport(), facts: { ...sampleReport().facts, gpu: 'none' } },
+      status: 400,
+      message: /^body\/facts\/gpu must be object or null$/,
+    },
+    {
       name: 'an unknown top-level field',
       body: { ...sampleReport(), extra: true },
       status: 400,

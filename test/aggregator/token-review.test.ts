@@ -182,6 +182,7 @@ describe('POST /api/v1/reports with TokenReview', () => {
       emu.setUnreachable(true);
       const down = await postReport(t.app, sampleReport('node-9'), auth(issue({ nodeName: 'node-9' })));
       expect(down.statusCode).toBe(503);
+      expect(down.headers['retry-after']).toBe('5');
       emu.setUnreachable(false);
       const nodes = (await t.app.inject({ method: 'GET', url: '/api/v1/nodes' })).json().nodes;
       expect(nodes.map((n: { name: string }) => n.name)).toEqual(['node-1']);
