@@ -1,0 +1,279 @@
+// `prune`: remove from every node what the validator owns, and nothing else -- the labels and taints its
+// managed-* annotations list (only keys under its prefix) plus the well-known names, the BaselineNotMet
+// condition, and the two annotations. Every write is a JSON patch guarded by `test` operations, so a node
+// that changed since it was read is re-read and re-planned instead of being clobbered. Idempotent.
+import { parseArgs } from 'node:util';
+import {
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Node,
+} from '@kubernetes/client-node';
+import { loadKubeConfig } from './k8s/client.js';
+import { DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX, makeNames, type Names } from './k8s/names.js';
+import { ownedKeys } from './reconcile/ownership.js';
+
+export const HELP = `Usage: osmo-node-validator prune [options]
+
+Removes from every node what the validator owns: its labels and taints (those listed in its
+managed-labels / managed-taints annotations, plus the well-known names), the BaselineNotMet node
+condition, and the two annotations. Other labels, taints and conditions are never touched.
+Run it after deleting the aggregator (or it will put them back), before \`kubectl delete -k\`.
+
+Options:
+  --kubeconfig FILE          kubeconfig to use (default: the in-cluster service account)
+  --label-prefix PREFIX      the prefix the aggregator ran with (default ${DEFAULT_LABEL_PREFIX})
+  --condition-prefix PREFIX  prefix of the condition type (default ${DEFAULT_CONDITION_PREFIX})
+  --dry-run                  print what would be removed, write nothing
+  -h, --help                 this text
+
+Exit status: 0 done (or nothing to do), 1 some node could not be pruned, 2 bad arguments or no cluster.
+`;
+
+const FLAGS = {
+  kubeconfig: { type: 'string' },
+  'label-prefix': { type: 'string' },
+  'condition-prefix': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Attempts per node when it changed between read and write (409/422). */
+const MAX_ATTEMPTS = 4;
+const PAGE_SIZE = 500;
+const MAX_PAGES = 10_000;
+
+export interface PruneIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface NodePlan {
+  labels: string[];
+  taints: string[];
+  condition: string | null;
+  annotations: string[];
+}
+
+type JsonPatchOp = { op: 'test' | 'remove'; path: string; value?: unknown };
+
+function pointerToken(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** What the validator owns on this node (pure). */
+export function planNode(node: V1Node, names: Names): NodePlan {
+  const labels = node.metadata?.labels ?? {};
+  const annotations = node.metadata?.annotations ?? {};
+  const labelKeys = new Set([
+    ...ownedKeys(annotations[names.annotations.managedLabels], names),
+    ...Object.values(names.labels),
+  ]);
+  const taintKeys = new Set([
+    ...ownedKeys(annotations[names.annotations.managedTaints], names),
+    names.taintKey,
+  ]);
+  const conditions = node.status?.conditions ?? [];
+  return {
+    labels: Object.keys(labels)
+      .filter((k) => labelKeys.has(k))
+      .sort(),
+    taints: [...new Set((node.spec?.taints ?? []).map((t) => t.key).filter((k) => taintKeys.has(k)))].sort(),
+    condition: conditions.some((c) => c.type === names.conditionType) ? names.conditionType : null,
+    annotations: [names.annotations.managedLabels, names.annotations.managedTaints].filter(
+      (k) => k in annotations,
+    ),
+  };
+}
+
+function isEmpty(plan: NodePlan): boolean {
+  return !plan.labels.length && !plan.taints.length && !plan.condition && !plan.annotations.length;
+}
+
+export function describePlan(plan: NodePlan): string {
+  const parts: string[] = [];
+  if (plan.labels.length) parts.push(`labels ${plan.labels.join(',')}`);
+  if (plan.taints.length) parts.push(`taints ${plan.taints.join(',')}`);
+  if (plan.condition) parts.push(`condition ${plan.condition}`);
+  if (plan.annotations.length) parts.push(`annotations ${plan.annotations.join(',')}`);
+  return parts.join('; ');
+}
+
+/** The metadata/spec patch; each removal is guarded so a concurrent change fails it (422) instead. */
+export function metadataPatch(node: V1Node, plan: NodePlan): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [];
+  for (const k of plan.labels) ops.push({ op: 'remove', path: `/metadata/labels/${pointerToken(k)}` });
+  for (const k of plan.annotations)
+    ops.push({ op: 'remove', path: `/metadata/annotations/${pointerToken(k)}` });
+  // Each owned taint by index, highest first so earlier indexes stay valid; the `test` of its key makes
+  // the patch fail if the list changed since it was read. (Only keys are compared: client-node turns
+  // timeAdded into a Date, which would not round-trip byte for byte.)
+  const drop = new Set(plan.taints);
+  const taints = node.spec?.taints ?? [];
+  for (let i = taints.length - 1; i >= 0; i--) {
+    const key = taints[i]?.key;
+    if (key === undefined || !drop.has(key)) continue;
+    ops.push({ op: 'test', path: `/spec/taints/${i}/key`, value: key });
+    ops.push({ op: 'remove', path: `/spec/taints/${i}` });
+  }
+  return ops;
+}
+
+export function statusPatch(node: V1Node, names: Names): JsonPatchOp[] {
+  const i = (node.status?.conditions ?? []).findIndex((c) => c.type === names.conditionType);
+  if (i < 0) return [];
+  return [
+    { op: 'test', path: `/status/conditions/${i}/type`, value: names.conditionType },
+    { op: 'remove', path: `/status/conditions/${i}` },
+  ];
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  return typeof e.statusCode === 'number' ? e.statusCode : undefined;
+}
+
+function errorText(err: unknown): string {
+  const code = statusOf(err);
+  const msg = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+  return code === undefined ? msg : `HTTP ${code}: ${msg.slice(0, 200)}`;
+}
+
+async function listAllNodes(core: CoreV1Api): Promise<V1Node[]> {
+  const nodes: V1Node[] = [];
+  let next: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const list = await core.listNode({ limit: PAGE_SIZE, ...(next ? { _continue: next } : {}) });
+    nodes.push(...list.items);
+    next = list.metadata?._continue || undefined;
+    if (!next) return nodes;
+  }
+  throw new Error(`more than ${MAX_PAGES} pages of nodes`);
+}
+
+/** Prunes one node; returns what was removed. Re-reads and re-plans when the node changed underneath. */
+async function pruneNode(core: CoreV1Api, first: V1Node, names: Names): Promise<NodePlan> {
+  const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+  const name = first.metadata?.name ?? '';
+  const removed: NodePlan = { labels: [], taints: [], condition: null, annotations: [] };
+  let node = first;
+  for (let attempt = 1; ; attempt++) {
+    const plan = planNode(node, names);
+    if (isEmpty(plan)) return removed;
+    try {
+      const status = statusPatch(node, names);
+      if (status.length) {
+        node = await core.patchNodeStatus({ name, body: status, fieldManager: names.component }, jsonPatch);
+        removed.condition = plan.condition;
+      }
+      const meta = metadataPatch(node, plan);
+      if (meta.length) {
+        node = await core.patchNode({ name, body: meta, fieldManager: names.component }, jsonPatch);
+        removed.labels.push(...plan.labels);
+        removed.taints.push(...plan.taints);
+        removed.annotations.push(...plan.annotations);
+      }
+      return removed;
+    } catch (e) {
+      const code = statusOf(e);
+      if ((code !== 409 && code !== 422) || attempt >= MAX_ATTEMPTS) throw e;
+      node = await core.readNode({ name });
+    }
+  }
+}
+
+export interface PruneOptions {
+  kubeConfig: KubeConfig;
+  names: Names;
+  dryRun: boolean;
+}
+
+/** Returns the number of nodes that failed. */
+export async function prune(options: PruneOptions, io: PruneIo): Promise<number> {
+  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const nodes = await listAllNodes(core);
+  let failed = 0;
+  let changed = 0;
+  for (const node of nodes) {
+    const name = node.metadata?.name ?? '?';
+    const plan = planNode(node, options.names);
+    if (isEmpty(plan)) {
+      io.out(`${name}: nothing to remove`);
+      continue;
+    }
+    if (options.dryRun) {
+      io.out(`${name}: would remove ${describePlan(plan)}`);
+      changed += 1;
+      continue;
+    }
+    try {
+      const removed = await pruneNode(core, node, options.names);
+      io.out(isEmpty(removed) ? `${name}: nothing to remove` : `${name}: removed ${describePlan(removed)}`);
+      if (!isEmpty(removed)) changed += 1;
+    } catch (e) {
+      failed += 1;
+      io.err(`${name}: FAILED (${errorText(e)})`);
+    }
+  }
+  const verb = options.dryRun ? 'would prune' : 'pruned';
+  io.out(`${verb} ${changed} of ${nodes.length} nodes${failed ? `, ${failed} failed` : ''}`);
+  return failed;
+}
+
+export async function runPrune(argv: string[], io: PruneIo): Promise<number> {
+  let values: {
+    kubeconfig?: string;
+    'label-prefix'?: string;
+    'condition-prefix'?: string;
+    'dry-run'?: boolean;
+    help?: boolean;
+  };
+  let names: Names;
+  try {
+    values = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
+    if (values.help) {
+      io.out(HELP.trimEnd());
+      return 0;
+    }
+    names = makeNames(
+      values['label-prefix'] ?? DEFAULT_LABEL_PREFIX,
+      values['condition-prefix'] ?? DEFAULT_CONDITION_PREFIX,
+    );
+  } catch (e) {
+    io.err(`osmo-node-validator prune: ${e instanceof Error ? e.message : String(e)}`);
+    io.err('Run `osmo-node-validator prune --help` for the options.');
+    return 2;
+  }
+  let kubeConfig: KubeConfig | null;
+  try {
+    kubeConfig = loadKubeConfig(values.kubeconfig);
+  } catch (e) {
+    io.err(
+      `osmo-node-validator prune: cannot load --kubeconfig: ${e instanceof Error ? e.message : String(e)}`,
+    );
+    return 2;
+  }
+  if (!kubeConfig) {
+    io.err(
+      'osmo-node-validator prune: no Kubernetes configuration: pass --kubeconfig FILE or run inside a pod',
+    );
+    return 2;
+  }
+  try {
+    const failed = await prune({ kubeConfig, names, dryRun: values['dry-run'] ?? false }, io);
+    return failed > 0 ? 1 : 0;
+  } catch (e) {
+    io.err(`osmo-node-validator prune: cannot list nodes (${errorText(e)})`);
+    return 1;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  return runPrune(argv, {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  });
+}
