@@ -1,0 +1,4 @@
+import type { BenchOptions, PartResult } from '../lib/result.js';
+export async function runIngestPart(_opts: BenchOptions): Promise<PartResult> {
+  throw new Error('not yet');
+}

@@ -1,0 +1,30 @@
+// What each benchmark part hands back to run.ts: its method, measured figures and targets.
+
+export type PartId = 'agent' | 'ingest' | 'scale';
+
+export interface Target {
+  what: string;
+  target: string;
+  measured: string;
+  met: boolean;
+  /** When missed: what limits it. */
+  limitedBy?: string;
+}
+
+export interface PartResult {
+  id: PartId;
+  title: string;
+  /** Markdown paragraphs/bullets describing how it was measured. */
+  method: string[];
+  /** Measured figures: [name, value]. */
+  rows: Array<[string, string]>;
+  targets: Target[];
+  notes: string[];
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Repetitions of timed measurements (3 full, 1 quick). */
+  reps: number;
+  log: (line: string) => void;
+}

@@ -1,0 +1,98 @@
+// `npm run bench [-- --quick] [-- --only agent|ingest|scale]`: runs the benchmark parts against the built
+// CLI, prints a summary and (re)writes BENCHMARKS.md. Not part of `npm test`.
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runAgentPart } from './agent/footprint.js';
+import { runIngestPart } from './ingest/ingest.js';
+import { renderMarkdown } from './lib/markdown.js';
+import { ROOT } from './lib/proc.js';
+import type { BenchOptions, PartId, PartResult } from './lib/result.js';
+import { runScalePart } from './scale/scale.js';
+
+const PARTS: Record<PartId, (opts: BenchOptions) => Promise<PartResult>> = {
+  agent: runAgentPart,
+  ingest: runIngestPart,
+  scale: runScalePart,
+};
+
+function isPart(value: string): value is PartId {
+  return value in PARTS;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string', multiple: true },
+      'no-write': { type: 'boolean', default: false },
+    },
+  });
+  const only = (values.only ?? []).flatMap((v) => v.split(','));
+  for (const o of only) {
+    if (!isPart(o)) {
+      process.stderr.write(`bench: --only ${o}: expected agent, ingest or scale\n`);
+      return 2;
+    }
+  }
+  const selected = (Object.keys(PARTS) as PartId[]).filter((p) => only.length === 0 || only.includes(p));
+  const quick = values.quick === true;
+  const opts: BenchOptions = {
+    quick,
+    reps: quick ? 1 : 3,
+    log: (line) => process.stdout.write(`${line}\n`),
+  };
+  const loadBefore = os.loadavg();
+  const started = performance.now();
+  const results: PartResult[] = [];
+  for (const id of selected) {
+    const t0 = performance.now();
+    results.push(await PARTS[id](opts));
+    opts.log(`${id}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const totalS = (performance.now() - started) / 1000;
+
+  opts.log('\nSummary');
+  for (const part of results) {
+    opts.log(`\n${part.title}`);
+    for (const [k, v] of part.rows) opts.log(`  ${k}: ${v}`);
+    for (const t of part.targets) {
+      opts.log(`  [${t.met ? 'met' : 'MISSED'}] ${t.what}: ${t.measured} (target ${t.target})`);
+    }
+  }
+
+  const cpus = os.cpus();
+  const markdown = renderMarkdown({
+    parts: results,
+    quick,
+    reps: opts.reps,
+    command: `npm run bench${quick ? ' -- --quick' : ''}${only.length > 0 ? ` -- --only ${only.join(',')}` : ''}`,
+    totalS,
+    machine: {
+      cpu: cpus[0]?.model ?? 'unknown',
+      cores: cpus.length,
+      memoryGiB: os.totalmem() / 2 ** 30,
+      node: process.version,
+      date: new Date().toISOString(),
+      loadBefore,
+      loadAfter: os.loadavg(),
+    },
+  });
+  if (values['no-write'] !== true) {
+    await writeFile(path.join(ROOT, 'BENCHMARKS.md'), markdown);
+    opts.log('\nwrote BENCHMARKS.md');
+  }
+  opts.log(`total ${totalS.toFixed(1)} s`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);
