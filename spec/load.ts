@@ -21,7 +21,14 @@ export function parseSpec(text: string, fileName: string): Spec {
     const where = e ? lineCol(text, e.pos[0]) : 'YAML';
     throw new SpecError(fileName, where, `invalid YAML: ${e?.message.split('\n')[0] ?? 'parse error'}`);
   }
-  return validateSpec(doc.toJS({ maxAliasCount: 50 }), fileName);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    // An alias to a missing anchor or an alias bomb is found only here, and is still the file's fault.
+    throw new SpecError(fileName, 'YAML', `invalid YAML: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return validateSpec(value, fileName);
 }
 
 function lineCol(text: string, offset: number): string {

@@ -2,6 +2,7 @@
 // turn "command not found" into null.
 import type { ExecResult, HostContext } from '../host.js';
 import { isNotFound } from '../host.js';
+import { ProbeFailure } from './probe.js';
 
 /** A short, single-line excerpt of unexpected input, for ProbeFailure('parse') messages. */
 export function excerpt(text: string, max = 80): string {
@@ -20,7 +21,8 @@ export async function readOptional(
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
-    throw e;
+    // Unreadable (EACCES, EISDIR, ...): a typed failure naming the file, like every other probe error.
+    throw new ProbeFailure('read', `cannot read ${path}: ${code ?? (e as Error).message}`);
   }
 }
 

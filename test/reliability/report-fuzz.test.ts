@@ -113,8 +113,9 @@ const badValue: fc.Arbitrary<unknown> = fc.oneof(
 /** Every path to a value inside a JSON tree (objects and arrays). */
 function paths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
   const out: Array<Array<string | number>> = [prefix];
-  if (Array.isArray(value)) value.forEach((v, i) => out.push(...paths(v, [...prefix, i])));
-  else if (value && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) out.push(...paths(v, [...prefix, i]));
+  } else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) out.push(...paths(v, [...prefix, k]));
   }
   return out;
