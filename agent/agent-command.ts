@@ -29,7 +29,7 @@ otherwise every --heartbeat. While the aggregator is unavailable it retries with
 (full jitter, 1s to 5m, Retry-After honoured), keeping only the newest report; it never exits for that.
 
 Options:
-  --aggregator URL         aggregator base URL, e.g. https://osmo-node-validator.osmo-validator.svc:8443
+  --aggregator URL         aggregator base URL, e.g. https://osmo-node-validator.osmo-node-validator.svc
                            (default: env OSMO_VALIDATOR_AGGREGATOR). Reports go to URL/api/v1/reports.
   --token-file FILE        bearer token, re-read before every report (the projected ServiceAccount token)
   --ca-file FILE           CA bundle trusted for the aggregator's certificate, re-read when it changes
