@@ -3,32 +3,7 @@
 //   node --import tsx bench/ingest/load-worker.ts JOB.json
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-
-export interface LoadJob {
-  url: string;
-  connections: number;
-  durationS: number;
-  overallRate?: number;
-  /** A report body with every node name replaced by NODE_PLACEHOLDER. */
-  template: string;
-  nodes: string[];
-  /** One token per node (TokenReview), or a single shared token. */
-  tokens: string[];
-}
-
-export interface LoadResult {
-  rps: number;
-  ok: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  latencyP50: number;
-  latencyP99: number;
-  latencyMax: number;
-  durationS: number;
-}
-
-export const NODE_PLACEHOLDER = '__BENCH_NODE__';
+import { type LoadJob, type LoadResult, NODE_PLACEHOLDER } from './load-job.js';
 
 const jobFile = process.argv[2];
 if (jobFile === undefined) throw new Error('usage: load-worker.ts JOB.json');
@@ -39,6 +14,7 @@ const result = await autocannon({
   url: job.url,
   connections: job.connections,
   duration: job.durationS,
+  ...(job.amount !== undefined ? { amount: job.amount } : {}),
   timeout: 10,
   ...(job.overallRate !== undefined ? { overallRate: job.overallRate } : {}),
   requests: [

@@ -1,0 +1,67 @@
+// Server children for the benchmarks (the built aggregator CLI, the bare fastify baseline) and the
+// autocannon load generator in its own process.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { LoadJob, LoadResult } from '../ingest/load-job.js';
+import { type Child, CLI, freePort, httpGet, spawnChild, TSX_IMPORT, waitFor } from './proc.js';
+
+export interface ServerChild {
+  child: Child;
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function ready(child: Child, url: string, what: string): Promise<ServerChild> {
+  try {
+    await waitFor(
+      `${what} to be ready`,
+      async () => {
+        if (child.proc.exitCode !== null) throw new Error(`${what} exited: ${child.stderr().slice(-2000)}`);
+        return (await httpGet(`${url}/readyz`)).status === 200;
+      },
+      60_000,
+      100,
+    );
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  return {
+    child,
+    url,
+    stop: async () => {
+      await child.stop();
+    },
+  };
+}
+
+/** `node dist/cli/main.js aggregator --listen 127.0.0.1:PORT --insecure-http ...args`, once /readyz is 200. */
+export async function startAggregator(args: string[]): Promise<ServerChild> {
+  const port = await freePort();
+  const child = spawnChild(
+    [CLI, 'aggregator', '--listen', `127.0.0.1:${port}`, '--insecure-http', '--log-level', 'warn', ...args],
+    { keepOutput: true },
+  );
+  return ready(child, `http://127.0.0.1:${port}`, 'the aggregator');
+}
+
+export async function startBareServer(): Promise<ServerChild> {
+  const port = await freePort();
+  const child = spawnChild([...TSX_IMPORT, 'bench/ingest/bare-server.ts', String(port)]);
+  return ready(child, `http://127.0.0.1:${port}`, 'the bare fastify server');
+}
+
+let jobs = 0;
+
+/** Runs autocannon in its own process; `dir` holds the job file. */
+export async function runLoad(dir: string, job: LoadJob): Promise<LoadResult> {
+  const file = path.join(dir, `load-job-${++jobs}.json`);
+  await writeFile(file, JSON.stringify(job));
+  const worker = spawnChild([...TSX_IMPORT, 'bench/ingest/load-worker.ts', file]);
+  const limitMs = ((job.durationS ?? 0) + 60) * 1000;
+  const timer = setTimeout(() => void worker.stop(), limitMs);
+  const code = await worker.exited;
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`load worker failed (${code}): ${worker.stderr().slice(-2000)}`);
+  return JSON.parse(worker.stdout().trim()) as LoadResult;
+}
