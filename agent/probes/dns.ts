@@ -1,9 +1,12 @@
-// Resolver configuration (etc/resolv.conf nameservers) and whether the host's own name resolves.
+// Resolver configuration (etc/resolv.conf nameservers) and whether the host's own name resolves, as the
+// host resolves it.
 import { lookup } from 'node:dns/promises';
 import type { DnsFacts } from '../../report/schema.js';
+import type { HostContext } from '../host.js';
 import { parseHostname } from './hostname.js';
 import type { Probe } from './probe.js';
-import { readOptional } from './support.js';
+import { ProbeFailure } from './probe.js';
+import { execOptional, readOptional } from './support.js';
 
 export const HOSTNAME_LOOKUP_TIMEOUT_MS = 3000;
 
@@ -36,6 +39,27 @@ async function resolves(name: string, timeoutMs: number, signal: AbortSignal): P
   }
 }
 
+/**
+ * Whether the host resolves a name the way the host itself would: `getent ahosts` run on the host goes
+ * through its nsswitch, /etc/hosts and resolv.conf (the agent pod's own resolver may be cluster DNS).
+ * Without getent, dns.lookup answers only when this machine is the host (root `/`); otherwise unknown.
+ */
+async function hostResolves(host: HostContext, name: string, signal: AbortSignal): Promise<boolean | null> {
+  let r: Awaited<ReturnType<typeof execOptional>>;
+  try {
+    r = await execOptional(host, 'getent', ['ahosts', name], HOSTNAME_LOOKUP_TIMEOUT_MS, signal);
+  } catch (e) {
+    if (e instanceof ProbeFailure && e.kind === 'timeout') return false;
+    throw e;
+  }
+  if (r !== null) {
+    if (r.code === 0) return true;
+    if (r.code === 2) return false; // getent: key not found
+    return null;
+  }
+  return host.root === '/' ? resolves(name, HOSTNAME_LOOKUP_TIMEOUT_MS, signal) : null;
+}
+
 export const dnsProbe: Probe<'dns', DnsFacts> = {
   name: 'dns',
   timeoutMs: HOSTNAME_LOOKUP_TIMEOUT_MS + 2000,
@@ -54,7 +78,7 @@ export const dnsProbe: Probe<'dns', DnsFacts> = {
     }
     return {
       nameservers: resolv === null ? [] : parseResolvConf(resolv),
-      hostnameResolves: name === null ? null : await resolves(name, HOSTNAME_LOOKUP_TIMEOUT_MS, signal),
+      hostnameResolves: name === null ? null : await hostResolves(host, name, signal),
     };
   },
 };

@@ -1,7 +1,9 @@
 // NVIDIA discrete GPUs from `nvidia-smi -q -x` (parsed with a real XML parser, loaded lazily), plus the
-// NVIDIA Container Toolkit version. No nvidia-smi on the host → null (not an error).
+// NVIDIA Container Toolkit version. No nvidia-smi on the host (nor in the GPU Operator's driver root)
+// → null (not an error).
 import type { GpuDevice, GpuFacts } from '../../report/schema.js';
-import type { HostContext } from '../host.js';
+import type { ExecResult, HostContext } from '../host.js';
+import { createHostContext } from '../host.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
 import { excerpt, execOptional } from './support.js';
@@ -127,13 +129,43 @@ export function parseToolkitVersion(output: string): string | null {
   return /\bversion\s+v?(\d+\.\d+\.\d+[^\s]*)/i.exec(output)?.[1] ?? null;
 }
 
+/**
+ * Where the NVIDIA GPU Operator puts things on the host: the driver container's root filesystem (with
+ * nvidia-smi and the libraries it needs, so it runs chrooted there) and the toolkit's install directory.
+ */
+export const GPU_OPERATOR_DRIVER_ROOT = '/run/nvidia/driver';
+const GPU_OPERATOR_TOOLKIT_DIR = '/usr/local/nvidia/toolkit';
+
 async function probeToolkit(host: HostContext, signal: AbortSignal): Promise<GpuFacts['containerToolkit']> {
-  for (const binary of ['nvidia-ctk', 'nvidia-container-runtime']) {
-    const r = await execOptional(host, binary, ['--version'], 5000, signal);
+  const candidates = ['nvidia-ctk', 'nvidia-container-runtime'];
+  for (const command of [...candidates, ...candidates.map((c) => `${GPU_OPERATOR_TOOLKIT_DIR}/${c}`)]) {
+    const r = await execOptional(host, command, ['--version'], 5000, signal);
     if (r === null) continue;
+    const binary = command.slice(command.lastIndexOf('/') + 1);
     return { binary, version: r.code === 0 ? parseToolkitVersion(r.stdout) : null };
   }
   return null;
+}
+
+/**
+ * nvidia-smi as the host has it: installed on the host, else inside the GPU Operator's driver root
+ * (run there with the same exec mode, so in the pod it is `chroot /host/run/nvidia/driver nvidia-smi`).
+ */
+async function runNvidiaSmi(
+  host: HostContext,
+  args: string[],
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<ExecResult | null> {
+  const onHost = await execOptional(host, 'nvidia-smi', args, timeoutMs, signal);
+  if (onHost !== null) return onHost;
+  if (!(await host.exists(`${GPU_OPERATOR_DRIVER_ROOT}/usr/bin/nvidia-smi`))) return null;
+  const driverRoot = createHostContext({
+    root: host.hostPath(GPU_OPERATOR_DRIVER_ROOT),
+    execMode: host.execMode,
+    path: '',
+  });
+  return execOptional(driverRoot, 'nvidia-smi', args, timeoutMs, signal);
 }
 
 /** nvidia-smi's own words when it fails, verbatim (it prints them on stdout), bounded for the report. */
@@ -147,7 +179,7 @@ export function gpuProbeWith(nvidiaSmiTimeoutMs = NVIDIA_SMI_TIMEOUT_MS): Probe<
     name: 'gpu',
     timeoutMs: nvidiaSmiTimeoutMs + 5000,
     async run(host, _options, signal) {
-      const r = await execOptional(host, 'nvidia-smi', ['-q', '-x'], nvidiaSmiTimeoutMs, signal);
+      const r = await runNvidiaSmi(host, ['-q', '-x'], nvidiaSmiTimeoutMs, signal);
       if (r === null) return null;
       if (r.code !== 0) throw new ProbeFailure('exec-failed', failureMessage(r.stdout, r.stderr, r.code));
       const summary = await parseNvidiaSmiXml(r.stdout);
@@ -155,7 +187,7 @@ export function gpuProbeWith(nvidiaSmiTimeoutMs = NVIDIA_SMI_TIMEOUT_MS): Probe<
       let cudaVersion = summary.cudaVersion;
       if (driverVersion === null) {
         // A future XML without a usable driver field: ask --version rather than guess.
-        const v = await execOptional(host, 'nvidia-smi', ['--version'], nvidiaSmiTimeoutMs, signal);
+        const v = await runNvidiaSmi(host, ['--version'], nvidiaSmiTimeoutMs, signal);
         const parsed = v && v.code === 0 ? parseNvidiaSmiVersionText(v.stdout) : null;
         driverVersion = parsed?.driverVersion ?? null;
         cudaVersion ??= parsed?.cudaVersion ?? null;

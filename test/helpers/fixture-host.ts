@@ -17,6 +17,7 @@ export const FIXTURE_HOSTS = [
   'operator-small-memory',
   'control-plane',
   'bare',
+  'gpu-operator',
 ] as const;
 export type FixtureHostName = (typeof FIXTURE_HOSTS)[number];
 

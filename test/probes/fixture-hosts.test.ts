@@ -61,9 +61,26 @@ describe('collectFacts on fixture hosts', () => {
     });
     expect(facts.registries).toBeNull();
     expect(facts.dns?.nameservers).toEqual(['10.0.0.2', '10.0.0.3']);
-    expect(typeof facts.dns?.hostnameResolves).toBe('boolean');
+    // The fixture's getent resolves its own name, as the host's /etc/hosts would.
+    expect(facts.dns?.hostnameResolves).toBe(true);
     expect(facts.apiServerEncryption).toBeNull();
     expectDisks(facts, true);
+  });
+
+  it('gpu-operator: nvidia-smi only in the GPU Operator driver root, toolkit in its install dir', async () => {
+    const { facts, probeErrors } = await collect('gpu-operator');
+    expect(probeErrors).toEqual([]);
+    expect(facts.gpu?.driverVersion).toBe('570.124.04');
+    expect(facts.gpu?.cudaVersion).toBe('12.8');
+    expect(facts.gpu?.devices.map((d) => d.name)).toEqual(['NVIDIA GeForce RTX 3060']);
+    expect(facts.gpu?.containerToolkit).toEqual({ binary: 'nvidia-ctk', version: '1.17.8' });
+    expect(facts.dns?.hostnameResolves).toBe(true);
+  });
+
+  it('a host without getent: whether its name resolves is unknown (null), never guessed', async () => {
+    const { facts } = await collect('gpu-old-driver');
+    expect(facts.dns?.nameservers.length).toBeGreaterThanOrEqual(0);
+    expect(facts.dns?.hostnameResolves).toBeNull();
   });
 
   it('gpu-old-driver: A100 535.54.03 / CUDA 12.2', async () => {
