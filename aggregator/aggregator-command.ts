@@ -4,6 +4,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
+import { parseDurationInRange } from '../agent/options.js';
 import { loadSpec } from '../spec/load.js';
 import { NoAuthenticator } from './auth/no-auth.js';
 import { SharedTokenAuthenticator } from './auth/shared-token.js';
@@ -25,6 +26,7 @@ import { makeNames } from './k8s/names.js';
 import { type AggregatorServer, buildApp, type Readiness } from './server/app.js';
 import { createMetrics } from './server/metrics.js';
 import { createSpecEvaluator } from './server/spec-evaluator.js';
+import { DEFAULT_SPEC_POLL, podEventRecorder, readSpecFile, SpecWatcher } from './spec-watcher.js';
 import { NodeStore } from './store.js';
 import { bootstrapTls, serviceDnsNames, type TlsBootstrap } from './tls/bootstrap.js';
 import { readTlsPairSync, type TlsWatcher, watchTlsFiles } from './tls/serving.js';
@@ -38,6 +40,7 @@ export const FLAGS = {
   help: { type: 'boolean', short: 'h' },
   listen: { type: 'string' },
   spec: { type: 'string' },
+  'spec-poll': { type: 'string' },
   kubeconfig: { type: 'string' },
   'token-file': { type: 'string' },
   'tls-cert': { type: 'string' },
@@ -80,6 +83,16 @@ Authentication of agents:
 
 Evaluation:
   --spec FILE                    the spec to evaluate against (default: the built-in OSMO baseline)
+  --spec-poll DURATION           re-read --spec this often (default ${DEFAULT_SPEC_POLL}); SIGHUP re-reads it now.
+                                 The file's content is compared (a ConfigMap volume changes by a symlink
+                                 swap). A changed, valid spec is put in force and every stored report is
+                                 evaluated again (label, taint and condition changes follow). A changed,
+                                 invalid or unreadable file leaves the last good spec in force and is
+                                 reported: /readyz answers 200 {"status":"degraded","specError":"..."} (not
+                                 503: with one replica that would cut every agent off and turn the whole
+                                 fleet unknown), osmo_validator_spec_valid 0,
+                                 osmo_validator_spec_reload_errors_total, an error log line and, in a
+                                 cluster with POD_NAME/POD_NAMESPACE set, a Warning Event on the pod.
   --stale-after DURATION         a node silent this long is "unknown" (default ${DEFAULT_STALE_AFTER})
 
 Kubernetes (with --kubeconfig FILE, or in-cluster; with neither it runs standalone and writes nothing):
@@ -122,6 +135,7 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
   };
 
   let config: AggregatorConfig;
+  let specPollMs: number;
   try {
     const values = readFlags(argv, FLAGS, hooks.env ?? process.env);
     if (values['help'] === true) {
@@ -129,6 +143,13 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
       return 0;
     }
     config = parseAggregatorConfig(values);
+    const poll = values['spec-poll'];
+    specPollMs = parseDurationInRange(
+      typeof poll === 'string' ? poll : DEFAULT_SPEC_POLL,
+      '--spec-poll',
+      1000,
+      24 * 3_600_000,
+    );
   } catch (err) {
     if (err instanceof UsageError) return fail(`${err.message}\nRun with --help for the options.`);
     throw err;
@@ -141,11 +162,17 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
 
   // ---- everything that can be wrong with the configuration is found before anything starts ----
   let spec: Awaited<ReturnType<typeof loadSpec>>;
+  let specHash: string | undefined;
   let kubeConfig: KubeConfig | null;
   let authenticator: AgentAuthenticator;
   let tlsPair: { cert: string; key: string } | undefined;
   try {
-    spec = await loadSpec(config.specFile);
+    if (config.specFile) {
+      // Read once, hashed: the watcher compares later content with exactly what is in force.
+      ({ spec, hash: specHash } = await readSpecFile(config.specFile));
+    } else {
+      spec = await loadSpec();
+    }
     try {
       kubeConfig = loadKubeConfig(config.kubeconfig);
     } catch (err) {
@@ -226,8 +253,33 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
     return 1;
   }
 
+  const evaluator = createSpecEvaluator(spec);
+  // Only a --spec file can change; the built-in spec is part of the program.
+  const specWatcher =
+    config.specFile && specHash
+      ? new SpecWatcher({
+          file: config.specFile,
+          initialHash: specHash,
+          evaluator,
+          store,
+          labelsOf: integration ? (node) => integration?.cluster.labelsOf(node) : undefined,
+          intervalMs: specPollMs,
+          metrics,
+          logger: logger.child({ part: 'spec' }),
+          // Dry-run writes nothing to Kubernetes, Events included.
+          events:
+            kubeConfig && !config.dryRun
+              ? podEventRecorder({
+                  kubeConfig,
+                  env: hooks.env ?? process.env,
+                  component: makeNames(config.labelPrefix).component,
+                  logger: logger.child({ part: 'spec' }),
+                })
+              : null,
+        })
+      : undefined;
   server = await buildApp({
-    evaluator: createSpecEvaluator(spec),
+    evaluator,
     authenticator,
     store,
     kubernetes: integration,
@@ -235,6 +287,7 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
     logger,
     tls: tlsPair ?? null,
     readiness,
+    specError: () => specWatcher?.error() ?? null,
   });
   const live = server;
   if (config.tls) {
@@ -252,7 +305,19 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
     });
   }
 
+  // SIGHUP re-reads the spec now. Handled even without --spec: its default action would end the process.
+  const onHangup = () => {
+    if (specWatcher) {
+      void specWatcher.reload('signal');
+    } else {
+      logger.info({}, 'SIGHUP: the built-in spec is in use (no --spec), nothing to reload');
+    }
+  };
+  process.on('SIGHUP', onHangup);
+
   const shutdown = async () => {
+    process.off('SIGHUP', onHangup);
+    specWatcher?.stop();
     await live.app.close(); // stops accepting, lets in-flight requests finish
     store.stop();
     watcher?.stop();
@@ -263,6 +328,7 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
   try {
     if (integration) await integration.start();
     store.start();
+    specWatcher?.start();
     await live.app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
     logger.error({ err }, 'the aggregator could not start');
@@ -279,6 +345,9 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
       auth: authenticator.describe(),
       kubernetes: integration ? (config.dryRun ? 'dry-run' : 'reconciling') : 'standalone',
       staleAfterMs: config.staleAfterMs,
+      spec: config.specFile ?? 'built-in',
+      specRevision: spec.metadata.revision,
+      ...(specWatcher ? { specPollMs } : {}),
     },
     'aggregator listening',
   );

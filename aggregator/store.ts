@@ -1,5 +1,6 @@
 // The latest report and evaluation per node, and staleness. A node not heard from for `staleAfterMs` is
 // stale: its verdict is `unknown` (never `pass`), and the ReconcileSink hears about each transition.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { NodeResult, Report, Role } from '../report/schema.js';
 import type { ClusterView, NodeState, NodeVerdict, ReconcileSink } from './contracts.js';
 
@@ -33,6 +34,21 @@ export interface NodeStoreOptions {
   forgetGraceMs?: number;
   /** Called when the sink throws, so a broken sink never fails a request. */
   onSinkError?: (err: unknown) => void;
+}
+
+export interface ReevaluateOptions {
+  /** Reports evaluated between two yields to the event loop (default 200). */
+  batchSize?: number;
+  now?: () => number;
+  /** An evaluation threw: the node keeps its previous result. */
+  onEvaluateError?: (node: string, err: unknown) => void;
+}
+
+export interface ReevaluateOutcome {
+  /** Stored reports evaluated again. */
+  evaluated: number;
+  /** Nodes whose result changed in a way the sink acts on, and that were not stale (sink told). */
+  notified: number;
 }
 
 export class NodeStore {
@@ -83,6 +99,49 @@ export class NodeStore {
   /** The states as the reconciler sees them (for cluster checks). */
   states(now = Date.now()): NodeState[] {
     return this.list(now).map(toState);
+  }
+
+  /**
+   * Evaluate every stored node's latest report again (a new spec is in force), in batches with a yield to
+   * the event loop between them so reports and API requests keep being served. Each new result replaces the
+   * stored one (lastSeen is kept: this is not a report). The sink hears about a node only when what it acts
+   * on changed (verdict, role, check statuses) and the node is not stale: a stale node stays `unknown` until
+   * it reports again, and an unchanged outcome costs the reconciler nothing.
+   */
+  async reevaluate(
+    evaluate: (report: Report) => NodeResult,
+    options: ReevaluateOptions = {},
+  ): Promise<ReevaluateOutcome> {
+    const batchSize = Math.max(1, Math.floor(options.batchSize ?? 200));
+    const now = options.now ?? Date.now;
+    // A snapshot of names: nodes reported after the new spec took effect were evaluated against it already,
+    // and re-evaluating them again is harmless (their latest report, the same spec → no change).
+    const names = [...this.nodes.keys()];
+    let evaluated = 0;
+    let notified = 0;
+    for (let i = 0; i < names.length; i += batchSize) {
+      if (i > 0) await yieldToEventLoop();
+      const at = now();
+      for (const name of names.slice(i, i + batchSize)) {
+        const entry = this.nodes.get(name);
+        if (!entry) continue; // forgotten meanwhile
+        let result: NodeResult;
+        try {
+          result = evaluate(entry.report);
+        } catch (err) {
+          // One bad evaluation must not stop the others; the node keeps its previous result.
+          options.onEvaluateError?.(name, err);
+          continue;
+        }
+        evaluated++;
+        const before = entry.result;
+        entry.result = result;
+        if (this.isStale(entry, at) || !actsDifferently(before, result)) continue;
+        notified++;
+        this.notify(this.view(name, entry, at));
+      }
+    }
+    return { evaluated, notified };
   }
 
   /** Drop a node (it left the cluster); tells the sink. */
@@ -151,6 +210,17 @@ export class NodeStore {
       this.onSinkError(err);
     }
   }
+}
+
+/** Whether the reconciler would see a difference: verdict, role, or the id/status of any check. */
+function actsDifferently(a: NodeResult, b: NodeResult): boolean {
+  if (a.verdict !== b.verdict || a.role !== b.role || a.checks.length !== b.checks.length) return true;
+  for (let i = 0; i < a.checks.length; i++) {
+    const x = a.checks[i];
+    const y = b.checks[i];
+    if (x?.id !== y?.id || x?.status !== y?.status) return true;
+  }
+  return false;
 }
 
 function toState(view: NodeView): NodeState {

@@ -5,7 +5,7 @@ import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import fastifySwagger from '@fastify/swagger';
-import type { Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyBodyParser,
@@ -66,6 +66,12 @@ export interface AppDeps {
   tls?: { cert: string; key: string } | null | undefined;
   /** Further readiness conditions (e.g. the TLS bootstrap has a certificate). */
   readiness?: Array<() => Readiness> | undefined;
+  /**
+   * Why the spec file on disk is not the one in force (invalid or unreadable after a change), or null.
+   * /readyz then answers 200 `{"status":"degraded","specError":...}`: the last good spec keeps serving,
+   * and failing readiness would cut every agent off a single replica and turn the fleet `unknown`.
+   */
+  specError?: (() => string | null) | undefined;
   bodyLimit?: number | undefined;
 }
 
@@ -335,8 +341,11 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     {
       schema: {
         summary: 'Readiness: the spec is loaded and, with Kubernetes, the node informer has synced',
+        description:
+          '200 `ready`, or 200 `degraded` with `specError` while a changed spec file is invalid or ' +
+          'unreadable (the last good spec stays in force and reports are still accepted); 503 when not ready.',
         response: {
-          200: ReadinessBody,
+          200: ReadyBody,
           503: { ...ErrorBody, properties: { ...ErrorBody.properties, ...ReadinessBody.properties } },
         },
       },
@@ -354,7 +363,8 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
           return reply.code(503).send({ ...errorBody(503, reason), status: 'not ready', reason });
         }
       }
-      return { status: 'ready' };
+      const specError = deps.specError?.() ?? null;
+      return specError === null ? { status: 'ready' } : { status: 'degraded', specError };
     },
   );
 
@@ -380,6 +390,8 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     },
   };
 }
+
+const ReadyBody = Type.Object({ ...ReadinessBody.properties, specError: Type.Optional(Type.String()) });
 
 type Counts = { total: number; pass: number; warn: number; fail: number; unknown: number; stale: number };
 const zeroCounts = (): Counts => ({ total: 0, pass: 0, warn: 0, fail: 0, unknown: 0, stale: 0 });

@@ -21,6 +21,12 @@ export interface AggregatorMetrics {
   reportsRejected: Counter<'reason'>;
   evaluationSeconds: Histogram;
   httpRequestSeconds: Histogram<'route' | 'method' | 'status'>;
+  /** Spec reloads that put a changed, valid spec in force (aggregator/spec-watcher.ts). */
+  specReloads: Counter;
+  /** Changed spec files that could not be used (invalid or unreadable); the last good spec stays. */
+  specReloadErrors: Counter;
+  /** 1 while the spec file last read is valid (or the built-in spec is used), 0 while it is not. */
+  specValid: Gauge;
 }
 
 export function createMetrics(
@@ -85,5 +91,30 @@ export function createMetrics(
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  return { registry, reportsAccepted, reportsRejected, evaluationSeconds, httpRequestSeconds };
+  const specReloads = new Counter({
+    name: 'osmo_validator_spec_reloads_total',
+    help: 'Changed, valid spec files put in force without a restart.',
+    registers: [registry],
+  });
+  const specReloadErrors = new Counter({
+    name: 'osmo_validator_spec_reload_errors_total',
+    help: 'Changed spec files that were invalid or unreadable (the last good spec stayed in force).',
+    registers: [registry],
+  });
+  const specValid = new Gauge({
+    name: 'osmo_validator_spec_valid',
+    help: '1 when the spec file as last read is valid and in force, 0 when it is invalid or unreadable.',
+    registers: [registry],
+  });
+  specValid.set(1);
+  return {
+    registry,
+    reportsAccepted,
+    reportsRejected,
+    evaluationSeconds,
+    httpRequestSeconds,
+    specReloads,
+    specReloadErrors,
+    specValid,
+  };
 }
