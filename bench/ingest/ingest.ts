@@ -29,7 +29,7 @@ const LABEL: Record<ConfigId, string> = {
 
 export async function runIngestPart(opts: BenchOptions): Promise<PartResult> {
   const n = opts.quick ? 1000 : 5000;
-  const durationS = opts.quick ? 4 : 10;
+  const durationS = opts.quick ? 3 : 10;
   const connections = 10;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-ingest-'));
   const emu = await startK8sEmulator({ maxLogEntries: 1000 });

@@ -2,12 +2,14 @@
 // Kubernetes API emulator (in the bench process) at a chosen QPS: its memory with N reports stored, the
 // writes caused by a round of unchanged reports, and the writes and convergence time when 20 % of the
 // nodes change verdict (re-sent with an older NVIDIA driver: the running aggregator's spec is fixed).
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Report } from '../../report/schema.js';
 import { type K8sEmulator, makeNode, startK8sEmulator } from '../../test/k8s-emulator/index.js';
-import { httpGet, memoryOf, sleep, waitFor } from '../lib/proc.js';
+import { httpGet, memoryOf, NODE, ROOT, sleep, waitFor } from '../lib/proc.js';
 import { type FactsSample, fixtureFacts, makeReport, nodeName } from '../lib/reports.js';
 import type { BenchOptions, PartResult } from '../lib/result.js';
 import { type ServerChild, startAggregator } from '../lib/servers.js';
@@ -22,6 +24,18 @@ const CONDITION = 'osmo.nvidia.com/BaselineNotMet';
 const TARGET_RSS_MIB = 256;
 const TARGET_WRITES_PER_CHANGE = 2;
 const SEND_CONCURRENCY = 16;
+
+/** VmRSS (KiB) of a fresh Node process after importing `specifier` (empty: nothing). */
+async function importRss(specifier: string): Promise<number> {
+  const code = `${specifier ? `await import(${JSON.stringify(specifier)});` : ''}
+const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8');
+console.log(/VmRSS:\\s+(\\d+)/.exec(s)[1]);`;
+  const { stdout } = await promisify(execFile)(NODE, ['--input-type=module', '-e', code], {
+    cwd: ROOT,
+    timeout: 30_000,
+  });
+  return Number(stdout.trim());
+}
 
 interface RoundResult {
   sendS: number;
@@ -163,6 +177,8 @@ export async function runScalePart(opts: BenchOptions): Promise<PartResult> {
     const url = server.url;
     const pid = server.child.pid;
     const memAtStart = memoryOf(pid);
+    const heapMiB = async () => (await metric(url, 'nodejs_heap_size_used_bytes')) / 2 ** 20;
+    const heapAtStart = await heapMiB();
     // Every 5th node flips: spread over the name space like real failures.
     const flipped = nodes.filter((_, i) => i % Math.round(1 / FLIP_SHARE) === 0).slice(0, flipCount);
     const flippedSet = new Set(flipped);
@@ -184,6 +200,7 @@ export async function runScalePart(opts: BenchOptions): Promise<PartResult> {
     await settle(emu, url, 1500, 60_000);
     const initialWrites = writeLog(emu);
     const memStored = memoryOf(pid);
+    const heapStored = await heapMiB();
 
     // Round 2: the same facts again (new collectedAt): nothing should be written.
     opts.log('scale: unchanged round');
@@ -219,6 +236,10 @@ export async function runScalePart(opts: BenchOptions): Promise<PartResult> {
       });
     }
     const memEnd = memoryOf(pid);
+    const heapEnd = await heapMiB();
+    const bareRss = await importRss('');
+    const clientRss = await importRss('@kubernetes/client-node');
+    const fastifyRss = await importRss('fastify');
     const conflicts = await metric(url, 'osmo_validator_k8s_conflicts_total');
     const writeFailures = await metric(url, 'osmo_validator_k8s_write_failures_total');
 
@@ -249,6 +270,14 @@ export async function runScalePart(opts: BenchOptions): Promise<PartResult> {
         ],
         [`aggregator VmRSS with ${n} reports stored`, `${fmt(rssStored)} MiB`],
         ['aggregator VmHWM at the end', `${fmt(rssMax)} MiB`],
+        [
+          'aggregator V8 heap used (from /metrics) at start / stored / end',
+          `${fmt(heapAtStart)} / ${fmt(heapStored)} / ${fmt(heapEnd)} MiB`,
+        ],
+        [
+          'context: VmRSS of a fresh Node process, bare / after importing fastify / @kubernetes/client-node',
+          `${fmt(mib(bareRss))} / ${fmt(mib(fastifyRss))} / ${fmt(mib(clientRss))} MiB`,
+        ],
         [
           'initial round: send time, convergence, writes',
           `${fmt(initial.sendS)} s, ${fmt(initialConvergeS)} s, ${initialWrites.total} (${kinds(initialWrites)}); bound ${fmt(Math.max(0, initialWrites.total - BURST) / QPS)} s`,
