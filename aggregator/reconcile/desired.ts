@@ -1,6 +1,6 @@
 // The desired Kubernetes state of one node: a pure function of its NodeState, the names and the config.
 
-import type { Role } from '../../report/schema.js';
+import type { ProbeName, Role } from '../../report/schema.js';
 import type { NodeState } from '../contracts.js';
 import { sanitizeLabelValue } from '../k8s/label-values.js';
 import type { Names } from '../k8s/names.js';
@@ -27,6 +27,8 @@ export interface DesiredNodeState {
   role: Role;
   /** Every label we want on the node; owned labels not listed here are to be removed (when allowed). */
   labels: Record<string, string>;
+  /** Owned labels whose source probe failed in this report: left exactly as they are (missing data removes nothing). */
+  keepLabels: string[];
   condition: DesiredCondition;
   /** `unchanged`: leave our taint as it is (stale nodes). */
   taint: 'present' | 'absent' | 'unchanged';
@@ -47,27 +49,41 @@ export function failingChecks(state: NodeState): string[] {
     .map((c) => c.id);
 }
 
-function informativeLabels(state: NodeState, names: Names): Record<string, string> {
+/**
+ * Informative labels from the facts. A label whose probe could not finish this time is not derived from
+ * the (null) fact: it is listed in `keep`, so the node keeps whatever value it has.
+ */
+function informativeLabels(
+  state: NodeState,
+  names: Names,
+): { labels: Record<string, string>; keep: string[] } {
+  const labels: Record<string, string> = {};
+  const keep: string[] = [];
   const facts = state.result?.facts;
-  const out: Record<string, string> = {};
-  if (!facts) return out;
-  const put = (key: string, raw: string | null | undefined) => {
+  if (!facts) return { labels, keep };
+  const failed = new Set(state.result?.probeErrors.map((e) => e.probe));
+  const put = (key: string, probes: ProbeName[], raw: string | null | undefined) => {
+    if (probes.some((p) => failed.has(p))) {
+      keep.push(key);
+      return;
+    }
     const value = sanitizeLabelValue(raw);
-    if (value !== undefined) out[key] = value;
+    if (value !== undefined) labels[key] = value;
   };
-  put(names.labels.driverVersion, facts.gpu?.driverVersion);
-  put(names.labels.cudaVersion, facts.gpu?.cudaVersion ?? facts.jetson?.cudaVersion);
-  put(names.labels.jetpackVersion, facts.jetson?.jetpackVersion);
-  put(names.labels.containerdVersion, facts.containerd?.version);
-  return out;
+  put(names.labels.driverVersion, ['gpu'], facts.gpu?.driverVersion);
+  put(names.labels.cudaVersion, ['gpu', 'jetson'], facts.gpu?.cudaVersion ?? facts.jetson?.cudaVersion);
+  put(names.labels.jetpackVersion, ['jetson'], facts.jetson?.jetpackVersion);
+  put(names.labels.containerdVersion, ['containerd'], facts.containerd?.version);
+  return { labels, keep };
 }
 
 export function desiredState(state: NodeState, names: Names, config: DesiredConfig): DesiredNodeState {
   const failing = failingChecks(state);
   const stale = state.stale || state.verdict === 'unknown';
   const conformant = stale ? 'unknown' : state.verdict === 'fail' ? 'false' : 'true';
+  const informative = informativeLabels(state, names);
   const labels: Record<string, string> = {
-    ...informativeLabels(state, names),
+    ...informative.labels,
     [names.labels.conformant]: conformant,
     [names.labels.role]: state.role,
   };
@@ -106,6 +122,7 @@ export function desiredState(state: NodeState, names: Names, config: DesiredConf
     node: state.node,
     role: state.role,
     labels,
+    keepLabels: informative.keep,
     condition,
     taint,
     taintEffect: config.taintEffect,

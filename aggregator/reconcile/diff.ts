@@ -72,7 +72,7 @@ export function planNodePatch(
   for (const key of ownedLabels) {
     if (key in desired.labels) continue;
     assertOwnableKey(key, names);
-    if (!options.allowRemoval) {
+    if (!options.allowRemoval || desired.keepLabels.includes(key)) {
       nextOwnedLabels.add(key);
       continue;
     }
