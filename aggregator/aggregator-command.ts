@@ -308,7 +308,7 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
   // SIGHUP re-reads the spec now. Handled even without --spec: its default action would end the process.
   const onHangup = () => {
     if (specWatcher) {
-      void specWatcher.reload('signal');
+      specWatcher.reloadInBackground('signal');
     } else {
       logger.info({}, 'SIGHUP: the built-in spec is in use (no --spec), nothing to reload');
     }

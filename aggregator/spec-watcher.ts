@@ -158,7 +158,7 @@ export class SpecWatcher {
     if (this.timer) return;
     this.timer = setInterval(() => {
       // A slow pass (large fleet) is not stacked up behind itself; the next tick looks again.
-      if (!this.busy) void this.reload('poll');
+      if (!this.busy) this.reloadInBackground('poll');
     }, this.opts.intervalMs);
     this.timer.unref();
   }
@@ -173,6 +173,13 @@ export class SpecWatcher {
     const next = this.chain.then(() => this.check(trigger));
     this.chain = next.catch(() => {});
     return next;
+  }
+
+  /** reload() for a timer or a signal handler: an unexpected failure is logged, never an unhandled rejection. */
+  reloadInBackground(trigger: 'poll' | 'signal'): void {
+    this.reload(trigger).catch((err: unknown) =>
+      this.opts.logger.error({ err: errorMessage(err), trigger }, 'spec reload failed unexpectedly'),
+    );
   }
 
   /** Resolves when the Kubernetes Events recorded so far have been written (or failed). */
