@@ -45,7 +45,10 @@ export interface TokenReviewOptions {
 
 interface CachedReview {
   username: string;
-  /** From the node-name claim, or resolved via the bound pod (then cached too: a pod UID never moves). */
+  /**
+   * From the node-name claim (>= 1.30). Pod-bound tokens (older clusters) leave it undefined: their pod is
+   * read on every report, so a deleted pod's token stops working at once, not when the cache expires.
+   */
   nodeName: string | undefined;
   pod: { name: string; uid: string } | undefined;
   expiresAt: number;
@@ -199,7 +202,8 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
   }
 
   private async authorize(entry: CachedReview, node: string): Promise<AuthOutcome> {
-    if (entry.nodeName === undefined && entry.pod) {
+    let boundNode = entry.nodeName;
+    if (boundNode === undefined && entry.pod) {
       // Before 1.30 the token names only its pod: the pod's UID must match and its node is the binding.
       let pod: V1Pod;
       try {
@@ -221,15 +225,15 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
       if (!pod.spec?.nodeName) {
         return { ok: false, status: 403, reason: `the token's pod ${entry.pod.name} is not scheduled` };
       }
-      entry.nodeName = pod.spec.nodeName;
+      boundNode = pod.spec.nodeName;
     }
-    if (entry.nodeName === undefined) {
+    if (boundNode === undefined) {
       return { ok: false, status: 403, reason: 'the token is not bound to a node or pod' };
     }
-    if (entry.nodeName !== node) {
-      return { ok: false, status: 403, reason: `token of node ${entry.nodeName} may not report for ${node}` };
+    if (boundNode !== node) {
+      return { ok: false, status: 403, reason: `token of node ${boundNode} may not report for ${node}` };
     }
-    return { ok: true, identity: `${entry.username}@${entry.nodeName}` };
+    return { ok: true, identity: `${entry.username}@${boundNode}` };
   }
 }
 

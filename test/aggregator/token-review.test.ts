@@ -98,10 +98,9 @@ describe('TokenReview authenticator', () => {
     expect(await a.authenticate(unbound, 'node-7')).toMatchObject({ ok: false, status: 403 });
   });
 
-  it('caches a successful review: the second request makes no API call', async () => {
+  it('caches a successful review: a node-bound token makes no API call the second time', async () => {
     const a = await authenticator();
-    emu.pods.put(makePod(SA.namespace, 'agent-c', 'node-c', 'uid-c'));
-    const token = issue({ omitNodeName: true, podName: 'agent-c', podUid: 'uid-c' });
+    const token = issue({ nodeName: 'node-c' });
     expect(await a.authenticate(token, 'node-c')).toMatchObject({ ok: true });
     emu.reset();
     expect(await a.authenticate(token, 'node-c')).toMatchObject({ ok: true });
@@ -109,6 +108,21 @@ describe('TokenReview authenticator', () => {
     expect(await a.authenticate(token, 'node-d')).toMatchObject({ ok: false, status: 403 });
     expect(emu.requests).toHaveLength(0);
     expect(a.reviews).toBe(1);
+  });
+
+  it('a pod-bound token (before 1.30) reuses its review but reads its pod on every report', async () => {
+    const a = await authenticator();
+    emu.pods.put(makePod(SA.namespace, 'agent-c', 'node-c', 'uid-c'));
+    const token = issue({ omitNodeName: true, podName: 'agent-c', podUid: 'uid-c' });
+    expect(await a.authenticate(token, 'node-c')).toMatchObject({ ok: true });
+    emu.reset();
+    expect(await a.authenticate(token, 'node-c')).toMatchObject({ ok: true });
+    expect(await a.authenticate(token, 'node-d')).toMatchObject({ ok: false, status: 403 });
+    expect(a.reviews).toBe(1);
+    expect(emu.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      `GET /api/v1/namespaces/${SA.namespace}/pods/agent-c`,
+      `GET /api/v1/namespaces/${SA.namespace}/pods/agent-c`,
+    ]);
   });
 
   it('never reuses a review past the token exp or the max TTL', async () => {
