@@ -3,7 +3,7 @@
 // fail or error; 2: the check could not run (bad arguments, unreadable or malformed spec).
 // Imports stay light: no fastify, pino or Kubernetes client on this path.
 import { hostname as osHostname } from 'node:os';
-import { ROLES, type Role } from '../report/schema.js';
+import { ROLES, type Role } from '../report/constants.js';
 import type { RoleDecision } from '../spec/api.js';
 import { evaluate } from '../spec/evaluate.js';
 import { loadSpec, SpecError } from '../spec/load.js';

@@ -2,6 +2,19 @@
 // against the JSON Schema they compile to, and the OpenAPI document is generated from the same objects.
 // Every object is closed (additionalProperties: false) so an unknown field is a named 400, not silently kept.
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { CHECK_STATUSES, PROBE_NAMES, ROLES, VERDICTS } from './constants.js';
+
+// The plain lists live in constants.ts (no imports) so the agent can use them without loading typebox.
+export {
+  CHECK_STATUSES,
+  type CheckStatus,
+  PROBE_NAMES,
+  type ProbeName,
+  ROLES,
+  type Role,
+  VERDICTS,
+  type Verdict,
+} from './constants.js';
 
 const closed = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -10,8 +23,6 @@ const Str = (maxLength = 256) => Type.String({ maxLength });
 const Count = () => Type.Integer({ minimum: 0, maximum: 1_000_000 });
 const Bytes = () => Type.Integer({ minimum: 0, maximum: 2 ** 53 - 1 });
 
-export const ROLES = ['control-plane', 'operator', 'compute', 'gpu', 'jetson'] as const;
-export type Role = (typeof ROLES)[number];
 export const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
 
 export const CpuFacts = Type.Object(
@@ -163,21 +174,6 @@ export const Facts = Type.Object(
   closed,
 );
 
-export const PROBE_NAMES = [
-  'hostname',
-  'cpu',
-  'memory',
-  'disks',
-  'os',
-  'gpu',
-  'jetson',
-  'containerd',
-  'registries',
-  'dns',
-  'apiServerEncryption',
-] as const;
-export type ProbeName = (typeof PROBE_NAMES)[number];
-
 export const ProbeError = Type.Object(
   {
     probe: Type.Union(PROBE_NAMES.map((p) => Type.Literal(p))),
@@ -201,9 +197,6 @@ export const Report = Type.Object(
   closed,
 );
 
-export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'skip', 'error'] as const;
-export type CheckStatus = (typeof CHECK_STATUSES)[number];
-
 export const CheckResult = Type.Object(
   {
     id: Str(64),
@@ -217,9 +210,6 @@ export const CheckResult = Type.Object(
   },
   closed,
 );
-
-export const VERDICTS = ['pass', 'warn', 'fail'] as const;
-export type Verdict = (typeof VERDICTS)[number];
 
 /** The result of evaluating one host: `check --json` and `GET /api/v1/nodes/{name}`. */
 export const NodeResult = Type.Object({

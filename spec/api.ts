@@ -1,6 +1,6 @@
 // The fixed signatures of the spec layer, so the agent (check), the aggregator and the tests can be
 // written against them. Implementations live beside this file (load.ts, evaluate.ts, role.ts).
-import type { Facts, NodeResult, ProbeError, Role } from '../report/schema.js';
+import type { Facts, ProbeError, Role } from '../report/schema.js';
 
 /** What evaluation needs from a report or a local probe run. */
 export interface EvaluationInput {

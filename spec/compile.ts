@@ -1,7 +1,8 @@
 // Turns a validated spec into per-role closures once (thresholds parsed, sets built, expected strings
 // formatted), so evaluating a report is only fact lookups and comparisons. The aggregator evaluates
 // thousands of reports per second against the same spec; compileSpec is cached per spec object.
-import { type Facts, type ProbeError, type ProbeName, ROLES, type Role } from '../report/schema.js';
+import { type ProbeName, ROLES, type Role } from '../report/constants.js';
+import type { Facts, ProbeError } from '../report/schema.js';
 import type { NodeLabelContext, RoleDecision } from './api.js';
 import { formatBytes, parseByteQuantity } from './quantity.js';
 import { NODE_TYPE_LABEL, roleFromLabels } from './role.js';

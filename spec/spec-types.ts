@@ -2,7 +2,7 @@
 // one of a small closed set of rule types the evaluator knows, with parameters per role. A role without
 // an entry in `roles` gets the check as `skip` ("not required for role X"), so every node reports the
 // same list of check ids whatever its role.
-import type { Role } from '../report/schema.js';
+import type { Role } from '../report/constants.js';
 import type { VersionScheme } from './versions.js';
 
 export const SPEC_API_VERSION = 'validator.osmo.nvidia.com/v1alpha1';

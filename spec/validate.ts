@@ -1,7 +1,7 @@
 // Hand-written validation of a parsed spec document: every problem names the field path and what is
 // wrong, unknown fields are errors (a typo must not silently drop a requirement), and rule parameters
 // are checked against their rule type (a bad quantity or version fails at load, not at evaluation).
-import { ROLES, type Role } from '../report/schema.js';
+import { ROLES, type Role } from '../report/constants.js';
 import { parseByteQuantity } from './quantity.js';
 import {
   BYTE_FACTS,

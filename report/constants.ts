@@ -1,0 +1,27 @@
+// The plain value lists of the report schema, with no imports: the agent's `check` and `agent` paths need
+// ROLES and friends at run time, and importing them from report/schema.ts would load typebox (~18 MiB)
+// on every node. report/schema.ts builds its typebox literals from these arrays and re-exports them.
+
+export const ROLES = ['control-plane', 'operator', 'compute', 'gpu', 'jetson'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PROBE_NAMES = [
+  'hostname',
+  'cpu',
+  'memory',
+  'disks',
+  'os',
+  'gpu',
+  'jetson',
+  'containerd',
+  'registries',
+  'dns',
+  'apiServerEncryption',
+] as const;
+export type ProbeName = (typeof PROBE_NAMES)[number];
+
+export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'skip', 'error'] as const;
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+export const VERDICTS = ['pass', 'warn', 'fail'] as const;
+export type Verdict = (typeof VERDICTS)[number];
