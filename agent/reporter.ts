@@ -35,7 +35,7 @@ export interface ReporterStatus {
   accepted: number;
   lastProbeAt: number | null;
   lastAcceptedAt: number | null;
-  /** Whether a report waits for delivery (at most one is ever kept). */
+  /** Whether a report waits for delivery or is being delivered (at most one is ever kept waiting). */
   pending: boolean;
   consecutiveFailures: number;
   state: DeliveryState;
@@ -122,11 +122,14 @@ export function createReporter(deps: ReporterDeps, options: ReporterOptions): Re
   };
 
   const startSend = () => {
-    if (stopped || sending !== null || pending === null) return;
+    // A scheduled retry owns the next attempt: starting one now would skip the backoff.
+    if (stopped || sending !== null || sendTimer !== null || pending === null) return;
     const next = pending;
     pending = null;
     sending = deliver(next).finally(() => {
       sending = null;
+      // A report queued while this one was in flight goes now, not one interval later.
+      startSend();
     });
   };
 
@@ -192,8 +195,8 @@ export function createReporter(deps: ReporterDeps, options: ReporterOptions): Re
         loggedMessages.clear();
         stats.accepted++;
         last = { fp: item.fp, at: now() };
+        // What is left pending is sent as soon as this attempt has settled (startSend's finally).
         if (pending !== null && !needsSend(pending.fp)) pending = null;
-        if (pending !== null) startSend();
         return;
       }
       case 'unavailable': {
@@ -260,7 +263,7 @@ export function createReporter(deps: ReporterDeps, options: ReporterOptions): Re
       return {
         ...stats,
         lastAcceptedAt: last?.at ?? null,
-        pending: pending !== null,
+        pending: pending !== null || sending !== null,
         consecutiveFailures: failures,
         state,
       };

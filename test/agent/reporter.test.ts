@@ -163,6 +163,64 @@ describe('change detection and heartbeat', () => {
   });
 });
 
+describe('a change while a send is in flight', () => {
+  function slowSendReporter(sendMs: number) {
+    let facts = sampleFacts();
+    const sends: Array<{ at: number; report: Report }> = [];
+    const reporter = createReporter(
+      {
+        collect: async () => ({ ...sampleReport(facts), collectedAt: new Date(Date.now()).toISOString() }),
+        send: async (report, signal) => {
+          sends.push({ at: Date.now(), report });
+          await new Promise((resolve) => {
+            const timer = setTimeout(resolve, sendMs);
+            signal?.addEventListener('abort', () => {
+              clearTimeout(timer);
+              resolve(undefined);
+            });
+          });
+          return signal?.aborted ? refused : ok;
+        },
+        log: memoryLogger(),
+        random: () => 0.5,
+      },
+      { intervalMs: MIN, heartbeatMs: 5 * MIN },
+    );
+    return { reporter, sends, setFacts: (f: Facts) => (facts = f) };
+  }
+
+  it('is sent as soon as the in-flight send completes, not one interval later', async () => {
+    // The first send takes 70 s; the probe at 60 s finds a change while it is in flight.
+    const h = slowSendReporter(70_000);
+    h.reporter.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.sends).toHaveLength(1);
+    h.setFacts(sampleFacts({ containerd: { version: '2.0.0', raw: 'containerd v2.0.0' } }));
+    await vi.advanceTimersByTimeAsync(MIN);
+    expect(h.sends).toHaveLength(1);
+    expect(h.reporter.status().pending).toBe(true);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(h.sends).toHaveLength(2);
+    expect(h.sends[1]!.at).toBe(h.sends[0]!.at + 70_000);
+    expect(h.sends[1]!.report.facts.containerd?.version).toBe('2.0.0');
+    await h.reporter.stop();
+  });
+
+  it('reports pending while the only report is in flight', async () => {
+    const h = slowSendReporter(5000);
+    h.reporter.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.sends).toHaveLength(1);
+    expect(h.reporter.status().pending).toBe(true);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(h.reporter.status()).toMatchObject({ pending: false, accepted: 1 });
+    // Unchanged facts after the accepted send: nothing queued, nothing sent at the next probe.
+    await vi.advanceTimersByTimeAsync(MIN);
+    expect(h.sends).toHaveLength(1);
+    await h.reporter.stop();
+  });
+});
+
 describe('backoff while the aggregator is down', () => {
   it('retries with growing, capped delays and logs one line per state change', async () => {
     const h = harness({ intervalMs: 60 * MIN, heartbeatMs: 120 * MIN });
