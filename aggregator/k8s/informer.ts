@@ -1,10 +1,28 @@
-// A Node informer: list, then watch from the list's resourceVersion with bookmarks; relist after any
-// error or 410; and a watchdog, because the client's watch can stall without closing: when no event or
-// bookmark arrives within watchdogMs the watch is aborted and the cache relisted.
+// A Node informer: list, then watch from the list's resourceVersion with bookmarks; relist after a 410 or
+// a real error, with capped exponential backoff while watches keep failing; and a watchdog, because the
+// client's watch can stall without closing: when no event or bookmark arrives within watchdogMs the watch
+// is aborted and the cache relisted. A quiet watch is normal (bookmarks come about once a minute, quiet
+// nodes change every few minutes): the client's own inactivity timeout is raised above the watchdog, and
+// if it fires anyway the watch resumes from the last resourceVersion without a LIST.
 import { CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { ClusterView } from '../contracts.js';
 import type { NodeView } from '../reconcile/node-view.js';
 import { backoffMs } from './rate-limit.js';
+
+/** A watch that delivered an event or stayed open this long counts as healthy (resets the backoff). */
+export const HEALTHY_WATCH_MS = 30_000;
+const MAX_RELIST_BACKOFF_MS = 30_000;
+
+/** client-node's Watch aborts with this DOMException name after its inactivity timeout (requestTimeoutMs). */
+function isClientTimeout(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
+}
+
+function statusCodeOf(err: unknown): number | undefined {
+  const code =
+    typeof err === 'object' && err !== null ? (err as { statusCode?: unknown }).statusCode : undefined;
+  return typeof code === 'number' ? code : undefined;
+}
 
 export interface InformerLogger {
   info(obj: object, msg?: string): void;
@@ -45,6 +63,9 @@ export class NodeInformer implements ClusterView {
   private stopped = true;
   private failures = 0;
   private generation = 0;
+  /** When the current watch started, and whether it delivered anything (decides whether failures reset). */
+  private watchStartedAt = 0;
+  private watchDelivered = false;
   lastError: string | undefined;
 
   constructor(options: NodeInformerOptions) {
@@ -127,20 +148,26 @@ export class NodeInformer implements ClusterView {
     this.controller?.abort();
     this.controller = undefined;
     if (reason === 'closed') {
-      // A normal server-side close: resume from the last resourceVersion.
-      void this.watch();
+      // A normal close: resume from the last resourceVersion (after a backoff while closes come too fast).
+      if (this.failures === 0) void this.watch();
+      else this.scheduleRetry(this.failures, () => this.watch());
       return;
     }
     this.scheduleRelist(reason === 'error' ? this.failures : 0);
   }
 
   private scheduleRelist(failures: number): void {
+    this.scheduleRetry(failures, () => this.relist());
+  }
+
+  private scheduleRetry(failures: number, action: () => Promise<void>): void {
     if (this.stopped) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    const delay = failures === 0 ? 0 : backoffMs(failures, this.options.relistBaseMs ?? 500, 30_000);
+    const delay =
+      failures === 0 ? 0 : backoffMs(failures, this.options.relistBaseMs ?? 500, MAX_RELIST_BACKOFF_MS);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      void this.relist().catch(() => undefined);
+      void action().catch(() => undefined);
     }, delay);
     this.retryTimer.unref();
   }
@@ -166,7 +193,8 @@ export class NodeInformer implements ClusterView {
       }
       this.resourceVersion = list.metadata?.resourceVersion;
       this.hasSynced = true;
-      this.failures = 0;
+      // failures is NOT reset here: a watch that fails right after a good list (RBAC without `watch`, a
+      // proxy cutting streams) must keep backing off. It resets once a watch proves healthy.
       this.lastError = undefined;
       this.options.logger.debug({ nodes: seen.size, resourceVersion: this.resourceVersion }, 'listed nodes');
       await this.watch();
@@ -186,29 +214,50 @@ export class NodeInformer implements ClusterView {
     if (this.stopped) return;
     const generation = this.generation;
     this.lastActivity = Date.now();
+    this.watchStartedAt = this.lastActivity;
+    this.watchDelivered = false;
     const query: Record<string, string | number | boolean | undefined> = {
       allowWatchBookmarks: true,
       resourceVersion: this.resourceVersion,
       // Server-side close well before the watchdog, so a healthy watch never trips it.
       timeoutSeconds: Math.max(1, Math.floor(this.options.watchdogMs / 2000)),
     };
-    const controller = await new Watch(this.options.kubeConfig).watch(
+    const watch = new Watch(this.options.kubeConfig);
+    // The client aborts a stream silent for requestTimeoutMs (30 s by default), which a quiet cluster
+    // easily is; stalls are the watchdog's job, so the client waits longer than the watchdog.
+    watch.requestTimeoutMs = this.options.watchdogMs * 2;
+    const controller = await watch.watch(
       '/api/v1/nodes',
       query,
       (phase: string, obj: unknown) => {
         if (generation !== this.generation) return;
         this.lastActivity = Date.now();
+        this.watchDelivered = true;
         this.onEvent(phase, obj);
       },
       (err: unknown) => {
         if (generation !== this.generation || this.stopped) return;
-        if (err) {
+        const healthy = this.watchDelivered || Date.now() - this.watchStartedAt >= HEALTHY_WATCH_MS;
+        if (healthy) this.failures = 0;
+        if (err && isClientTimeout(err)) {
+          // Only silence, not an error: resume from the last resourceVersion, no LIST.
+          this.options.logger.debug({}, 'node watch idle past the client timeout; watching again');
+          this.restart('closed');
+        } else if (!err) {
+          // A stream closed at once with nothing in it (a proxy cutting streams) must not loop hot.
+          if (!healthy) this.failures++;
+          this.restart('closed');
+        } else if (err && statusCodeOf(err) === 410) {
+          this.options.logger.info({ code: 410 }, 'node watch expired; relisting');
+          this.restart('expired');
+        } else if (err) {
           this.failures++;
           this.lastError = err instanceof Error ? err.message : String(err);
-          this.options.logger.warn({ err: this.lastError }, 'node watch failed; relisting');
+          this.options.logger.warn(
+            { err: this.lastError, failures: this.failures },
+            'node watch failed; relisting after a backoff',
+          );
           this.restart('error');
-        } else {
-          this.restart('closed');
         }
       },
     );
