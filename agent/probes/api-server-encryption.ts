@@ -3,14 +3,14 @@
 import type { ApiServerEncryptionFacts } from '../../report/schema.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { excerpt, readOptional } from './support.js';
+import { boundedString, excerpt, readOptional } from './support.js';
 
 export const KUBE_APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
 
 /** The --encryption-provider-config path in a kube-apiserver manifest (flag=value or quoted); null if absent. */
 export function findEncryptionConfigFlag(manifest: string): string | null {
   const m = /--encryption-provider-config(?:=|\s+)["']?([^"'\s]+)["']?/.exec(manifest);
-  return m ? m[1]! : null;
+  return m ? boundedString(m[1]!, 1024, '--encryption-provider-config path') : null;
 }
 
 /** First provider key of the first resource: `aescbc`, `kms`, `secretbox`, `identity`, ... */
@@ -35,7 +35,7 @@ export async function parseEncryptionConfiguration(text: string): Promise<string
       'parse',
       `EncryptionConfiguration has no resources[0].providers[0]: ${excerpt(text)}`,
     );
-  return key;
+  return boundedString(key, 64, 'EncryptionConfiguration provider');
 }
 
 export const apiServerEncryptionProbe: Probe<'apiServerEncryption', ApiServerEncryptionFacts | null> = {
@@ -58,7 +58,7 @@ export const apiServerEncryptionProbe: Probe<'apiServerEncryption', ApiServerEnc
     }
     return {
       manifestFound: true,
-      encryptionConfigPath: configPath.slice(0, 1024),
+      encryptionConfigPath: configPath,
       firstProvider,
       enabled: firstProvider === null ? null : firstProvider !== 'identity',
     };

@@ -2,7 +2,7 @@
 import type { ContainerdFacts } from '../../report/schema.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { excerpt, execOptional, firstLine } from './support.js';
+import { boundedString, excerpt, execOptional, firstLine } from './support.js';
 
 /**
  * Known shapes:
@@ -24,7 +24,12 @@ export function parseContainerdVersion(output: string): ContainerdFacts {
     throw new ProbeFailure('parse', `unexpected containerd --version output ${excerpt(raw)}`);
   for (const token of tokens.slice(1)) {
     const m = /^v?(\d+\.\d+(?:\.\d+)?(?:-(?:rc|beta|alpha)\.?\d+)?)/.exec(token);
-    if (m) return { version: m[1]!, raw: raw.slice(0, 512) };
+    if (m) {
+      return {
+        version: boundedString(m[1]!, 64, 'containerd version'),
+        raw: boundedString(raw, 512, 'containerd --version line'),
+      };
+    }
   }
   throw new ProbeFailure('parse', `no version in containerd --version output ${excerpt(raw)}`);
 }

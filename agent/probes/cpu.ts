@@ -3,16 +3,24 @@
 import type { CpuFacts } from '../../report/schema.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { excerpt, execOptional, readOptional } from './support.js';
+import {
+  boundedCount,
+  boundedString,
+  excerpt,
+  execOptional,
+  MAX_COUNT,
+  MAX_STR,
+  readOptional,
+} from './support.js';
 
 /** uname's machine name as Kubernetes spells architectures: aarch64 → arm64, everything else as printed. */
 export function normaliseArch(machine: string): string {
   const m = machine.trim();
   if (m === 'aarch64' || m === 'arm64') return 'arm64';
-  return m;
+  return boundedString(m, 64, 'uname -m');
 }
 
-/** Counts CPUs in a sysfs cpu list such as `0-63` or `0-3,8-11,16`. */
+/** Counts CPUs in a sysfs cpu list such as `0-63` or `0-3,8-11,16`; ids and the count within Count()'s bound. */
 export function parseCpuList(text: string): number {
   const list = text.trim();
   if (list.length === 0) throw new ProbeFailure('parse', 'empty online CPU list');
@@ -20,10 +28,11 @@ export function parseCpuList(text: string): number {
   for (const part of list.split(',')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
     if (!m) throw new ProbeFailure('parse', `unexpected online CPU list ${excerpt(list)}`);
-    const lo = Number(m[1]);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
+    // Ids are bounded before subtracting: 1e300 - 1e300 + 1 would count one CPU.
+    const lo = boundedCount(Number(m[1]), MAX_COUNT, 'online CPU id');
+    const hi = m[2] === undefined ? lo : boundedCount(Number(m[2]), MAX_COUNT, 'online CPU id');
     if (hi < lo) throw new ProbeFailure('parse', `unexpected online CPU range ${excerpt(part)}`);
-    count += hi - lo + 1;
+    count = boundedCount(count + hi - lo + 1, MAX_COUNT, 'online CPU count');
   }
   return count;
 }
@@ -61,10 +70,14 @@ export function parseCpuinfo(text: string): CpuinfoFacts {
     else cores.add(`${phys}/${core}`);
   }
   return {
-    processors,
-    physicalCores: missingTopology || cores.size === 0 ? null : cores.size,
+    processors: boundedCount(processors, MAX_COUNT, 'cpuinfo processor count'),
+    physicalCores: boundedCount(
+      missingTopology || cores.size === 0 ? null : cores.size,
+      MAX_COUNT,
+      'cpuinfo physical core count',
+    ),
     // arm has no "model name": the board's Hardware line, else the raw CPU part id, else unknown.
-    model: model ?? hardware ?? cpuPart,
+    model: boundedString(model ?? hardware ?? cpuPart, MAX_STR, 'cpuinfo model'),
   };
 }
 

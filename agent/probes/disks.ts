@@ -2,6 +2,7 @@
 import type { DiskFacts } from '../../report/schema.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
+import { boundedCount, MAX_BYTES } from './support.js';
 
 export const DISK_PATHS = ['/', '/var/lib/containerd'];
 
@@ -12,11 +13,17 @@ export const disksProbe: Probe<'disks', DiskFacts[]> = {
     const disks: DiskFacts[] = [];
     for (const path of DISK_PATHS) {
       if (path !== '/' && !(await host.exists(path))) continue;
+      let fs: { capacityBytes: number; freeBytes: number };
       try {
-        disks.push({ path, ...(await host.statfs(path)) });
+        fs = await host.statfs(path);
       } catch (e) {
         throw new ProbeFailure('read', `statfs ${path}: ${(e as Error).message}`);
       }
+      disks.push({
+        path,
+        capacityBytes: boundedCount(fs.capacityBytes, MAX_BYTES, `statfs ${path} capacity`),
+        freeBytes: boundedCount(fs.freeBytes, MAX_BYTES, `statfs ${path} free space`),
+      });
     }
     return disks;
   },

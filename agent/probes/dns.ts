@@ -1,6 +1,7 @@
 // Resolver configuration (etc/resolv.conf nameservers) and whether the host's own name resolves, as the
 // host resolves it.
 import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { DnsFacts } from '../../report/schema.js';
 import type { HostContext } from '../host.js';
 import { parseHostname } from './hostname.js';
@@ -10,11 +11,21 @@ import { execOptional, readOptional } from './support.js';
 
 export const HOSTNAME_LOOKUP_TIMEOUT_MS = 3000;
 
+/** Longest nameserver kept (DnsFacts: Str(128)); an IPv6 address with a zone id is far shorter. */
+const MAX_NAMESERVER = 128;
+
+/**
+ * resolv.conf's nameserver addresses, at most 16 (the schema's maxItems; the resolver uses only the first 3).
+ * Like glibc, a nameserver that is not an IP address (optionally IPv6 with a %zone) is ignored, so an odd
+ * entry never makes the report invalid.
+ */
 export function parseResolvConf(text: string): string[] {
   const servers: string[] = [];
   for (const line of text.split('\n')) {
+    if (servers.length >= 16) break;
     const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (m && servers.length < 16) servers.push(m[1]!);
+    // isIP accepts an IPv6 zone (fe80::1%eth0); the length bound comes first so it never sees megabytes.
+    if (m && m[1]!.length <= MAX_NAMESERVER && isIP(m[1]!) !== 0) servers.push(m[1]!);
   }
   return servers;
 }

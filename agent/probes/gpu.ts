@@ -6,7 +6,7 @@ import type { ExecResult, HostContext } from '../host.js';
 import { createHostContext } from '../host.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { excerpt, execOptional } from './support.js';
+import { boundedCount, boundedString, excerpt, execOptional, MAX_COUNT, MAX_STR } from './support.js';
 
 export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
 
@@ -41,11 +41,11 @@ function record(value: unknown): Record<string, unknown> | null {
     : null;
 }
 
-/** "81559 MiB" → 81559; N/A or other units → null. */
+/** "81559 MiB" → 81559; N/A or other units → null; beyond Count()'s bound → ProbeFailure('parse'). */
 export function parseMiB(value: unknown): number | null {
   if (typeof value !== 'string') return null;
   const m = /^(\d+)\s*MiB$/.exec(value.trim());
-  return m ? Number(m[1]) : null;
+  return m ? boundedCount(Number(m[1]), MAX_COUNT, 'GPU memory in MiB') : null;
 }
 
 /**
@@ -67,12 +67,21 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
   const log = record(doc?.['nvidia_smi_log']);
   if (!log) throw new ProbeFailure('parse', `no <nvidia_smi_log> element in ${excerpt(xml)}`);
 
-  const driverVersion = versionOf(log['kmd_version']) ?? versionOf(log['driver_version']);
-  const cudaVersion = versionOf(log['cuda_version']) ?? versionOf(log['cuda_umd_version']);
+  const driverVersion = boundedString(
+    versionOf(log['kmd_version']) ?? versionOf(log['driver_version']),
+    64,
+    'nvidia-smi driver version',
+  );
+  const cudaVersion = boundedString(
+    versionOf(log['cuda_version']) ?? versionOf(log['cuda_umd_version']),
+    64,
+    'nvidia-smi CUDA version',
+  );
   // A single GPU is one <gpu> element: the parser gives an object, not an array.
   const rawGpus = log['gpu'] === undefined ? [] : Array.isArray(log['gpu']) ? log['gpu'] : [log['gpu']];
   const devices: GpuDevice[] = [];
-  for (const raw of rawGpus) {
+  // The report holds at most 64 GPUs (schema maxItems); later ones are not parsed at all.
+  for (const raw of rawGpus.slice(0, 64)) {
     const gpu = record(raw);
     if (!gpu) throw new ProbeFailure('parse', 'a <gpu> element has no fields');
     const name = text(gpu['product_name']);
@@ -84,11 +93,15 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
       );
     }
     devices.push({
-      name,
-      uuid,
+      name: boundedString(name, MAX_STR, 'GPU product_name'),
+      uuid: boundedString(uuid, MAX_STR, 'GPU uuid'),
       memoryMiB: parseMiB(record(gpu['fb_memory_usage'])?.['total']),
-      pciBusId: text(record(gpu['pci'])?.['pci_bus_id']) ?? text(gpu['@id']),
-      migMode: text(record(gpu['mig_mode'])?.['current_mig']),
+      pciBusId: boundedString(
+        text(record(gpu['pci'])?.['pci_bus_id']) ?? text(gpu['@id']),
+        64,
+        'GPU pci_bus_id',
+      ),
+      migMode: boundedString(text(record(gpu['mig_mode'])?.['current_mig']), 32, 'GPU current_mig'),
     });
   }
   const attached = Number(text(log['attached_gpus']));
@@ -109,8 +122,16 @@ export function parseNvidiaSmiVersionText(output: string): {
     return m ? m[1]! : null;
   };
   return {
-    driverVersion: field('KMD Version') ?? field('Driver Version'),
-    cudaVersion: field('CUDA UMD Version') ?? field('CUDA Version'),
+    driverVersion: boundedString(
+      field('KMD Version') ?? field('Driver Version'),
+      64,
+      'nvidia-smi driver version',
+    ),
+    cudaVersion: boundedString(
+      field('CUDA UMD Version') ?? field('CUDA Version'),
+      64,
+      'nvidia-smi CUDA version',
+    ),
   };
 }
 
@@ -126,7 +147,8 @@ export function parseNvidiaSmiList(output: string): Array<{ index: number; name:
 
 /** `nvidia-ctk --version` / `nvidia-container-runtime --version`: the first `version X.Y.Z`. */
 export function parseToolkitVersion(output: string): string | null {
-  return /\bversion\s+v?(\d+\.\d+\.\d+[^\s]*)/i.exec(output)?.[1] ?? null;
+  const version = /\bversion\s+v?(\d+\.\d+\.\d+[^\s]*)/i.exec(output)?.[1] ?? null;
+  return boundedString(version, 64, 'NVIDIA Container Toolkit version');
 }
 
 /**

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { JetsonFacts } from '../../report/schema.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { excerpt, execOptional, readOptional } from './support.js';
+import { boundedString, excerpt, execOptional, readOptional } from './support.js';
 
 export interface TegraRelease {
   l4tVersion: string;
@@ -17,18 +17,32 @@ export function parseNvTegraRelease(text: string): TegraRelease {
   const m = /^#\s*R(\d+)\s*\(release\),\s*REVISION:\s*(\d+)\.(\d+)\b/.exec(first);
   if (!m) throw new ProbeFailure('parse', `unexpected nv_tegra_release first line ${excerpt(first)}`);
   const board = /BOARD:\s*([^,\s]+)/.exec(first)?.[1] ?? null;
-  return { l4tVersion: `${m[1]}.${m[2]}.${m[3]}`, board };
+  return {
+    l4tVersion: boundedString(`${m[1]}.${m[2]}.${m[3]}`, 64, 'nv_tegra_release L4T version'),
+    board: boundedString(board, 128, 'nv_tegra_release BOARD'),
+  };
 }
 
 /** usr/local/cuda/version.json → cuda.version. */
 export function parseCudaVersionJson(text: string): string | null {
+  let version: string | null;
   try {
     const doc: unknown = JSON.parse(text);
     const cuda = (doc as { cuda?: { version?: unknown } } | null)?.cuda;
-    return typeof cuda?.version === 'string' ? cuda.version : null;
+    version = typeof cuda?.version === 'string' ? cuda.version : null;
   } catch {
     throw new ProbeFailure('parse', `usr/local/cuda/version.json is not JSON: ${excerpt(text)}`);
   }
+  return boundedString(version, 64, 'usr/local/cuda/version.json cuda.version');
+}
+
+/** `dpkg-query -W -f='${Version}' nvidia-jetpack` output → the version; null when empty. */
+export function parseDpkgVersion(output: string): string | null {
+  const version = output.trim();
+  if (version.length === 0) return null;
+  // One Debian version is one token: anything else is not dpkg-query's answer.
+  if (/\s/.test(version)) throw new ProbeFailure('parse', `unexpected dpkg-query output ${excerpt(version)}`);
+  return boundedString(version, 128, 'nvidia-jetpack package version');
 }
 
 // dpkg-query's own format syntax, not a JS template.
@@ -83,12 +97,14 @@ export const jetsonProbe: Probe<'jetson', JetsonFacts | null> = {
       4000,
       signal,
     );
-    if (dpkg && dpkg.code === 0 && dpkg.stdout.trim()) jetpackPackageVersion = dpkg.stdout.trim();
+    if (dpkg && dpkg.code === 0) jetpackPackageVersion = parseDpkgVersion(dpkg.stdout);
 
     const cudaJson = await readOptional(host, '/usr/local/cuda/version.json');
     return {
       l4tVersion: tegra?.l4tVersion ?? null,
-      jetpackVersion: tegra ? await jetpackFor(tegra.l4tVersion) : null,
+      jetpackVersion: tegra
+        ? boundedString(await jetpackFor(tegra.l4tVersion), 64, 'JetPack version from spec/jetpack.yaml')
+        : null,
       jetpackPackageVersion,
       cudaVersion: cudaJson === null ? null : parseCudaVersionJson(cudaJson),
       board: tegra?.board ?? null,

@@ -2,12 +2,12 @@
 import type { MemoryFacts } from '../../report/schema.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { excerpt } from './support.js';
+import { boundedCount, excerpt, MAX_BYTES } from './support.js';
 
 export function parseMeminfo(text: string): MemoryFacts {
   const m = /^MemTotal:\s+(\d+)\s*kB\s*$/m.exec(text);
   if (!m) throw new ProbeFailure('parse', `meminfo has no "MemTotal: N kB" line: ${excerpt(text)}`);
-  return { totalBytes: Number(m[1]) * 1024 };
+  return { totalBytes: boundedCount(Number(m[1]) * 1024, MAX_BYTES, 'MemTotal in bytes') };
 }
 
 export const memoryProbe: Probe<'memory', MemoryFacts> = {

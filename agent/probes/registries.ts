@@ -8,6 +8,7 @@ import { rootCertificates } from 'node:tls';
 import type { RegistryResult } from '../../report/schema.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
+import { excerpt, MAX_STR } from './support.js';
 
 export const DEFAULT_REGISTRIES = ['nvcr.io', 'ghcr.io', 'docker.io'];
 
@@ -23,15 +24,14 @@ export interface RegistryTarget {
   endpoint: string;
 }
 
-/** `host`, `host:port`, `[v6]`, `[v6]:port`; rejects anything else. */
+/** `host`, `host:port`, `[v6]`, `[v6]:port` (at most 256 characters, RegistryResult.host); rejects anything else. */
 export function parseRegistryTarget(spec: string): RegistryTarget {
   const s = spec.trim();
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(s);
-  if (!m) throw new ProbeFailure('parse', `registry ${JSON.stringify(spec)} is not host[:port]`);
+  const m = s.length > MAX_STR ? null : /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(s);
+  if (!m) throw new ProbeFailure('parse', `registry ${excerpt(spec)} is not host[:port]`);
   const name = (m[1] ?? m[2])!;
   const port = m[3] === undefined ? 443 : Number(m[3]);
-  if (port < 1 || port > 65535)
-    throw new ProbeFailure('parse', `registry ${JSON.stringify(spec)} has a bad port`);
+  if (port < 1 || port > 65535) throw new ProbeFailure('parse', `registry ${excerpt(spec)} has a bad port`);
   const hostname = ENDPOINT_ALIASES[name.toLowerCase()] ?? name;
   const shownHost = isIP(hostname) === 6 ? `[${hostname}]` : hostname;
   return { host: s, hostname, port, endpoint: m[3] === undefined ? shownHost : `${shownHost}:${port}` };
@@ -118,9 +118,11 @@ export async function probeRegistry(
   try {
     target = parseRegistryTarget(spec);
   } catch (e) {
+    // Not a registry name (options.ts already refuses these): echoed visibly cut, never as a valid name.
+    const shown = spec.length <= MAX_STR ? spec : `${spec.slice(0, MAX_STR - 1)}…`;
     return {
-      host: spec.slice(0, 256),
-      endpoint: spec.slice(0, 256),
+      host: shown,
+      endpoint: shown,
       reachable: false,
       dnsResolved: false,
       httpStatus: null,

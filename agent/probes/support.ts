@@ -1,5 +1,17 @@
 // Small helpers shared by the probes: optional reads, short excerpts for parse errors, exec wrappers that
-// turn "command not found" into null.
+// turn "command not found" into null, and the bounds every emitted fact must respect.
+//
+// Bounds rule (report/schema.ts is the authority; the aggregator rejects a WHOLE report when one field breaks
+// it, so a probe must never emit such a value). The agent must not load typebox or a validator (memory), so
+// the limits are restated here and applied by hand at the parsers:
+// - A string fact longer than its schema maxLength, or an integer fact that is not a safe integer within its
+//   bounds, makes the probe fail with ProbeFailure('parse') naming the field and quoting an excerpt. Never
+//   truncated (a cut version or identifier would be a fabricated one) and never silently nulled: this holds
+//   for display strings (cpu model, GPU name, PRETTY_NAME, board) too, one rule for every field.
+// - Lists longer than the schema's maxItems keep their first N entries only where the consumer itself reads
+//   only the first ones (resolv.conf nameservers, ID_LIKE in order of closeness, GPUs); entries the
+//   consumer would ignore anyway (a resolv.conf nameserver that is not an address) are skipped.
+// - Error texts (ProbeError.message, RegistryResult.error) are messages, not facts: they are cut to fit.
 import type { ExecResult, HostContext } from '../host.js';
 import { isNotFound } from '../host.js';
 import { ProbeFailure } from './probe.js';
@@ -8,6 +20,35 @@ import { ProbeFailure } from './probe.js';
 export function excerpt(text: string, max = 80): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return JSON.stringify(flat.length > max ? `${flat.slice(0, max)}…` : flat);
+}
+
+/** Limits of report/schema.ts: Str() default maxLength, Count() and Bytes() maxima. */
+export const MAX_STR = 256;
+export const MAX_COUNT = 1_000_000;
+export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
+
+/** Length as JSON Schema counts it (code points, as ajv does), without building an array. */
+function codePointLength(value: string, max: number): number {
+  if (value.length <= max) return value.length; // code points never exceed UTF-16 units
+  let n = 0;
+  for (const _ of value) if (++n > max) break;
+  return n;
+}
+
+/** `value` when it fits the schema's maxLength; else ProbeFailure('parse') naming `what`. null passes. */
+export function boundedString<T extends string | null>(value: T, max: number, what: string): T {
+  if (value !== null && codePointLength(value, max) > max) {
+    throw new ProbeFailure('parse', `${what} is longer than ${max} characters: ${excerpt(value)}`);
+  }
+  return value;
+}
+
+/** `value` when it is a safe integer in [0, max]; else ProbeFailure('parse') naming `what`. null passes. */
+export function boundedCount<T extends number | null>(value: T, max: number, what: string): T {
+  if (value !== null && !(Number.isSafeInteger(value) && value >= 0 && value <= max)) {
+    throw new ProbeFailure('parse', `${what} is not an integer from 0 to ${max}: ${excerpt(String(value))}`);
+  }
+  return value;
 }
 
 /** Reads a host file; null when it does not exist (ENOENT/ENOTDIR). Other errors propagate. */
