@@ -59,7 +59,7 @@ export function renderMarkdown(input: {
     out.push('Missed targets and what limits them:', '');
     for (const { p, t } of missed) {
       out.push(
-        `- ${p.title} — ${t.what}: ${t.measured} (target ${t.target}).${t.limitedBy ? ` ${t.limitedBy}.` : ''}`,
+        `- ${p.title} — ${t.what}: ${t.measured} (target ${t.target}).${t.limitedBy ? ` Limited by: ${t.limitedBy}.` : ''}`,
       );
     }
     out.push('');

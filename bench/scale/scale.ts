@@ -80,6 +80,15 @@ function inState(emu: K8sEmulator, name: string, fail: boolean): boolean {
   return label === (fail ? 'false' : 'true') && condition === (fail ? 'True' : 'False');
 }
 
+/** A check that every node reaches its state; only the nodes not there yet are looked at again. */
+function allInState(emu: K8sEmulator, names: string[], fail: boolean): () => boolean {
+  let pending = names;
+  return () => {
+    pending = pending.filter((name) => !inState(emu, name, fail));
+    return pending.length === 0;
+  };
+}
+
 async function metric(url: string, name: string): Promise<number> {
   const { body } = await httpGet(`${url}/metrics`);
   let total = 0;
@@ -190,12 +199,7 @@ export async function runScalePart(opts: BenchOptions): Promise<PartResult> {
     emu.reset();
     const t0 = performance.now();
     const initial = await sendRound(url, round(false));
-    await waitFor(
-      'every node labelled',
-      () => nodes.every((name) => inState(emu, name, false)),
-      n * 10 + 120_000,
-      250,
-    );
+    await waitFor('every node labelled', allInState(emu, nodes, false), n * 10 + 120_000, 250);
     const initialConvergeS = (performance.now() - t0) / 1000;
     await settle(emu, url, 1500, 60_000);
     const initialWrites = writeLog(emu);
@@ -219,7 +223,7 @@ export async function runScalePart(opts: BenchOptions): Promise<PartResult> {
       const sent = await sendRound(url, round(toFail));
       await waitFor(
         'the flipped nodes to converge',
-        () => flipped.every((name) => inState(emu, name, toFail)),
+        allInState(emu, flipped, toFail),
         flipCount * 20 + 120_000,
         100,
       );
