@@ -225,7 +225,8 @@ export class NodeInformer implements ClusterView {
     const watch = new Watch(this.options.kubeConfig);
     // The client aborts a stream silent for requestTimeoutMs (30 s by default), which a quiet cluster
     // easily is; stalls are the watchdog's job, so the client waits longer than the watchdog.
-    watch.requestTimeoutMs = this.options.watchdogMs * 2;
+    // (private in the typings, a plain field in the code: see node_modules/@kubernetes/client-node/dist/watch.js)
+    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = this.options.watchdogMs * 2;
     const controller = await watch.watch(
       '/api/v1/nodes',
       query,
