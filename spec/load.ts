@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
+import { type Document, isPair, isScalar, isSeq, type Node, parseDocument, visit } from 'yaml';
 import type { Spec } from './spec-types.js';
 import { SpecError, validateSpec } from './validate.js';
 
@@ -21,6 +21,7 @@ export function parseSpec(text: string, fileName: string): Spec {
     const where = e ? lineCol(text, e.pos[0]) : 'YAML';
     throw new SpecError(fileName, where, `invalid YAML: ${e?.message.split('\n')[0] ?? 'parse error'}`);
   }
+  rejectLossyNumbers(doc, fileName);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 50 });
@@ -29,6 +30,41 @@ export function parseSpec(text: string, fileName: string): Spec {
     throw new SpecError(fileName, 'YAML', `invalid YAML: ${e instanceof Error ? e.message : String(e)}`);
   }
   return validateSpec(value, fileName);
+}
+
+/**
+ * A plain YAML number whose source text does not print back the same (`12.10` → 12.1, `1.0` → 1, `0x10`)
+ * loses what the author wrote before validation could see it: reject it here, where the source text is
+ * still known, naming the field where it is written (an anchor's definition, not its aliases).
+ */
+function rejectLossyNumbers(doc: Document, fileName: string): void {
+  visit(doc, {
+    Scalar(_key, node, ancestors) {
+      if (typeof node.value !== 'number' || node.type !== 'PLAIN' || node.source === undefined) return;
+      const src = node.source;
+      if (src === String(node.value)) return;
+      throw new SpecError(
+        fileName,
+        fieldPath([...ancestors, node]),
+        `${src} is a YAML number, read as ${node.value}; quote versions ("${src}") so no digit is lost`,
+      );
+    },
+  });
+}
+
+/** `checks[5].roles.gpu.min` for a chain Document → … → node, in the validator's notation. */
+function fieldPath(chain: readonly unknown[]): string {
+  let path = '';
+  for (let i = 0; i < chain.length - 1; i++) {
+    const parent = chain[i];
+    const child = chain[i + 1];
+    if (isSeq(parent)) path += `[${parent.items.indexOf(child as Node)}]`;
+    else if (isPair(parent) && child === parent.value) {
+      const key = isScalar(parent.key) ? String(parent.key.value) : '?';
+      path = path ? `${path}.${key}` : key;
+    }
+  }
+  return path;
 }
 
 function lineCol(text: string, offset: number): string {

@@ -141,10 +141,13 @@ function roleMap<P>(
 }
 
 function versionValue(val: Validator, p: Obj, key: string, path: string, scheme: VersionScheme): string {
-  const raw = p[key];
-  // YAML reads `12.6` as a number: accept it, but only when it prints back the same.
-  const text = typeof raw === 'number' ? String(raw) : raw;
-  if (typeof text !== 'string') val.fail(join(path, key), `must be a version string, got ${describe(raw)}`);
+  const text = p[key];
+  // YAML reads `12.10` as the number 12.1: a version must be a string, or a digit is silently lost.
+  // (parseSpec already names the lossy ones with their source text; this catches the rest, e.g. `12.6`.)
+  if (typeof text === 'number') {
+    val.fail(join(path, key), `${text} is a YAML number; quote versions ("${text}") so no digit is lost`);
+  }
+  if (typeof text !== 'string') val.fail(join(path, key), `must be a version string, got ${describe(text)}`);
   if (!parseVersion(text, scheme)) {
     val.fail(
       join(path, key),

@@ -134,6 +134,45 @@ describe('parseSpec errors name the file, the field path and the problem', () =>
     );
   });
 
+  it('a version YAML reads as a number is an error naming the source text (no digit lost)', () => {
+    const cuda = (min: string) => `  - id: gpu.cuda
+    description: d
+    rule: minVersion
+    fact: gpu.cudaVersion
+    scheme: dotted
+    severity: fail
+    remediation: r
+    source: s
+    roles:
+      gpu: { min: ${min} }
+`;
+    expect(errorOf(specWith(cuda('12.10'))).message).toBe(
+      'spec.yaml: checks[0].roles.gpu.min: 12.10 is a YAML number, read as 12.1; quote versions ("12.10") so no digit is lost',
+    );
+    // Read back unchanged, but still a number: quoting is required all the same.
+    expect(errorOf(specWith(cuda('12.6'))).message).toBe(
+      'spec.yaml: checks[0].roles.gpu.min: 12.6 is a YAML number; quote versions ("12.6") so no digit is lost',
+    );
+    expect(errorOf(specWith(cuda('12'))).message).toContain('checks[0].roles.gpu.min: 12 is a YAML number');
+    const quoted = parseSpec(specWith(cuda('"12.10"')), 'spec.yaml').checks[0];
+    expect(quoted?.roles.gpu).toEqual({ min: '12.10' });
+    const os = `  - id: os.release
+    description: d
+    rule: osRelease
+    severity: fail
+    remediation: r
+    source: s
+    roles:
+      control-plane: { accept: [{ id: ubuntu, minVersion: "22.04" }, { id: debian, minVersion: 24.10 }] }
+`;
+    expect(errorOf(specWith(os)).message).toBe(
+      'spec.yaml: checks[0].roles.control-plane.accept[1].minVersion: 24.10 is a YAML number, read as 24.1; quote versions ("24.10") so no digit is lost',
+    );
+    expect(errorOf(specWith(MEM).replace('revision: "1"', 'revision: 2025.10')).message).toBe(
+      'spec.yaml: metadata.revision: 2025.10 is a YAML number, read as 2025.1; quote versions ("2025.10") so no digit is lost',
+    );
+  });
+
   it('missing and duplicate fields', () => {
     expect(errorOf(specWith(MEM.replace('    remediation: add memory\n', ''))).message).toBe(
       'spec.yaml: checks[0].remediation: is required',
