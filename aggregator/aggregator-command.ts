@@ -253,7 +253,11 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
     return 1;
   }
 
-  const evaluator = createSpecEvaluator(spec);
+  const evaluator = createSpecEvaluator(spec, {
+    // A gpu/jetson probe error keeps the node's role instead of deriving `compute` from missing facts.
+    previousRole: (node) => store.get(node)?.result.role,
+    ...(integration ? { roleLabel: makeNames(config.labelPrefix).labels.role } : {}),
+  });
   // Only a --spec file can change; the built-in spec is part of the program.
   const specWatcher =
     config.specFile && specHash

@@ -1,7 +1,8 @@
 // The real ReportEvaluator: the spec in force, the role from the node's cluster labels when they name one,
 // else from the facts, and the labels handed to the node.label check. The spec can be replaced while the
 // server runs (live reload, aggregator/spec-watcher.ts): each evaluation reads the one in force.
-import type { NodeResult, Report } from '../../report/schema.js';
+import { type NodeResult, type ProbeName, type Report, ROLES, type Role } from '../../report/schema.js';
+import type { RoleDecision } from '../../spec/api.js';
 import { evaluate } from '../../spec/evaluate.js';
 import type { Spec } from '../../spec/load.js';
 import { roleFromFacts, roleFromLabels } from '../../spec/role.js';
@@ -13,7 +14,51 @@ export interface SpecEvaluator extends ReportEvaluator {
   setSpec(spec: Spec): void;
 }
 
-export function createSpecEvaluator(initial: Spec): SpecEvaluator {
+export interface SpecEvaluatorOptions {
+  /** The role of the node's previous evaluation (the store's), if any. */
+  previousRole?: (node: string) => Role | undefined;
+  /** Our own role label (`<prefix>role`), read when there is no previous evaluation (after a restart). */
+  roleLabel?: string;
+}
+
+/** Probes whose failure makes a role derived from facts meaningless (a timed-out nvidia-smi ≠ no GPU). */
+const ROLE_PROBES: ReadonlySet<ProbeName> = new Set<ProbeName>(['gpu', 'jetson']);
+
+const isRole = (value: string | undefined): value is Role =>
+  value !== undefined && (ROLES as readonly string[]).includes(value);
+
+/**
+ * The role decision for one report. Labels naming a role win. Otherwise the facts decide, except when the
+ * gpu or jetson probe errored in this report: then the node keeps the role it had (the previous result's,
+ * else our role label), so one nvidia-smi timeout does not move a GPU node into the compute pool (role label,
+ * breaker pool, taint).
+ */
+export function decideRole(
+  report: Report,
+  labels: Record<string, string> | undefined,
+  options: SpecEvaluatorOptions = {},
+): RoleDecision {
+  const fromLabels = labels ? roleFromLabels(labels) : null;
+  if (fromLabels) return fromLabels;
+  const fromFacts = roleFromFacts(report.facts);
+  const errored = report.probeErrors.find((e) => ROLE_PROBES.has(e.probe));
+  if (!errored) return fromFacts;
+  const why = `previous (${errored.probe} probe error)`;
+  const previous = options.previousRole?.(report.node);
+  if (previous)
+    return { role: previous, source: why, reason: `kept from the previous evaluation: ${errored.message}` };
+  const labelled = options.roleLabel ? labels?.[options.roleLabel] : undefined;
+  if (isRole(labelled)) {
+    return {
+      role: labelled,
+      source: why,
+      reason: `kept from the ${options.roleLabel} label: ${errored.message}`,
+    };
+  }
+  return fromFacts;
+}
+
+export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions = {}): SpecEvaluator {
   let spec = initial;
   return {
     get spec() {
@@ -23,7 +68,7 @@ export function createSpecEvaluator(initial: Spec): SpecEvaluator {
       spec = next;
     },
     evaluate(report: Report, labels: Record<string, string> | undefined): NodeResult {
-      const role = (labels && roleFromLabels(labels)) ?? roleFromFacts(report.facts);
+      const role = decideRole(report, labels, options);
       return evaluate(report, spec, role, labels ? { labels } : undefined);
     },
   };
