@@ -155,6 +155,17 @@ export const ApiServerEncryptionFacts = Type.Object(
   closed,
 );
 
+export const PciFacts = Type.Object(
+  {
+    /**
+     * PCI devices with vendor 0x10de (NVIDIA) and a display/3D controller class (0x03xxxx), from the
+     * host's sysfs: an NVIDIA GPU is there even when no driver (nvidia-smi) is installed or it fails.
+     */
+    nvidiaGpus: Count(),
+  },
+  closed,
+);
+
 export const Facts = Type.Object(
   {
     hostname: Nullable(Str()),
@@ -170,6 +181,11 @@ export const Facts = Type.Object(
     dns: Nullable(DnsFacts),
     /** null on hosts without a kube-apiserver static pod manifest probe (non control-plane). */
     apiServerEncryption: Nullable(ApiServerEncryptionFacts),
+    /**
+     * NVIDIA GPUs on the PCI bus, whatever the driver says; null when the probe failed. Optional: agents
+     * older than the PCI probe do not send it, and absent means unknown.
+     */
+    pci: Type.Optional(Nullable(PciFacts)),
   },
   closed,
 );
@@ -238,6 +254,7 @@ export type ContainerdFacts = Static<typeof ContainerdFacts>;
 export type RegistryResult = Static<typeof RegistryResult>;
 export type DnsFacts = Static<typeof DnsFacts>;
 export type ApiServerEncryptionFacts = Static<typeof ApiServerEncryptionFacts>;
+export type PciFacts = Static<typeof PciFacts>;
 export type Facts = Static<typeof Facts>;
 export type ProbeError = Static<typeof ProbeError>;
 export type Report = Static<typeof Report>;

@@ -5,7 +5,7 @@ import { type ProbeName, ROLES, type Role } from '../report/constants.js';
 import type { Facts, ProbeError } from '../report/schema.js';
 import type { NodeLabelContext, RoleDecision } from './api.js';
 import { formatBytes, parseByteQuantity } from './quantity.js';
-import { NODE_TYPE_LABEL, roleFromLabels } from './role.js';
+import { hasNvidiaGpu, NODE_TYPE_LABEL, pciNvidiaGpus, roleFromLabels } from './role.js';
 import {
   BYTE_FACTS,
   type CommonRoleParams,
@@ -196,6 +196,8 @@ function compileMinQuantity(check: MinQuantityCheck, role: Role): RuleParts {
 type VersionLookup =
   | { kind: 'value'; text: string }
   | { kind: 'absent'; message: string }
+  /** The hardware is there (NVIDIA GPUs on the PCI bus) but not the software that reports the version. */
+  | { kind: 'noDriver'; gpus: number }
   | { kind: 'unknown'; observed: string; message: string };
 
 const VERSION_PROBES: Readonly<Record<VersionFact, ProbeName>> = {
@@ -215,14 +217,18 @@ const VERSION_NOUNS: Readonly<Record<VersionFact, string>> = {
 const NO_GPU = 'no NVIDIA GPU driver found (nvidia-smi is missing or found no GPU)';
 const NOT_JETSON = 'not a Jetson (no etc/nv_tegra_release)';
 
+/** No nvidia-smi facts: `noDriver` when the PCI bus shows NVIDIA GPUs, else absent (unknown PCI = absent). */
+function noGpuFacts(facts: Facts): VersionLookup {
+  const gpus = pciNvidiaGpus(facts) ?? 0;
+  return gpus > 0 ? { kind: 'noDriver', gpus } : { kind: 'absent', message: NO_GPU };
+}
+
 function versionFact(facts: Facts, fact: VersionFact): VersionLookup {
   switch (fact) {
     case 'gpu.driverVersion':
-      return facts.gpu
-        ? { kind: 'value', text: facts.gpu.driverVersion }
-        : { kind: 'absent', message: NO_GPU };
+      return facts.gpu ? { kind: 'value', text: facts.gpu.driverVersion } : noGpuFacts(facts);
     case 'gpu.cudaVersion':
-      if (!facts.gpu) return { kind: 'absent', message: NO_GPU };
+      if (!facts.gpu) return noGpuFacts(facts);
       if (facts.gpu.cudaVersion === null) {
         return { kind: 'unknown', observed: 'N/A', message: 'nvidia-smi reports no CUDA version (N/A)' };
       }
@@ -269,6 +275,18 @@ function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
     expected,
     run({ facts }) {
       const found = versionFact(facts, fact);
+      if (found.kind === 'noDriver') {
+        // Not `whenAbsent`: the GPU is not absent, its driver is, so this fails even on a compute node.
+        const need =
+          fact === 'gpu.driverVersion'
+            ? `install the NVIDIA driver ≥ ${minText}`
+            : `no CUDA version is offered without the NVIDIA driver (CUDA ≥ ${minText} needs one)`;
+        return {
+          status: 'unmet',
+          observed: `no driver (${found.gpus} NVIDIA GPU(s) on the PCI bus)`,
+          message: `NVIDIA GPU(s) present on the PCI bus but nvidia-smi is missing: ${need}`,
+        };
+      }
       if (found.kind === 'absent') {
         return { status: whenAbsent === 'skip' ? 'skip' : 'unmet', observed: null, message: found.message };
       }
@@ -437,13 +455,14 @@ function compileNodeLabel(role: Role, _params: CommonRoleParams): RuleParts {
         const err = errors.get(hw);
         if (err)
           return { status: 'error', observed, message: `${hw} probe failed (${err.kind}): ${err.message}` };
-        if (!facts[hw]) {
+        // A GPU without its driver still matches the label; gpu.driver reports the missing driver.
+        if (hw === 'gpu' ? !hasNvidiaGpu(facts) : !facts[hw]) {
           const what = hw === 'gpu' ? 'no NVIDIA GPU was found' : 'it is not a Jetson';
           return { status: 'unmet', observed, message: `the node is labelled ${observed} but ${what}` };
         }
       }
       if (HARDWARE_ROLES.has(role)) {
-        const found = facts.jetson ? 'jetson' : facts.gpu ? 'gpu' : null;
+        const found = facts.jetson ? 'jetson' : hasNvidiaGpu(facts) ? 'gpu' : null;
         if (found && value !== found) {
           const what = found === 'gpu' ? 'an NVIDIA GPU' : 'a Jetson';
           return {

@@ -1,5 +1,5 @@
 // Which requirements apply to a node: from its Kubernetes labels when it has a role label, otherwise from
-// what the hardware shows (a Jetson, an NVIDIA GPU, or a plain compute node).
+// what the host shows (a Jetson, a kube-apiserver manifest, an NVIDIA GPU, or a plain compute node).
 import type { Facts, Role } from '../report/schema.js';
 import type { RoleDecision } from './api.js';
 
@@ -19,17 +19,48 @@ const NODE_POOL_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
   ['compute', 'compute'],
 ]);
 
-/** Auto role: Jetson facts → jetson; an NVIDIA GPU → gpu; otherwise compute. */
+/** NVIDIA GPUs on the host's PCI bus, or null when unknown (no `pci` fact: an older agent, or the probe failed). */
+export function pciNvidiaGpus(facts: Facts): number | null {
+  return facts.pci ? facts.pci.nvidiaGpus : null;
+}
+
+/** Whether the host has NVIDIA GPU hardware: nvidia-smi saw one, or the PCI bus shows one. */
+export function hasNvidiaGpu(facts: Facts): boolean {
+  return facts.gpu !== null || (pciNvidiaGpus(facts) ?? 0) > 0;
+}
+
+/**
+ * Auto role, first match wins: Jetson → jetson; a kube-apiserver static pod manifest → control-plane;
+ * an NVIDIA GPU (nvidia-smi, or only the PCI bus when the driver is missing or failing) → gpu; else compute.
+ */
 export function roleFromFacts(facts: Facts): RoleDecision {
+  // Jetson first: the Jetson checks (arm64, JetPack) are what make such a board usable at all, and a
+  // Jetson hosting the API server is a lab setup, not a backend to size as a control plane.
   if (facts.jetson) {
     const what = facts.jetson.board ?? (facts.jetson.l4tVersion ? `L4T ${facts.jetson.l4tVersion}` : null);
     return { role: 'jetson', source: 'facts', reason: what ? `Jetson found (${what})` : 'Jetson found' };
+  }
+  // Control plane before gpu: its minimums (12 cores, 24 GB, 200 GB free) are the stricter ones and apply
+  // to the node whatever else it carries; judging it as a gpu node would skip them. A GPU on a
+  // control-plane node is rare; `check --role gpu` judges its GPU on its own.
+  if (facts.apiServerEncryption?.manifestFound === true) {
+    return { role: 'control-plane', source: 'facts', reason: 'kube-apiserver static pod manifest found' };
   }
   if (facts.gpu) {
     const first = facts.gpu.devices[0]?.name;
     const n = facts.gpu.devices.length;
     const what = first ? ` (${n > 1 ? `${n}× ` : ''}${first})` : '';
     return { role: 'gpu', source: 'facts', reason: `NVIDIA GPU found${what}` };
+  }
+  // No usable nvidia-smi (no driver, or the probe failed) but the hardware is there: still a gpu node, so
+  // its GPU checks fail (no driver) or read `error` (probe failed) instead of being skipped as compute.
+  const onPci = pciNvidiaGpus(facts) ?? 0;
+  if (onPci > 0) {
+    return {
+      role: 'gpu',
+      source: 'facts',
+      reason: `${onPci} NVIDIA GPU(s) on the PCI bus, nvidia-smi not found/failing`,
+    };
   }
   return { role: 'compute', source: 'facts', reason: 'no NVIDIA GPU or Jetson found' };
 }

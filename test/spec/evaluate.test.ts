@@ -3,6 +3,7 @@ import type { Facts, NodeResult, ProbeError, Role } from '../../report/schema.js
 import type { NodeLabelContext, RoleDecision } from '../../spec/api.js';
 import { evaluate } from '../../spec/evaluate.js';
 import { loadSpec, type Spec } from '../../spec/load.js';
+import { roleFromFacts } from '../../spec/role.js';
 import { buildFacts, GB, gpuFacts, jetsonFacts, unreachable } from './facts-builder.js';
 
 let spec: Spec;
@@ -109,6 +110,51 @@ describe('evaluate', () => {
     }
     expect(check(r, 'containerd.version').status).toBe('pass');
     expect(r.probeErrors).toEqual([err]);
+  });
+
+  it('NVIDIA GPUs on the PCI bus without nvidia-smi: gpu.driver and gpu.cuda fail naming the driver', () => {
+    const facts = buildFacts({ gpu: null, pci: { nvidiaGpus: 4 } });
+    const role = roleFromFacts(facts);
+    expect(role.role).toBe('gpu');
+    const r = evaluate(
+      { node: 'node-1', facts, probeErrors: [], collectedAt: '2025-06-01T11:59:00.000Z' },
+      spec,
+      role,
+      undefined,
+      { now: NOW },
+    );
+    expect(check(r, 'gpu.driver')).toMatchObject({
+      status: 'fail',
+      observed: 'no driver (4 NVIDIA GPU(s) on the PCI bus)',
+      message:
+        'NVIDIA GPU(s) present on the PCI bus but nvidia-smi is missing: install the NVIDIA driver ≥ 535.216.03',
+    });
+    expect(check(r, 'gpu.driver').remediation).toContain('535.216.03');
+    expect(check(r, 'gpu.cuda').status).toBe('fail');
+    expect(check(r, 'gpu.cuda').message).toContain('no CUDA version is offered without the NVIDIA driver');
+    expect(r.verdict).toBe('fail');
+    // Even where a GPU is optional (compute: whenAbsent skip) the GPU is not absent, its driver is.
+    expect(check(run(facts, 'compute'), 'gpu.driver').status).toBe('fail');
+    // No GPU on the bus, or PCI unknown: absent as before.
+    expect(check(run(buildFacts({ pci: { nvidiaGpus: 0 } }), 'compute'), 'gpu.driver').status).toBe('skip');
+    expect(check(run(buildFacts({ pci: null }), 'compute'), 'gpu.driver').status).toBe('skip');
+  });
+
+  it('a hanging nvidia-smi on a host whose PCI bus shows GPUs: role gpu, GPU checks error (not skipped)', () => {
+    const facts = buildFacts({ gpu: null, pci: { nvidiaGpus: 8 } });
+    const role = roleFromFacts(facts);
+    expect(role.role).toBe('gpu');
+    const err: ProbeError = { probe: 'gpu', kind: 'timeout', message: 'nvidia-smi did not answer' };
+    const r = evaluate(
+      { node: 'node-1', facts, probeErrors: [err], collectedAt: '2025-06-01T11:59:00.000Z' },
+      spec,
+      role,
+      undefined,
+      { now: NOW },
+    );
+    expect(check(r, 'gpu.driver').status).toBe('error');
+    expect(check(r, 'gpu.cuda').status).toBe('error');
+    expect(r.verdict).toBe('fail');
   });
 
   it('a probe error on a check not required for the role stays skip', () => {
@@ -271,6 +317,15 @@ describe('evaluate', () => {
         check(run(buildFacts(), 'jetson', { labels: labels({ 'node-type': 'jetson' }) }), 'node.label')
           .status,
       ).toBe('fail');
+    });
+    it('GPUs on the PCI bus without a driver: the gpu label matches, another label warns', () => {
+      const facts = buildFacts({ gpu: null, pci: { nvidiaGpus: 1 } });
+      expect(check(run(facts, 'gpu', { labels: labels({ 'node-type': 'gpu' }) }), 'node.label').status).toBe(
+        'pass',
+      );
+      expect(
+        check(run(facts, 'compute', { labels: labels({ 'node-type': 'compute' }) }), 'node.label').status,
+      ).toBe('warn');
     });
     it('a GPU without the gpu label warns', () => {
       const c = check(

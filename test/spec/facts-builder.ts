@@ -78,6 +78,7 @@ export function buildFacts(over: Partial<Facts> = {}): Facts {
     registries: [reachable('nvcr.io'), reachable('ghcr.io'), reachable('docker.io')],
     dns: { nameservers: ['10.0.0.2'], hostnameResolves: true },
     apiServerEncryption: null,
+    pci: null,
     ...over,
   };
 }

@@ -19,6 +19,54 @@ describe('roleFromFacts', () => {
   });
 });
 
+describe('roleFromFacts: control plane and GPUs without a working driver', () => {
+  const manifest = (manifestFound: boolean) => ({
+    manifestFound,
+    encryptionConfigPath: null,
+    firstProvider: null,
+    enabled: null,
+  });
+
+  it('a kube-apiserver static pod manifest makes a control-plane node', () => {
+    expect(roleFromFacts(buildFacts({ apiServerEncryption: manifest(true) }))).toEqual({
+      role: 'control-plane',
+      source: 'facts',
+      reason: 'kube-apiserver static pod manifest found',
+    });
+    // The probe ran but found no manifest: not a control plane.
+    expect(roleFromFacts(buildFacts({ apiServerEncryption: manifest(false) })).role).toBe('compute');
+  });
+
+  it('precedence: jetson > control-plane > gpu > compute', () => {
+    const all = { jetson: jetsonFacts(), apiServerEncryption: manifest(true), gpu: gpuFacts() };
+    expect(roleFromFacts(buildFacts(all)).role).toBe('jetson');
+    expect(roleFromFacts(buildFacts({ ...all, jetson: null })).role).toBe('control-plane');
+    expect(roleFromFacts(buildFacts({ ...all, jetson: null, apiServerEncryption: null })).role).toBe('gpu');
+    expect(
+      roleFromFacts(buildFacts({ apiServerEncryption: manifest(true), pci: { nvidiaGpus: 8 } })).role,
+    ).toBe('control-plane');
+  });
+
+  it('NVIDIA GPUs on the PCI bus without nvidia-smi make a gpu node', () => {
+    expect(roleFromFacts(buildFacts({ gpu: null, pci: { nvidiaGpus: 2 } }))).toEqual({
+      role: 'gpu',
+      source: 'facts',
+      reason: '2 NVIDIA GPU(s) on the PCI bus, nvidia-smi not found/failing',
+    });
+    // nvidia-smi's answer wins for the reason when there is one.
+    expect(roleFromFacts(buildFacts({ gpu: gpuFacts(), pci: { nvidiaGpus: 1 } })).reason).toBe(
+      'NVIDIA GPU found (NVIDIA A100-SXM4-80GB)',
+    );
+  });
+
+  it('no NVIDIA GPU on the PCI bus, or an unknown PCI fact (null or absent), stays compute', () => {
+    expect(roleFromFacts(buildFacts({ pci: { nvidiaGpus: 0 } })).role).toBe('compute');
+    expect(roleFromFacts(buildFacts({ pci: null })).role).toBe('compute');
+    const { pci: _omitted, ...withoutPci } = buildFacts();
+    expect(roleFromFacts(withoutPci).role).toBe('compute');
+  });
+});
+
 describe('roleFromLabels', () => {
   it('reads node-type, the node pool and the control-plane role label', () => {
     expect(roleFromLabels({ 'node-type': 'gpu' })).toEqual({ role: 'gpu', source: 'label:node-type=gpu' });
