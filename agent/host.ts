@@ -4,7 +4,7 @@
 // IMPLEMENTATION: owned by the probes work (see docs/ARCHITECTURE.md); the interface is fixed.
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, open, stat, statfs } from 'node:fs/promises';
+import { access, lstat, open, readlink, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { ProbeFailure } from './probes/probe.js';
 
@@ -54,6 +54,56 @@ export const HOST_BIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', 
 
 const DEFAULT_MAX_READ = 4 * 1024 * 1024;
 const DEFAULT_MAX_BUFFER = 4 * 1024 * 1024;
+/** Like the kernel's limit on symbolic links followed in one lookup (ELOOP beyond it). */
+export const MAX_SYMLINK_HOPS = 40;
+
+/**
+ * The path on this machine of a host path, following its symbolic links the way the host's kernel would:
+ * absolute targets restart at the root, relative ones continue from the link's directory, and `..` never
+ * climbs above the root (like chroot). Without this the kernel follows an absolute link such as
+ * `/usr/local/cuda -> /etc/alternatives/cuda` inside THIS container, not under the host root.
+ * One lstat per component (plus one readlink per link); no caching.
+ * A component that cannot be looked up (ENOENT, ENOTDIR, EACCES, ...) ends the walk: the rest is joined as
+ * it is, so the caller's own open/stat reports that very error. Rejects with code ELOOP after
+ * MAX_SYMLINK_HOPS links.
+ */
+export async function resolveInRoot(root: string, hostFile: string): Promise<string> {
+  const normal = path.posix.normalize(`/${hostFile}`);
+  if (root === '/') return normal; // the kernel already resolves the host's own links
+  const done: string[] = []; // real (non-link) components under the root
+  const todo = hostFile.split('/').reverse(); // a stack: next component last
+  let hops = 0;
+  while (todo.length > 0) {
+    const name = todo.pop() as string;
+    if (name === '' || name === '.') continue;
+    if (name === '..') {
+      done.pop(); // `done` holds no links, so its parent is the real parent; at the root it stays there
+      continue;
+    }
+    const here = path.join(root, ...done, name);
+    let isLink: boolean;
+    try {
+      isLink = (await lstat(here)).isSymbolicLink();
+    } catch {
+      return path.join(here, ...todo.reverse());
+    }
+    if (!isLink) {
+      done.push(name);
+      continue;
+    }
+    hops += 1;
+    if (hops > MAX_SYMLINK_HOPS) {
+      throw Object.assign(new Error(`ELOOP: too many symbolic links under ${root} resolving ${normal}`), {
+        code: 'ELOOP',
+        path: normal,
+      });
+    }
+    const target = await readlink(here);
+    if (target.startsWith('/')) done.length = 0;
+    for (const part of target.split('/').reverse()) todo.push(part);
+  }
+  return path.join(root, ...done);
+}
 
 export interface HostContextOptions {
   root: string;
@@ -77,7 +127,13 @@ async function isExecutableFile(file: string): Promise<'yes' | 'no' | 'not-execu
   }
 }
 
-export function createHostContext(options: HostContextOptions): HostContext {
+/** What createHostContext returns: a HostContext that can also say where a host path really lives. */
+export interface RootedHostContext extends HostContext {
+  /** resolveInRoot(root, path): the file on this machine a host path names after the host's symlinks. */
+  resolveInRoot(path: string): Promise<string>;
+}
+
+export function createHostContext(options: HostContextOptions): RootedHostContext {
   const root = path.resolve(options.root);
   const execMode = options.execMode;
   const searchPath = options.path ?? process.env.PATH ?? '';
@@ -88,31 +144,56 @@ export function createHostContext(options: HostContextOptions): HostContext {
     return root === '/' ? normal : path.join(root, normal);
   };
 
-  /** Local mode: first hit under the host root, then PATH. Also reports a found-but-not-executable file. */
-  const locate = async (command: string): Promise<{ file: string; executable: boolean } | null> => {
-    if (command.includes('/')) {
-      // A path names a host file in both modes: under the root here, as-is inside the chroot.
-      const file = hostPath(command);
-      const r = await isExecutableFile(file);
-      return r === 'no' ? null : { file: execMode === 'chroot' ? command : file, executable: r === 'yes' };
+  const inRoot = (p: string): Promise<string> => resolveInRoot(root, p);
+
+  interface Located {
+    /** What runs: a path on this machine (local) or inside the root (chroot). */
+    file: string;
+    /** argv[0] as the command was named (multi-call binaries such as busybox dispatch on it). */
+    argv0: string;
+    executable: boolean;
+  }
+
+  /**
+   * A host file as exec mode runs it, or null. In local mode the host's symlinks are resolved under the
+   * root (an absolute link into /opt must not be followed inside this container); chroot resolves them
+   * itself.
+   */
+  const locateHostFile = async (hostFile: string): Promise<Located | null> => {
+    const normal = path.posix.normalize(`/${hostFile}`);
+    let real: string;
+    try {
+      real = await inRoot(normal);
+    } catch {
+      return null; // a link loop: nothing runnable there
     }
-    const dirs =
-      execMode === 'chroot'
-        ? HOST_BIN_DIRS.map((d) => ({ real: hostPath(d), shown: d }))
-        : [
-            ...HOST_BIN_DIRS.map((d) => ({ real: hostPath(d), shown: hostPath(d) })),
-            ...searchPath
-              .split(':')
-              .filter((d) => d.length > 0)
-              .map((d) => ({ real: d, shown: d })),
-          ];
-    let notExecutable: { file: string; executable: boolean } | null = null;
-    for (const dir of dirs) {
-      const r = await isExecutableFile(path.join(dir.real, command));
-      if (r === 'yes') return { file: path.join(dir.shown, command), executable: true };
-      if (r === 'not-executable' && notExecutable === null) {
-        notExecutable = { file: path.join(dir.shown, command), executable: false };
-      }
+    const r = await isExecutableFile(real);
+    if (r === 'no') return null;
+    if (execMode === 'chroot') return { file: normal, argv0: normal, executable: r === 'yes' };
+    return { file: real, argv0: hostPath(normal), executable: r === 'yes' };
+  };
+
+  /** A file on this machine (PATH in local mode): its links are this machine's; the kernel resolves them. */
+  const locateHere = async (file: string): Promise<Located | null> => {
+    const r = await isExecutableFile(file);
+    return r === 'no' ? null : { file, argv0: file, executable: r === 'yes' };
+  };
+
+  /** First hit under the host root, then (local mode) PATH. Also reports a found-but-not-executable file. */
+  const locate = async (command: string): Promise<Located | null> => {
+    // A path names a host file in both modes: under the root here, as-is inside the chroot.
+    if (command.includes('/')) return locateHostFile(command);
+    const candidates: Array<() => Promise<Located | null>> = [
+      ...HOST_BIN_DIRS.map((dir) => () => locateHostFile(`${dir}/${command}`)),
+      ...(execMode === 'local' ? searchPath.split(':').filter((d) => d.length > 0) : []).map(
+        (dir) => () => locateHere(path.join(dir, command)),
+      ),
+    ];
+    let notExecutable: Located | null = null;
+    for (const candidate of candidates) {
+      const found = await candidate();
+      if (found?.executable) return found;
+      if (found !== null && notExecutable === null) notExecutable = found;
     }
     return notExecutable;
   };
@@ -121,9 +202,10 @@ export function createHostContext(options: HostContextOptions): HostContext {
     root,
     execMode,
     hostPath,
+    resolveInRoot: inRoot,
     async readFile(p: string, maxBytes = DEFAULT_MAX_READ): Promise<string> {
       // Bounded read: /proc-like files report size 0, so read in chunks up to maxBytes.
-      const fh = await open(hostPath(p), 'r');
+      const fh = await open(await inRoot(p), 'r');
       try {
         const chunks: Buffer[] = [];
         let total = 0;
@@ -141,14 +223,14 @@ export function createHostContext(options: HostContextOptions): HostContext {
     },
     async exists(p: string): Promise<boolean> {
       try {
-        await access(hostPath(p));
+        await access(await inRoot(p));
         return true;
       } catch {
         return false;
       }
     },
     async statfs(p: string) {
-      const s = await statfs(hostPath(p));
+      const s = await statfs(await inRoot(p));
       return { capacityBytes: s.bsize * s.blocks, freeBytes: s.bsize * s.bavail };
     },
     async which(command: string): Promise<string | null> {
@@ -156,36 +238,127 @@ export function createHostContext(options: HostContextOptions): HostContext {
       return found?.executable ? found.file : null;
     },
     async exec(command: string, args: string[], opts: ExecOptions): Promise<ExecResult> {
-      let file: string;
-      let argv: string[];
       const found = await locate(command);
       if (found === null) throw Object.assign(new Error(`${command}: not found`), { code: 'ENOENT' });
       if (!found.executable) throw new ProbeFailure('not-executable', `${found.file} is not executable`);
       if (execMode === 'chroot') {
         // Looked up under the root first so "not found" stays distinguishable from chroot's exit 127.
-        file = 'chroot';
-        argv = [root, found.file, ...args];
-      } else {
-        file = found.file;
-        argv = args;
+        return runProcess(
+          {
+            label: command,
+            file: 'chroot',
+            args: [root, found.file, ...args],
+            argv0: 'chroot',
+            cannotStart: (code) => `${command}: chroot could not be started (${code})`,
+          },
+          opts,
+        );
       }
-      return runProcess(command, file, argv, opts);
+      return runProcess(
+        {
+          label: command,
+          file: found.file,
+          args,
+          argv0: found.argv0,
+          // Found, yet execve fails: typically the ELF interpreter (/lib64/ld-linux-x86-64.so.2) or a
+          // library path of the host does not exist on this machine. Not "not installed".
+          cannotStart: (code) =>
+            `${command} was found at ${found.file} but could not be started (${code}); ` +
+            "run with --exec-mode chroot to use the host's own libraries",
+        },
+        opts,
+      );
     },
   };
 }
 
-function runProcess(label: string, file: string, args: string[], opts: ExecOptions): Promise<ExecResult> {
+// ---------------------------------------------------------------------------------------------------------
+// Live host processes. Each exec runs in its own process group (detached); the group stays registered until
+// the leader's 'close'. A process stuck in the kernel (D state, e.g. nvidia-smi after an Xid error) outlives
+// SIGKILL, so after a timeout it can stay registered for a long time: exec refuses to start a second copy
+// of it, and at exit every group still registered gets SIGKILL so no host command outlives the agent.
+
+interface LiveProcess {
+  /** pid of the leader = pgid of the group. */
+  pid: number;
+  /** Same resolved file and arguments = the same command. */
+  key: string;
+  startedAt: number;
+  /** Its exec call already gave up on it (timeout, abort, output cap): whatever still runs is stuck. */
+  abandoned: boolean;
+}
+
+const liveProcesses = new Map<number, LiveProcess>();
+let exitHookInstalled = false;
+
+/**
+ * SIGKILLs every process group started by exec that has not closed yet; returns how many were signalled.
+ * Runs by itself at process exit; commands that handle SIGINT/SIGTERM call it before exiting too.
+ * Synchronous, so it is safe in an 'exit' listener.
+ */
+export function killAllHostProcesses(): number {
+  let signalled = 0;
+  for (const p of liveProcesses.values()) {
+    try {
+      process.kill(-p.pid, 'SIGKILL');
+      signalled += 1;
+    } catch {
+      // already gone
+    }
+  }
+  return signalled;
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    killAllHostProcesses();
+  });
+}
+
+interface Spawnable {
+  /** The command as the probe named it, for messages. */
+  label: string;
+  file: string;
+  args: string[];
+  argv0: string;
+  /** Message when spawn fails with ENOENT/EACCES after the command was found. */
+  cannotStart: (code: string) => string;
+}
+
+function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
+  const { label, file, args } = cmd;
   const maxBuffer = opts.maxBuffer ?? DEFAULT_MAX_BUFFER;
   return new Promise<ExecResult>((resolve, reject) => {
     if (opts.signal?.aborted) {
       reject(new ProbeFailure('timeout', `${label} was aborted before it started`));
       return;
     }
+    const key = JSON.stringify([file, ...args]);
+    for (const p of liveProcesses.values()) {
+      if (p.key === key && p.abandoned) {
+        const stuckFor = Math.round((Date.now() - p.startedAt) / 1000);
+        reject(
+          new ProbeFailure(
+            'timeout',
+            `${label} from a previous run is still running (pid ${p.pid}, stuck for ${stuckFor}s); ` +
+              'not starting another',
+          ),
+        );
+        return;
+      }
+    }
+    installExitHook();
     const child = spawn(file, args, {
+      argv0: cmd.argv0,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LC_ALL: 'C' },
     });
+    const live: LiveProcess | null =
+      child.pid === undefined ? null : { pid: child.pid, key, startedAt: Date.now(), abandoned: false };
+    if (live !== null) liveProcesses.set(live.pid, live);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;
@@ -206,23 +379,24 @@ function runProcess(label: string, file: string, args: string[], opts: ExecOptio
       opts.signal?.removeEventListener('abort', onAbort);
       fn();
     };
+    /** Kill the group and give up on it; it stays registered until its 'close'. */
+    const abandon = (failure: ProbeFailure) => {
+      killGroup();
+      if (live !== null) live.abandoned = true;
+      finish(() => reject(failure));
+    };
     const seconds = opts.timeoutMs / 1000;
     const timer = setTimeout(() => {
-      killGroup();
-      finish(() => reject(new ProbeFailure('timeout', `${label} did not answer within ${seconds}s; killed`)));
+      abandon(new ProbeFailure('timeout', `${label} did not answer within ${seconds}s; killed`));
     }, opts.timeoutMs);
     const onAbort = () => {
-      killGroup();
-      finish(() => reject(new ProbeFailure('timeout', `${label} was aborted; killed`)));
+      abandon(new ProbeFailure('timeout', `${label} was aborted; killed`));
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (d: Buffer) => {
       outBytes += d.length;
       if (outBytes > maxBuffer) {
-        killGroup();
-        finish(() =>
-          reject(new ProbeFailure('exec-failed', `${label} printed more than ${maxBuffer} bytes`)),
-        );
+        abandon(new ProbeFailure('exec-failed', `${label} printed more than ${maxBuffer} bytes`));
         return;
       }
       out.push(d);
@@ -233,15 +407,18 @@ function runProcess(label: string, file: string, args: string[], opts: ExecOptio
       errBytes += d.length;
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
+      // Only reached when the spawn itself failed (the command was located before): never "not found".
+      if (live !== null) liveProcesses.delete(live.pid);
       finish(() => {
-        if (e.code === 'ENOENT') reject(e);
-        else if (e.code === 'EACCES') reject(new ProbeFailure('not-executable', `${file}: ${e.message}`));
-        else reject(new ProbeFailure('exec-failed', `${label}: ${e.message}`));
+        if (e.code === 'ENOENT' || e.code === 'EACCES') {
+          reject(new ProbeFailure('exec-failed', cmd.cannotStart(e.code)));
+        } else reject(new ProbeFailure('exec-failed', `${label}: ${e.message}`));
       });
     });
     child.on('close', (code) => {
       // The leader exited; anything it left behind in its group goes too.
       killGroup();
+      if (live !== null) liveProcesses.delete(live.pid);
       finish(() =>
         resolve({
           stdout: Buffer.concat(out).toString('utf8'),
