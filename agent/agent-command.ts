@@ -2,12 +2,12 @@
 // wires the host context, the collector, the sender and the reporter loop, an optional /healthz endpoint,
 // and SIGTERM. Nothing here imports fastify, pino, the Kubernetes client, execa or systeminformation.
 import http from 'node:http';
-import os from 'node:os';
 import type { Facts, ProbeError, Report } from '../report/schema.js';
 import { packageVersion } from '../report/version.js';
 import { collectFacts, DEFAULT_REGISTRIES } from './collect.js';
 import { createHostContext, type ExecMode } from './host.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
+import { explicitNodeName, NodeNameError, resolveNodeName } from './node-name.js';
 import {
   formatDuration,
   parseDurationInRange,
@@ -19,6 +19,7 @@ import {
   parseRegistries,
   UsageError,
 } from './options.js';
+import { hostnameProbe } from './probes/hostname.js';
 import { createReporter, type Reporter, reportOnce } from './reporter.js';
 import { createSender, DEFAULT_SEND_TIMEOUT_MS, parseAggregatorUrl, type SendFn } from './sender.js';
 
@@ -34,11 +35,15 @@ Options:
   --token-file FILE        bearer token, re-read before every report (the projected ServiceAccount token)
   --ca-file FILE           CA bundle trusted for the aggregator's certificate, re-read when it changes
   --allow-insecure-http    allow plain http:// to a non-loopback aggregator (the token travels in clear)
-  --node-name NAME         this node's Kubernetes name (default: env NODE_NAME, then the host name; lowercased)
+  --node-name NAME         this node's Kubernetes name (default: env NODE_NAME, then the host's hostname
+                           read under --host-root, then this machine's only when --host-root is /;
+                           lowercased). Resolved once at start; an invalid name exits 2.
   --interval DURATION      how often to probe (default 60s, ±10% jitter)
   --heartbeat DURATION     send even unchanged facts after this long (default 5m)
-  --timeout DURATION       request timeout for one report (default 10s)
+  --timeout DURATION       request timeout for one report to the aggregator (default 10s)
   --registries LIST|none   registry hosts (host[:port],...) to probe (default ${DEFAULT_REGISTRIES.join(',')})
+  --registry-timeout DURATION
+                           per-registry probe timeout (default 5s; what \`check --timeout\` sets)
   --host-root DIR          the host's root filesystem as this process sees it (default /; /host in the pod)
   --exec-mode local|chroot how host commands run (default local)
   --once                   probe, send one report and exit: 0 accepted, 1 rejected (4xx), 2 bad arguments
@@ -63,6 +68,7 @@ const FLAGS = {
   heartbeat: { type: 'string' },
   timeout: { type: 'string' },
   registries: { type: 'string' },
+  'registry-timeout': { type: 'string' },
   'host-root': { type: 'string' },
   'exec-mode': { type: 'string' },
   once: { type: 'boolean' },
@@ -81,12 +87,15 @@ export interface AgentConfig {
   aggregator: URL;
   tokenFile: string | undefined;
   caFile: string | undefined;
-  /** From --node-name or NODE_NAME; null: derived from the host name at each probe. */
+  /** From --node-name or NODE_NAME; null: resolved from the host's hostname at start. */
   nodeName: string | null;
   intervalMs: number;
   heartbeatMs: number;
+  /** Request timeout for one report. */
   timeoutMs: number;
   registries: string[] | null;
+  /** Per-registry probe timeout. */
+  registryTimeoutMs: number;
   hostRoot: string;
   execMode: ExecMode;
   once: boolean;
@@ -94,41 +103,7 @@ export interface AgentConfig {
   logLevel: LogLevel;
 }
 
-const NODE_NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-
-export function validNodeName(name: string): boolean {
-  return name.length <= 253 && NODE_NAME_PATTERN.test(name);
-}
-
-/**
- * The node name: --node-name, then NODE_NAME (the downward API in the pod), then the host's hostname
- * fact, then os.hostname(); lowercased, as Kubernetes names nodes. Explicit values that are not valid
- * names are an error; host names that are not are skipped.
- */
-export function resolveNodeName(sources: {
-  flag?: string | undefined;
-  env?: string | undefined;
-  hostnameFact?: string | null | undefined;
-  osHostname?: string | undefined;
-}): string {
-  for (const [value, what] of [
-    [sources.flag, '--node-name'],
-    [sources.env, 'NODE_NAME'],
-  ] as const) {
-    if (value === undefined || value.trim() === '') continue;
-    const name = value.trim().toLowerCase();
-    if (!validNodeName(name))
-      throw new UsageError(`${what}: ${JSON.stringify(value)} is not a valid node name`);
-    return name;
-  }
-  for (const value of [sources.hostnameFact, sources.osHostname]) {
-    if (value === undefined || value === null) continue;
-    const name = value.trim().toLowerCase();
-    if (validNodeName(name)) return name;
-  }
-  throw new Error('cannot tell the node name: pass --node-name or set NODE_NAME');
-}
-
+export const DEFAULT_REGISTRY_TIMEOUT_MS = 5000;
 const DAY_MS = 86_400_000;
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentConfig | 'help' {
@@ -144,12 +119,21 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
   );
   const intervalMs = parseDurationInRange(v.interval ?? '60s', '--interval', 1000, DAY_MS);
   const heartbeatMs = parseDurationInRange(v.heartbeat ?? '5m', '--heartbeat', 1000, 7 * DAY_MS);
-  const timeoutMs = parseDurationInRange(v.timeout ?? '10s', '--timeout', 100, 300_000);
-  const explicitName = v['node-name'] ?? env.NODE_NAME;
-  const nodeName =
-    explicitName !== undefined && explicitName.trim() !== ''
-      ? resolveNodeName({ flag: v['node-name'], env: env.NODE_NAME })
-      : null;
+  const timeoutMs =
+    v.timeout === undefined
+      ? DEFAULT_SEND_TIMEOUT_MS
+      : parseDurationInRange(v.timeout, '--timeout', 100, 300_000);
+  const registryTimeoutMs =
+    v['registry-timeout'] === undefined
+      ? DEFAULT_REGISTRY_TIMEOUT_MS
+      : parseDurationInRange(v['registry-timeout'], '--registry-timeout', 100, 120_000);
+  let nodeName: string | null;
+  try {
+    nodeName = explicitNodeName({ flag: v['node-name'], env: env.NODE_NAME });
+  } catch (e) {
+    if (e instanceof NodeNameError) throw new UsageError(e.message);
+    throw e;
+  }
   for (const flag of ['token-file', 'ca-file'] as const) {
     if (v[flag] === '') throw new UsageError(`--${flag}: empty path`);
   }
@@ -162,6 +146,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     heartbeatMs,
     timeoutMs,
     registries: v.registries === undefined ? [...DEFAULT_REGISTRIES] : parseRegistries(v.registries),
+    registryTimeoutMs,
     hostRoot: parseHostRoot(v['host-root'] ?? '/'),
     execMode: parseExecMode(v['exec-mode'] ?? 'local'),
     once: Boolean(v.once),
@@ -182,6 +167,8 @@ export interface AgentDeps {
   collect?: (config: AgentConfig) => Promise<Collected>;
   /** Replaces the HTTP sender. */
   send?: SendFn;
+  /** Replaces reading the host's hostname under --host-root (default: the hostname probe). */
+  hostname?: (config: AgentConfig) => Promise<string | null>;
   osHostname?: () => string;
   log?: Logger;
   stdout?: (text: string) => void;
@@ -214,7 +201,43 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function defaultCollect(config: AgentConfig): Promise<Collected> {
   const host = createHostContext({ root: config.hostRoot, execMode: config.execMode });
-  return collectFacts(host, { registries: config.registries, registryTimeoutMs: 5000 });
+  return collectFacts(host, {
+    registries: config.registries,
+    registryTimeoutMs: config.registryTimeoutMs,
+    // As in check: the registries are probed concurrently; leave room for DNS and TLS above one timeout.
+    timeoutsMs: { registries: config.registryTimeoutMs + 2000 },
+  });
+}
+
+/** The hostname probe alone, bounded by its own timeout: the node name is needed before the loop starts. */
+async function defaultHostname(config: AgentConfig): Promise<string | null> {
+  const host = createHostContext({ root: config.hostRoot, execMode: config.execMode });
+  const options = { registries: null, registryTimeoutMs: config.registryTimeoutMs };
+  const signal = AbortSignal.timeout(hostnameProbe.timeoutMs);
+  try {
+    return await abortable(hostnameProbe.run(host, options, signal), signal);
+  } catch (e) {
+    if (!signal.aborted) throw e;
+    throw new Error(`reading the hostname took longer than ${formatDuration(hostnameProbe.timeoutMs)}`);
+  }
+}
+
+/** --node-name / NODE_NAME, else the host's hostname, resolved once (a node's name does not change). */
+async function startupNodeName(config: AgentConfig, deps: AgentDeps): Promise<string> {
+  if (config.nodeName !== null) return config.nodeName;
+  let hostnameFact: string | null = null;
+  let hostnameError: string | undefined;
+  try {
+    hostnameFact = await (deps.hostname ?? defaultHostname)(config);
+  } catch (e) {
+    hostnameError = e instanceof Error ? e.message : String(e);
+  }
+  return resolveNodeName({
+    hostnameFact,
+    hostnameError,
+    hostRoot: config.hostRoot,
+    ...(deps.osHostname !== undefined ? { osHostname: deps.osHostname } : {}),
+  });
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -246,24 +269,30 @@ export async function runAgent(argv: string[], deps: AgentDeps): Promise<number>
     throw e;
   }
 
+  let node: string;
+  try {
+    node = await startupNodeName(config, deps);
+  } catch (e) {
+    if (!(e instanceof NodeNameError)) throw e;
+    stderr(`osmo-node-validator agent: ${e.message}\n`);
+    return EXIT_USAGE;
+  }
+
   const log = deps.log ?? createLogger({ level: config.logLevel });
   const agentVersion = packageVersion();
   const collect = deps.collect ?? defaultCollect;
-  const osHostname = deps.osHostname ?? os.hostname;
   const send =
     deps.send ??
     createSender({
       url: config.aggregator,
       tokenFile: config.tokenFile,
       caFile: config.caFile,
-      timeoutMs: config.timeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+      timeoutMs: config.timeoutMs,
     });
 
   const collectReport = async (signal: AbortSignal): Promise<Report> => {
     // collectFacts bounds every probe itself; on stop we just stop waiting for it.
     const { facts, probeErrors } = await abortable(collect(config), signal);
-    const node =
-      config.nodeName ?? resolveNodeName({ hostnameFact: facts.hostname, osHostname: osHostname() });
     return {
       schemaVersion: 1,
       node,
@@ -282,7 +311,7 @@ export async function runAgent(argv: string[], deps: AgentDeps): Promise<number>
   );
   log.info('reporting to aggregator', {
     aggregator: config.aggregator.href,
-    node: config.nodeName ?? '(from host name)',
+    node,
     version: agentVersion,
   });
 

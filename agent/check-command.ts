@@ -2,7 +2,6 @@
 // --spec), print a table or one JSON document. Exit 0: no check failed (warnings allowed); 1: a check is
 // fail or error; 2: the check could not run (bad arguments, unreadable or malformed spec).
 // Imports stay light: no fastify, pino or Kubernetes client on this path.
-import { hostname as osHostname } from 'node:os';
 import { ROLES, type Role } from '../report/constants.js';
 import type { RoleDecision } from '../spec/api.js';
 import { evaluate } from '../spec/evaluate.js';
@@ -10,6 +9,7 @@ import { loadSpec, SpecError } from '../spec/load.js';
 import { roleFromFacts } from '../spec/role.js';
 import { collectFacts, DEFAULT_REGISTRIES } from './collect.js';
 import { createHostContext, type ExecMode } from './host.js';
+import { explicitNodeName, NodeNameError, resolveNodeName } from './node-name.js';
 import {
   parseDurationInRange,
   parseExecMode,
@@ -34,8 +34,11 @@ Options:
                            auto: jetson when etc/nv_tegra_release exists, gpu with an NVIDIA GPU, else compute
   --spec FILE              a spec file instead of the built-in baseline
   --registries LIST|none   registries to probe (default ${DEFAULT_REGISTRIES.join(',')}); none skips the probe
-  --timeout DURATION       per-registry timeout (default 5s)
-  --node-name NAME         node name to report (default: env NODE_NAME, then the host name; lowercased)
+  --registry-timeout DURATION
+                           per-registry probe timeout (default 5s); --timeout is the same option
+  --timeout DURATION       per-registry probe timeout (alias of --registry-timeout)
+  --node-name NAME         node name to report (default: env NODE_NAME, then the host's hostname read
+                           under --host-root, then this machine's only when --host-root is /; lowercased)
   --json                   print the result as one JSON document on stdout
   -h, --help               this text
 
@@ -49,6 +52,7 @@ const FLAGS = {
   spec: { type: 'string' },
   registries: { type: 'string' },
   timeout: { type: 'string' },
+  'registry-timeout': { type: 'string' },
   'node-name': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -68,11 +72,11 @@ interface CheckConfig {
   specFile: string | undefined;
   registries: string[] | null;
   registryTimeoutMs: number;
-  nodeName: string | undefined;
+  /** From --node-name or NODE_NAME; null: from the host's hostname once probed. */
+  nodeName: string | null;
   json: boolean;
 }
 
-const NODE_NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const ROLE_CHOICES: readonly string[] = ['auto', ...ROLES];
 
 function parseRole(text: string): Role | 'auto' {
@@ -80,13 +84,14 @@ function parseRole(text: string): Role | 'auto' {
   throw new UsageError(`--role: expected one of ${ROLE_CHOICES.join(', ')}, got ${JSON.stringify(text)}`);
 }
 
-function explicitNodeName(value: string | undefined, what: string): string | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const name = value.trim().toLowerCase();
-  if (name.length > 253 || !NODE_NAME_RE.test(name)) {
-    throw new UsageError(`${what}: ${JSON.stringify(value)} is not a valid node name`);
+/** --registry-timeout, or its alias --timeout (the flag `check` documented first). */
+function parseRegistryTimeout(v: { timeout?: string | undefined; 'registry-timeout'?: string | undefined }) {
+  if (v.timeout !== undefined && v['registry-timeout'] !== undefined) {
+    throw new UsageError('--timeout and --registry-timeout are the same option; give only one');
   }
-  return name;
+  const flag = v.timeout !== undefined ? '--timeout' : '--registry-timeout';
+  const given = v.timeout ?? v['registry-timeout'];
+  return given === undefined ? DEFAULT_REGISTRY_TIMEOUT_MS : parseDurationInRange(given, flag, 100, 120_000);
 }
 
 function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv): CheckConfig | 'help' {
@@ -98,21 +103,11 @@ function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv): CheckConfig | '
     role: parseRole(v.role ?? 'auto'),
     specFile: v.spec,
     registries: v.registries === undefined ? [...DEFAULT_REGISTRIES] : parseRegistries(v.registries),
-    registryTimeoutMs:
-      v.timeout === undefined
-        ? DEFAULT_REGISTRY_TIMEOUT_MS
-        : parseDurationInRange(v.timeout, '--timeout', 100, 120_000),
-    nodeName: explicitNodeName(v['node-name'], '--node-name') ?? explicitNodeName(env.NODE_NAME, 'NODE_NAME'),
+    registryTimeoutMs: parseRegistryTimeout(v),
+    // Validated now so a bad value fails before any probing; the host's name is only known after.
+    nodeName: explicitNodeName({ flag: v['node-name'], env: env.NODE_NAME }),
     json: v.json ?? false,
   };
-}
-
-function hostNodeName(hostnameFact: string | null): string {
-  for (const value of [hostnameFact, osHostname()]) {
-    const name = value?.trim().toLowerCase();
-    if (name && name.length <= 253 && NODE_NAME_RE.test(name)) return name;
-  }
-  return 'unknown';
 }
 
 export async function run(argv: string[], io: CheckIo = process): Promise<number> {
@@ -120,7 +115,7 @@ export async function run(argv: string[], io: CheckIo = process): Promise<number
   try {
     config = parseCheckArgs(argv, io.env);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
+    if (!(e instanceof UsageError) && !(e instanceof NodeNameError)) throw e;
     io.stderr.write(
       `osmo-node-validator check: ${e.message}\nRun \`osmo-node-validator check --help\` for the options.\n`,
     );
@@ -152,7 +147,20 @@ export async function run(argv: string[], io: CheckIo = process): Promise<number
 
   const role: RoleDecision =
     config.role === 'auto' ? roleFromFacts(facts) : { role: config.role, source: 'flag' };
-  const node = config.nodeName ?? hostNodeName(facts.hostname);
+  let node: string;
+  try {
+    node =
+      config.nodeName ??
+      resolveNodeName({
+        hostnameFact: facts.hostname,
+        hostnameError: probeErrors.find((e) => e.probe === 'hostname')?.message,
+        hostRoot: config.hostRoot,
+      });
+  } catch (e) {
+    if (!(e instanceof NodeNameError)) throw e;
+    io.stderr.write(`osmo-node-validator check: ${e.message}\n`);
+    return 2;
+  }
   const result = evaluate({ node, facts, probeErrors, collectedAt }, spec, role);
 
   if (config.json) {

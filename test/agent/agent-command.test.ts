@@ -2,12 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentDeps, parseAgentArgs, resolveNodeName, runAgent } from '../../agent/agent-command.js';
+import { type AgentDeps, parseAgentArgs, runAgent } from '../../agent/agent-command.js';
 import { memoryLogger } from '../../agent/log.js';
 import type { Reporter } from '../../agent/reporter.js';
 import type { Report } from '../../report/schema.js';
 import { packageVersion } from '../../report/version.js';
 import { generateTestPki } from '../helpers/certs.js';
+import { fixtureHostPath } from '../helpers/fixture-host.js';
 import { sampleFacts } from './sample.js';
 import { startServer, type TestServer } from './servers.js';
 
@@ -35,6 +36,7 @@ function deps(overrides: Partial<AgentDeps> = {}) {
   const d: AgentDeps = {
     env: {},
     collect: async () => ({ facts: sampleFacts({ hostname: 'Fixture-Host' }), probeErrors: [] }),
+    hostname: async () => 'Fixture-Host',
     osHostname: () => 'os-hostname',
     log: memoryLogger(),
     stdout: (t) => out.push(t),
@@ -67,6 +69,9 @@ describe('argument parsing', () => {
     [['--registries', 'https://x'], /--registries/],
     [['--host-root', '/definitely/not/here'], /--host-root: .* does not exist/],
     [['--node-name', 'Bad_Name'], /--node-name: "Bad_Name" is not a valid node name/],
+    [['--node-name', ''], /--node-name: empty/],
+    [['--registry-timeout', '10'], /--registry-timeout: invalid duration/],
+    [['--registry-timeout', '1h'], /--registry-timeout: 1h is out of range/],
     [['--bogus'], /bogus/],
     [['--aggregator', 'http://10.1.2.3:8080'], /refusing plain http/],
   ])('%j exits 2 with a message', async (args, message) => {
@@ -93,17 +98,6 @@ describe('argument parsing', () => {
 });
 
 describe('node name precedence', () => {
-  it('flag, then NODE_NAME, then the hostname fact, then os.hostname(), lowercased', () => {
-    expect(
-      resolveNodeName({ flag: 'Flag-Node', env: 'env-node', hostnameFact: 'fact', osHostname: 'os' }),
-    ).toBe('flag-node');
-    expect(resolveNodeName({ env: 'ENV-Node', hostnameFact: 'fact', osHostname: 'os' })).toBe('env-node');
-    expect(resolveNodeName({ env: '', hostnameFact: 'Fact-Host', osHostname: 'os' })).toBe('fact-host');
-    expect(resolveNodeName({ hostnameFact: null, osHostname: 'OS-Host' })).toBe('os-host');
-    expect(resolveNodeName({ hostnameFact: 'under_score', osHostname: 'os-host' })).toBe('os-host');
-    expect(() => resolveNodeName({ hostnameFact: null, osHostname: '_' })).toThrow(/--node-name/);
-  });
-
   it.each([
     [[], {}, 'fixture-host'],
     [[], { NODE_NAME: 'Env-Node' }, 'env-node'],
@@ -114,6 +108,53 @@ describe('node name precedence', () => {
     expect(await runAgent(['--aggregator', server.url, '--once', ...args], d)).toBe(0);
     expect((JSON.parse(server.received[0]!.body) as Report).node).toBe(expected);
   });
+
+  it("the host's hostname under --host-root, read once at start; never this machine's for another root", async () => {
+    const server = await serve(() => ({ status: 202 }));
+    const { d } = deps({ hostname: undefined });
+    const args = ['--aggregator', server.url, '--once', '--host-root', fixtureHostPath('bare')];
+    expect(await runAgent(args, d)).toBe(0);
+    expect((JSON.parse(server.received[0]!.body) as Report).node).toBe('bare-01');
+
+    const empty = await mkdtemp(path.join(dir, 'root-'));
+    const b = deps({ hostname: undefined });
+    expect(await runAgent(['--aggregator', server.url, '--once', '--host-root', empty], b.d)).toBe(2);
+    expect(b.err.join('')).toMatch(/cannot tell the node name: no hostname found under .*root-/);
+    expect(server.received).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      { hostname: async () => 'bad_name' },
+      /the host's hostname \(read under \/\): "bad_name" is not a valid/,
+    ],
+    [{ hostname: async () => null, osHostname: () => 'My_Laptop' }, /this machine's hostname .*"My_Laptop"/],
+    [
+      {
+        hostname: async () => {
+          throw new Error('cannot read etc/hostname');
+        },
+        osHostname: () => '',
+      },
+      /cannot tell the node name: .*\(cannot read etc\/hostname\)/,
+    ],
+  ] as Array<[Partial<AgentDeps>, RegExp]>)(
+    'an invalid or missing host name exits 2 at start (%#)',
+    async (o, message) => {
+      let collected = false;
+      const { d, err } = deps({
+        ...o,
+        collect: async () => {
+          collected = true;
+          return { facts: sampleFacts(), probeErrors: [] };
+        },
+      });
+      // Long-running mode too: the loop never starts.
+      expect(await runAgent(['--aggregator', 'https://127.0.0.1:1'], d)).toBe(2);
+      expect(err.join('')).toMatch(message);
+      expect(collected).toBe(false);
+    },
+  );
 });
 
 describe('--once', () => {

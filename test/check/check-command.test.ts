@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,6 +104,42 @@ describe('check --json over fixture hosts', () => {
   it('node name: --node-name, then NODE_NAME, then the host name, lowercased', async () => {
     expect((await checkJson('bare', ['--node-name', 'Node-A'])).result.node).toBe('node-a');
     expect((await checkJson('bare', [], { NODE_NAME: 'From-Env' })).result.node).toBe('from-env');
+    expect((await checkJson('bare')).result.node).toBe('bare-01');
+  });
+
+  it('node name: a host root without a valid hostname exits 2 naming the source, never "unknown"', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'check-nodename-'));
+    const runIn = async (extra: string[] = [], env: NodeJS.ProcessEnv = {}) => {
+      const io = captureIo(env);
+      const args = ['--host-root', root, '--exec-mode', 'chroot', '--registries', 'none', '--json'];
+      const code = await run([...args, ...extra], io);
+      return { code, out: io.out(), err: io.err() };
+    };
+    try {
+      const none = await runIn();
+      expect(none).toMatchObject({ code: 2, out: '' });
+      expect(none.err).toContain(`cannot tell the node name: no hostname found under ${root}`);
+      await mkdir(join(root, 'etc'));
+      await writeFile(join(root, 'etc/hostname'), 'bad_name\n');
+      const bad = await runIn();
+      expect(bad).toMatchObject({ code: 2, out: '' });
+      expect(bad.err).toContain(
+        `the host's hostname (read under ${root}): "bad_name" is not a valid node name`,
+      );
+      // An explicit name still works on such a host.
+      const named = await runIn([], { NODE_NAME: 'N1' });
+      expect(named.code).not.toBe(2);
+      expect((JSON.parse(named.out) as NodeResult).node).toBe('n1');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('node name: an invalid NODE_NAME exits 2 before probing', async () => {
+    const { code, err, out } = await check('bare', [], { NODE_NAME: 'Bad_Env' });
+    expect(code).toBe(2);
+    expect(out).toBe('');
+    expect(err).toContain('NODE_NAME: "Bad_Env" is not a valid node name');
   });
 
   it('probes the given registries: an unreachable one fails registry.reachable', async () => {
@@ -173,6 +209,7 @@ describe('check cannot run: exit 2', () => {
     [['--bogus'], "'--bogus'"],
     [['--registries', 'not a host'], '--registries'],
     [['--timeout', '5'], '--timeout'],
+    [['--node-name', ''], '--node-name: empty'],
     [['--host-root', '/does/not/exist'], '--host-root'],
     [['--node-name', 'Bad_Name'], '--node-name'],
   ])('%j names the option', async (args, named) => {
