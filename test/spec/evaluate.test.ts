@@ -268,6 +268,15 @@ describe('evaluate', () => {
     );
     expect(check(r, 'disk.free')).toMatchObject({ status: 'fail', observed: '150 GB', expected: '≥ 200GB' });
     expect(check(r, 'disk.capacity').status).toBe('pass');
+    expect(check(r, 'disk.free').message).toContain('a 200 GB disk can never pass: plan a larger disk');
+    // A disk sold as 200 GB: ~196 GB usable. No tolerance is added to the seed; the note says why it fails.
+    const sold200 = run(
+      buildFacts({ disks: [{ path: '/', capacityBytes: 196 * GB, freeBytes: 180 * GB }] }),
+      'control-plane',
+    );
+    expect(check(sold200, 'disk.capacity')).toMatchObject({ status: 'fail', observed: '196 GB' });
+    expect(check(sold200, 'disk.capacity').message).toContain('a disk sold as 200 GB shows about 196 GB');
+    expect(check(r, 'disk.capacity').message).not.toContain('sold as');
     const noRoot = run(buildFacts({ disks: [] }), 'control-plane');
     expect(check(noRoot, 'disk.free').status).toBe('error');
   });

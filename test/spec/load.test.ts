@@ -67,7 +67,13 @@ describe('the built-in baseline', () => {
       'control-plane': { min: '24GB' },
       operator: { min: '8GB' },
     });
-    expect(find('disk.free')?.roles).toEqual({ 'control-plane': { min: '200GB' } });
+    expect(find('disk.free')?.roles).toEqual({
+      'control-plane': { min: '200GB', note: expect.stringContaining('200 GB free') },
+    });
+    expect(find('disk.capacity')?.roles).toMatchObject({
+      'control-plane': { min: '200GB', note: expect.stringContaining('about 196 GB') },
+      operator: { min: '50GB', note: expect.stringContaining('as df shows it') },
+    });
     expect(find('cpu.cores')?.roles).toMatchObject({ 'control-plane': { min: 12 }, operator: { min: 4 } });
     expect(find('gpu.driver')?.roles.gpu).toMatchObject({ min: '535.216.03' });
     // YAML merge keys resolve: compute inherits the CUDA caveat and skips when there is no GPU.
