@@ -9,6 +9,7 @@ import { createHostContext, type ExecMode } from './host.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { explicitNodeName, NodeNameError, resolveNodeName } from './node-name.js';
 import {
+  DEFAULT_REGISTRY_TIMEOUT_MS,
   formatDuration,
   parseDurationInRange,
   parseExecMode,
@@ -17,6 +18,7 @@ import {
   parseLogLevel,
   parsePort,
   parseRegistries,
+  parseRegistryTimeout,
   UsageError,
 } from './options.js';
 import { hostnameProbe } from './probes/hostname.js';
@@ -43,7 +45,7 @@ Options:
   --timeout DURATION       request timeout for one report to the aggregator (default 10s)
   --registries LIST|none   registry hosts (host[:port],...) to probe (default ${DEFAULT_REGISTRIES.join(',')})
   --registry-timeout DURATION
-                           per-registry probe timeout (default 5s; what \`check --timeout\` sets)
+                           per-registry probe timeout (default ${formatDuration(DEFAULT_REGISTRY_TIMEOUT_MS)}; what \`check --timeout\` sets)
   --host-root DIR          the host's root filesystem as this process sees it (default /; /host in the pod)
   --exec-mode local|chroot how host commands run (default local)
   --once                   probe, send one report and exit: 0 accepted, 1 rejected (4xx), 2 bad arguments
@@ -103,7 +105,6 @@ export interface AgentConfig {
   logLevel: LogLevel;
 }
 
-export const DEFAULT_REGISTRY_TIMEOUT_MS = 5000;
 const DAY_MS = 86_400_000;
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentConfig | 'help' {
@@ -123,10 +124,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     v.timeout === undefined
       ? DEFAULT_SEND_TIMEOUT_MS
       : parseDurationInRange(v.timeout, '--timeout', 100, 300_000);
-  const registryTimeoutMs =
-    v['registry-timeout'] === undefined
-      ? DEFAULT_REGISTRY_TIMEOUT_MS
-      : parseDurationInRange(v['registry-timeout'], '--registry-timeout', 100, 120_000);
+  const registryTimeoutMs = parseRegistryTimeout(v['registry-timeout']);
   let nodeName: string | null;
   try {
     nodeName = explicitNodeName({ flag: v['node-name'], env: env.NODE_NAME });

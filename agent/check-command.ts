@@ -11,16 +11,16 @@ import { collectFacts, DEFAULT_REGISTRIES } from './collect.js';
 import { createHostContext, type ExecMode } from './host.js';
 import { explicitNodeName, NodeNameError, resolveNodeName } from './node-name.js';
 import {
-  parseDurationInRange,
+  DEFAULT_REGISTRY_TIMEOUT_MS,
+  formatDuration,
   parseExecMode,
   parseFlags,
   parseHostRoot,
   parseRegistries,
+  parseRegistryTimeout,
   UsageError,
 } from './options.js';
 import { renderTable } from './render.js';
-
-export const DEFAULT_REGISTRY_TIMEOUT_MS = 5000;
 
 const USAGE = `Usage: osmo-node-validator check [options]
 
@@ -35,7 +35,7 @@ Options:
   --spec FILE              a spec file instead of the built-in baseline
   --registries LIST|none   registries to probe (default ${DEFAULT_REGISTRIES.join(',')}); none skips the probe
   --registry-timeout DURATION
-                           per-registry probe timeout (default 5s); --timeout is the same option
+                           per-registry probe timeout (default ${formatDuration(DEFAULT_REGISTRY_TIMEOUT_MS)}); --timeout is the same option
   --timeout DURATION       per-registry probe timeout (alias of --registry-timeout)
   --node-name NAME         node name to report (default: env NODE_NAME, then the host's hostname read
                            under --host-root, then this machine's only when --host-root is /; lowercased)
@@ -85,13 +85,13 @@ function parseRole(text: string): Role | 'auto' {
 }
 
 /** --registry-timeout, or its alias --timeout (the flag `check` documented first). */
-function parseRegistryTimeout(v: { timeout?: string | undefined; 'registry-timeout'?: string | undefined }) {
+function registryTimeout(v: { timeout?: string | undefined; 'registry-timeout'?: string | undefined }) {
   if (v.timeout !== undefined && v['registry-timeout'] !== undefined) {
     throw new UsageError('--timeout and --registry-timeout are the same option; give only one');
   }
-  const flag = v.timeout !== undefined ? '--timeout' : '--registry-timeout';
-  const given = v.timeout ?? v['registry-timeout'];
-  return given === undefined ? DEFAULT_REGISTRY_TIMEOUT_MS : parseDurationInRange(given, flag, 100, 120_000);
+  return v.timeout !== undefined
+    ? parseRegistryTimeout(v.timeout, '--timeout')
+    : parseRegistryTimeout(v['registry-timeout']);
 }
 
 function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv): CheckConfig | 'help' {
@@ -103,7 +103,7 @@ function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv): CheckConfig | '
     role: parseRole(v.role ?? 'auto'),
     specFile: v.spec,
     registries: v.registries === undefined ? [...DEFAULT_REGISTRIES] : parseRegistries(v.registries),
-    registryTimeoutMs: parseRegistryTimeout(v),
+    registryTimeoutMs: registryTimeout(v),
     // Validated now so a bad value fails before any probing; the host's name is only known after.
     nodeName: explicitNodeName({ flag: v['node-name'], env: env.NODE_NAME }),
     json: v.json ?? false,

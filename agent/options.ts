@@ -62,6 +62,14 @@ export function formatDuration(ms: number): string {
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
 }
 
+/** Per-registry probe timeout of `check` and `agent` (--registry-timeout). */
+export const DEFAULT_REGISTRY_TIMEOUT_MS = 5000;
+
+/** --registry-timeout (or check's --timeout): 100ms to 2m; undefined → the default. */
+export function parseRegistryTimeout(text: string | undefined, flag = '--registry-timeout'): number {
+  return text === undefined ? DEFAULT_REGISTRY_TIMEOUT_MS : parseDurationInRange(text, flag, 100, 120_000);
+}
+
 export function parseExecMode(text: string, flag = '--exec-mode'): ExecMode {
   if (text === 'local' || text === 'chroot') return text;
   throw new UsageError(`${flag}: expected local or chroot, got ${JSON.stringify(text)}`);

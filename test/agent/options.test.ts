@@ -8,6 +8,7 @@ import {
   parseLogLevel,
   parsePort,
   parseRegistries,
+  parseRegistryTimeout,
   UsageError,
 } from '../../agent/options.js';
 
@@ -77,6 +78,14 @@ describe('other option parsers', () => {
     expect(() => parsePort('0', '--health-port')).toThrow(UsageError);
     expect(() => parsePort('70000', '--health-port')).toThrow(UsageError);
     expect(() => parsePort('80a', '--health-port')).toThrow(UsageError);
+  });
+
+  it('parses the registry timeout: default 5s, 100ms to 2m, errors name the flag given', () => {
+    expect(parseRegistryTimeout(undefined)).toBe(5000);
+    expect(parseRegistryTimeout('750ms')).toBe(750);
+    expect(parseRegistryTimeout('2m')).toBe(120_000);
+    expect(() => parseRegistryTimeout('99ms')).toThrow('--registry-timeout: 99ms is out of range');
+    expect(() => parseRegistryTimeout('5', '--timeout')).toThrow('--timeout: invalid duration "5"');
   });
 
   it('turns unknown flags and stray positionals into UsageError', () => {
