@@ -19,9 +19,9 @@ import {
   readFlags,
   UsageError,
 } from './config.js';
-import type { AgentAuthenticator, KubernetesIntegration } from './contracts.js';
+import type { AgentAuthenticator } from './contracts.js';
 import { loadKubeConfig } from './k8s/client.js';
-import { createKubernetesIntegration } from './k8s/integration.js';
+import { createKubernetesIntegration, type KubernetesIntegrationHandle } from './k8s/integration.js';
 import { makeNames } from './k8s/names.js';
 import { type AggregatorServer, buildApp, type Readiness } from './server/app.js';
 import { createMetrics } from './server/metrics.js';
@@ -198,7 +198,7 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
 
   // ---- wiring ----
   const registry = new Registry();
-  let integration: KubernetesIntegration | null = null;
+  let integration: KubernetesIntegrationHandle | null = null;
   if (kubeConfig) {
     try {
       integration = createKubernetesIntegration({
@@ -224,6 +224,8 @@ export async function run(argv: string[], hooks: RunHooks = {}): Promise<number>
     staleAfterMs: config.staleAfterMs,
     sink: integration?.sink,
     cluster: integration?.cluster,
+    // After a restart, nodes we manage whose agent died must still go stale (the store is memory only).
+    ...(integration ? { managedNodes: integration.managedNodes } : {}),
     onSinkError: (err) => logger.error({ err }, 'the reconcile sink failed'),
   });
   const metrics = createMetrics(store, { registry });

@@ -1,5 +1,8 @@
 // The latest report and evaluation per node, and staleness. A node not heard from for `staleAfterMs` is
 // stale: its verdict is `unknown` (never `pass`), and the ReconcileSink hears about each transition.
+// The store is memory only, so after a restart it also watches the nodes the cluster says we manage (our
+// managed-labels annotation) that have not reported to this process: each gets a deadline, and one that
+// passes without a report makes the node stale too (its condition Unknown, conformant=unknown).
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { NodeResult, Report, Role } from '../report/schema.js';
 import type { ClusterView, NodeState, NodeVerdict, ReconcileSink } from './contracts.js';
@@ -23,6 +26,32 @@ export interface NodeView {
   report: Report;
 }
 
+/** A node carrying our managed-labels annotation, as the cluster shows it. */
+export interface ManagedNode {
+  name: string;
+  /** From our role label; undefined when missing or not a role (such a node is left alone). */
+  role: Role | undefined;
+  /** Our condition's lastHeartbeatTime (ms since the epoch), when it has one. */
+  lastHeartbeatMs: number | undefined;
+}
+
+/** A managed node that has not reported to this process and whose deadline passed. */
+export interface UnreportedNode {
+  name: string;
+  role: Role;
+  verdict: 'unknown';
+  stale: true;
+  /** Our condition's last heartbeat (written by an earlier process on a report), or null. */
+  lastReportAt: string | null;
+}
+
+interface Unreported {
+  role: Role;
+  lastHeartbeatMs: number | undefined;
+  deadline: number;
+  notified: boolean;
+}
+
 export interface NodeStoreOptions {
   staleAfterMs: number;
   sink?: ReconcileSink | undefined;
@@ -34,6 +63,10 @@ export interface NodeStoreOptions {
   forgetGraceMs?: number;
   /** Called when the sink throws, so a broken sink never fails a request. */
   onSinkError?: (err: unknown) => void;
+  /** The nodes the cluster says we manage (read only once `cluster` has synced). */
+  managedNodes?: () => ManagedNode[];
+  /** When this process started (default: construction time); deadlines are at least this + staleAfterMs. */
+  startedAt?: number;
 }
 
 export interface ReevaluateOptions {
@@ -59,6 +92,10 @@ export class NodeStore {
   private readonly sweepIntervalMs: number;
   private readonly forgetGraceMs: number;
   private readonly onSinkError: (err: unknown) => void;
+  private readonly managedNodes: (() => ManagedNode[]) | undefined;
+  private readonly startedAt: number;
+  /** Managed nodes without a report in this process, by name. */
+  private readonly unreported = new Map<string, Unreported>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: NodeStoreOptions) {
@@ -70,12 +107,15 @@ export class NodeStore {
       options.sweepIntervalMs ?? Math.min(30_000, Math.max(1_000, Math.floor(options.staleAfterMs / 4)));
     this.forgetGraceMs = options.forgetGraceMs ?? 60_000;
     this.onSinkError = options.onSinkError ?? (() => {});
+    this.managedNodes = options.managedNodes;
+    this.startedAt = options.startedAt ?? Date.now();
   }
 
   /** Record an accepted, evaluated report and tell the sink. */
   accept(report: Report, result: NodeResult, now = Date.now()): NodeView {
     const entry: StoredNode = { report, result, lastSeen: now, notifiedStale: false };
     this.nodes.set(report.node, entry);
+    this.unreported.delete(report.node);
     const view = this.view(report.node, entry, now);
     this.notify(view);
     return view;
@@ -94,6 +134,17 @@ export class NodeStore {
 
   size(): number {
     return this.nodes.size;
+  }
+
+  /** Managed nodes that never reported to this process and are past their deadline (stale, `unknown`). */
+  unreportedStale(): UnreportedNode[] {
+    const out: UnreportedNode[] = [];
+    for (const [name, u] of this.unreported) {
+      if (!u.notified || this.nodes.has(name)) continue;
+      const at = u.lastHeartbeatMs === undefined ? null : new Date(u.lastHeartbeatMs).toISOString();
+      out.push({ name, role: u.role, verdict: 'unknown', stale: true, lastReportAt: at });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** The states as the reconciler sees them (for cluster checks). */
@@ -146,6 +197,7 @@ export class NodeStore {
 
   /** Drop a node (it left the cluster); tells the sink. */
   forget(name: string): boolean {
+    this.unreported.delete(name);
     const had = this.nodes.delete(name);
     if (had) {
       try {
@@ -159,6 +211,7 @@ export class NodeStore {
 
   /** One pass: notify stale transitions and forget nodes the cluster no longer has. */
   sweep(now = Date.now()): void {
+    this.sweepUnreported(now);
     const present = this.cluster?.synced() ? new Set(this.cluster.nodeNames()) : undefined;
     for (const [name, entry] of [...this.nodes]) {
       if (present && !present.has(name) && now - entry.lastSeen >= this.forgetGraceMs) {
@@ -171,6 +224,42 @@ export class NodeStore {
         this.notify(this.view(name, entry, now));
       }
     }
+  }
+
+  /**
+   * Managed nodes that have not reported here: a deadline when first seen after the cluster synced (our
+   * condition's heartbeat + staleAfterMs when still ahead, else process start + staleAfterMs), and one stale
+   * NodeState for the sink when it passes. The sink leaves taints as they are for stale nodes.
+   */
+  private sweepUnreported(now: number): void {
+    if (!this.managedNodes || !this.cluster?.synced()) return;
+    const seen = new Set<string>();
+    for (const m of this.managedNodes()) {
+      if (this.nodes.has(m.name) || m.role === undefined) continue;
+      seen.add(m.name);
+      let u = this.unreported.get(m.name);
+      if (!u) {
+        const fromHeartbeat =
+          m.lastHeartbeatMs === undefined ? undefined : m.lastHeartbeatMs + this.staleAfterMs;
+        const deadline =
+          fromHeartbeat !== undefined && fromHeartbeat > now
+            ? fromHeartbeat
+            : this.startedAt + this.staleAfterMs;
+        u = { role: m.role, lastHeartbeatMs: m.lastHeartbeatMs, deadline, notified: false };
+        this.unreported.set(m.name, u);
+      }
+      u.role = m.role;
+      if (!u.notified && now >= u.deadline) {
+        u.notified = true;
+        try {
+          this.sink?.update({ node: m.name, role: u.role, verdict: 'unknown', stale: true, result: null });
+        } catch (err) {
+          this.onSinkError(err);
+        }
+      }
+    }
+    // Gone from the cluster, or no longer ours (pruned): nothing to watch.
+    for (const name of [...this.unreported.keys()]) if (!seen.has(name)) this.unreported.delete(name);
   }
 
   /** Start the periodic sweep; the timer never keeps the process alive. */

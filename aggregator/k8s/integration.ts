@@ -8,13 +8,14 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import type { Role } from '../../report/schema.js';
+import { ROLES, type Role } from '../../report/schema.js';
 import type { KubernetesIntegration, NodeState } from '../contracts.js';
 import { clusterCheckResults, type StorageClassView } from '../reconcile/cluster-checks.js';
 import { DEFAULT_TAINT_ROLES, type TaintEffect } from '../reconcile/desired.js';
 import { makeReconcileMetrics } from '../reconcile/metrics.js';
-import type { NodeView } from '../reconcile/node-view.js';
+import { conditionOf, type NodeView, timeMs } from '../reconcile/node-view.js';
 import { type KubeApi, type ReconcileLogger, Reconciler } from '../reconcile/reconciler.js';
+import type { ManagedNode } from '../store.js';
 import { NodeInformer } from './informer.js';
 import type { Names } from './names.js';
 import { TokenBucket } from './rate-limit.js';
@@ -51,6 +52,22 @@ export interface KubernetesIntegrationHandle extends KubernetesIntegration {
   /** For tests and shutdown: resolves when no reconcile is pending or running. */
   idle(timeoutMs?: number): Promise<void>;
   informer: NodeInformer;
+  /** Nodes carrying our managed-labels annotation, with our role label and condition heartbeat. */
+  managedNodes(): ManagedNode[];
+}
+
+/** The nodes we manage as the informer's cache shows them (for staleness after a restart). */
+export function managedNodesOf(nodes: readonly NodeView[], names: Names): ManagedNode[] {
+  const out: ManagedNode[] = [];
+  for (const node of nodes) {
+    const name = node.metadata?.name;
+    if (!name || node.metadata?.annotations?.[names.annotations.managedLabels] === undefined) continue;
+    const label = node.metadata?.labels?.[names.labels.role];
+    const role = (ROLES as readonly string[]).includes(label ?? '') ? (label as Role) : undefined;
+    const lastHeartbeatMs = timeMs(conditionOf(node, names.conditionType)?.lastHeartbeatTime);
+    out.push({ name, role, lastHeartbeatMs });
+  }
+  return out;
 }
 
 function clientApi(kubeConfig: KubeConfig, names: Names): KubeApi {
@@ -111,6 +128,7 @@ export function createKubernetesIntegration(
   return {
     informer,
     cluster: informer,
+    managedNodes: () => managedNodesOf(informer.all(), names),
     sink: {
       update(state: NodeState) {
         try {

@@ -238,22 +238,24 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     },
     async (request) => {
       const { verdict, role, stale } = request.query;
-      const nodes = store
-        .list()
+      const reported = store.list().map((n) => ({
+        name: n.name,
+        role: n.role,
+        verdict: n.verdict,
+        failingChecks: failingChecks(n),
+        lastReportAt: n.lastReportAt as string | null,
+        stale: n.stale,
+      }));
+      // Managed nodes silent since this process started (past their deadline): stale, verdict unknown.
+      const unreported = store.unreportedStale().map((n) => ({ ...n, failingChecks: [] as string[] }));
+      const nodes = [...reported, ...unreported]
         .filter(
           (n) =>
             (verdict === undefined || n.verdict === verdict) &&
             (role === undefined || n.role === role) &&
             (stale === undefined || n.stale === (stale === 'true')),
         )
-        .map((n) => ({
-          name: n.name,
-          role: n.role,
-          verdict: n.verdict,
-          failingChecks: failingChecks(n),
-          lastReportAt: n.lastReportAt,
-          stale: n.stale,
-        }));
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       return { nodes, total: nodes.length };
     },
   );
@@ -299,7 +301,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
       const views = store.list();
       const byRole = Object.fromEntries(ROLES.map((r) => [r, zeroCounts()])) as Record<Role, Counts>;
       const byVerdict = zeroCounts();
-      for (const v of views) {
+      for (const v of [...views, ...store.unreportedStale()]) {
         for (const c of [byVerdict, byRole[v.role]]) {
           c.total++;
           c[v.verdict]++;

@@ -59,7 +59,7 @@ export function createMetrics(
     collect() {
       this.reset();
       const counts = new Map<string, { role: string; verdict: string; n: number }>();
-      for (const n of store.list()) {
+      for (const n of [...store.list(), ...store.unreportedStale()]) {
         const key = `${n.role}\u0000${n.verdict}`;
         const c = counts.get(key) ?? { role: n.role, verdict: n.verdict, n: 0 };
         c.n++;
@@ -75,7 +75,7 @@ export function createMetrics(
     collect() {
       let stale = 0;
       for (const n of store.list()) if (n.stale) stale++;
-      this.set(stale);
+      this.set(stale + store.unreportedStale().length);
     },
   });
   const evaluationSeconds = new Histogram({

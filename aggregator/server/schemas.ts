@@ -28,8 +28,12 @@ export const NodeListItem = Type.Object({
   role: RoleSchema,
   /** `unknown` when stale. */
   verdict: NodeVerdictSchema,
-  failingChecks: Type.Array(Type.String(), { description: 'ids of the checks with status fail' }),
-  lastReportAt: Type.String({ format: 'date-time' }),
+  failingChecks: Type.Array(Type.String(), { description: 'ids of the checks with status fail or error' }),
+  /**
+   * null for a node we manage that has not reported since the aggregator started and whose condition has
+   * no heartbeat; it is listed once its deadline passed, stale with verdict unknown.
+   */
+  lastReportAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   stale: Type.Boolean(),
 });
 
