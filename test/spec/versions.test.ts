@@ -74,3 +74,50 @@ describe('debian versions (dpkg ordering)', () => {
     }
   });
 });
+
+describe('debian versions against dpkg’s documented ordering', () => {
+  // Pairs [lower, higher] from deb-version(7) / Debian Policy §5.6.12 (epoch first; `~` before anything,
+  // even the end; letters before other symbols; digit runs numerically; an absent revision is "0").
+  const LESS: readonly (readonly [string, string])[] = [
+    ['1.0~rc1', '1.0'],
+    ['1.0', '1.0-1'],
+    ['2.0', '1:0.9'],
+    ['1.6.20~ds1', '1.6.20'],
+    // Policy's own sequence: ~~ < ~~a < ~ < (nothing) < a
+    ['1.0~~', '1.0~~a'],
+    ['1.0~~a', '1.0~'],
+    ['1.0~', '1.0'],
+    ['1.0', '1.0a'],
+    ['1.0a', '1.0+'],
+    ['1.9', '1.10'],
+    ['1.0+dfsg', '1.0.1'],
+    ['1.0-1', '1.0-1ubuntu1'],
+    ['1.7.27-1', '1.7.27-1+b1'],
+    ['1.7.27-0ubuntu1~22.04.1', '1.7.27-0ubuntu1'],
+    ['1.7.27', '1.7.28~rc.1'],
+    // containerd's upstream pre-release `1.7.27-rc.1` becomes `1.7.27~rc.1` in the probe (see below).
+    ['1.7.27~rc.1', '1.7.27'],
+    ['9:1.0', '10:0.1'],
+  ];
+  const EQUAL: readonly (readonly [string, string])[] = [
+    ['1.0', '1.0-0'],
+    ['0:1.7.27', '1.7.27'],
+    ['1.01', '1.1'],
+  ];
+  const cmp = (a: string, b: string) => compareVersions(a, b, 'debian');
+
+  it.each(LESS)('%s < %s (and the reverse is >)', (lower, higher) => {
+    expect(cmp(lower, higher)).toBe(-1);
+    expect(cmp(higher, lower)).toBe(1);
+  });
+
+  it.each(EQUAL)('%s == %s', (a, b) => {
+    expect(cmp(a, b)).toBe(0);
+    expect(cmp(b, a)).toBe(0);
+  });
+
+  it('an upstream `-rc.1` read as Debian is a revision, so it sorts AFTER the release', () => {
+    // This is why the containerd probe must map `-rc.N` to `~rc.N` before comparing.
+    expect(cmp('1.7.27-rc.1', '1.7.27')).toBe(1);
+  });
+});
