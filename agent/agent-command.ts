@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { Facts, ProbeError, Report } from '../report/schema.js';
 import { packageVersion } from '../report/version.js';
 import { collectFacts, DEFAULT_REGISTRIES } from './collect.js';
-import { createHostContext, type ExecMode } from './host.js';
+import { createHostContext, type ExecMode, killAllHostProcesses } from './host.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { explicitNodeName, NodeNameError, resolveNodeName } from './node-name.js';
 import {
@@ -289,7 +289,8 @@ export async function runAgent(argv: string[], deps: AgentDeps): Promise<number>
     });
 
   const collectReport = async (signal: AbortSignal): Promise<Report> => {
-    // collectFacts bounds every probe itself; on stop we just stop waiting for it.
+    // collectFacts takes no stop signal and bounds every probe itself: on stop we stop waiting for it,
+    // and the stop path kills the host commands it left running (stopHostCommands).
     const { facts, probeErrors } = await abortable(collect(config), signal);
     return {
       schemaVersion: 1,
@@ -350,6 +351,7 @@ export async function runAgent(argv: string[], deps: AgentDeps): Promise<number>
     process.removeListener('SIGTERM', onSignal);
     process.removeListener('SIGINT', onSignal);
   }
+  stopHostCommands(log);
   await reporter.stop();
   if (healthServer !== null) {
     const server = healthServer;
@@ -369,8 +371,12 @@ async function runOnce(
   stderr: (text: string) => void,
 ): Promise<number> {
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
+  const onSignal = () => {
+    stopHostCommands(log);
+    controller.abort();
+  };
   process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   try {
     let outcome: Awaited<ReturnType<typeof reportOnce>>;
     try {
@@ -398,7 +404,17 @@ async function runOnce(
     }
   } finally {
     process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGINT', onSignal);
   }
+}
+
+/**
+ * A stopped probe run is only abandoned (collectFacts takes no stop signal): its host commands would run
+ * on until their own timeouts, so kill every one still running.
+ */
+function stopHostCommands(log: Logger): void {
+  const killed = killAllHostProcesses();
+  if (killed > 0) log.info('killed host commands still running', { processGroups: killed });
 }
 
 /**

@@ -8,7 +8,7 @@ import { evaluate } from '../spec/evaluate.js';
 import { loadSpec, SpecError } from '../spec/load.js';
 import { roleFromFacts } from '../spec/role.js';
 import { collectFacts, DEFAULT_REGISTRIES } from './collect.js';
-import { createHostContext, type ExecMode } from './host.js';
+import { createHostContext, type ExecMode, killAllHostProcesses } from './host.js';
 import { explicitNodeName, NodeNameError, resolveNodeName } from './node-name.js';
 import {
   DEFAULT_REGISTRY_TIMEOUT_MS,
@@ -125,7 +125,24 @@ export async function run(argv: string[], io: CheckIo = process): Promise<number
     io.stdout.write(USAGE);
     return 0;
   }
+  // Host commands run in their own process groups, so a terminal's Ctrl-C does not reach them and the
+  // default SIGINT death skips the exit hook: kill them here, then exit 128 + the signal's number.
+  const onSignal = (signal: NodeJS.Signals) => {
+    killAllHostProcesses();
+    io.stderr.write(`osmo-node-validator check: interrupted (${signal})\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await checkHost(config, io);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
 
+async function checkHost(config: CheckConfig, io: CheckIo): Promise<number> {
   // The spec first: a bad spec must not cost a probe run.
   let spec: Awaited<ReturnType<typeof loadSpec>>;
   try {
