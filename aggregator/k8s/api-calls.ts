@@ -1,11 +1,27 @@
 // The complete list of Kubernetes API calls the aggregator (and prune) make. The RBAC in manifests/ is
-// tested against this list, so a new call must be added here first. `namespaced` calls are only made in
-// the validator's own namespace (a Role, not a ClusterRole).
+// tested against this list in both directions (test/manifests), and test/reconcile/api-calls-used.test.ts
+// drives the real code against the API emulator and checks every request it makes is listed here and
+// every entry here is used, so a new call must be added here first.
+//
+// Namespaced calls name the namespaces they are made in, so the manifests grant them with a Role in
+// exactly those namespaces and never cluster-wide:
+// - `$self` (SELF_NAMESPACE): the validator's own namespace. That is the aggregator's namespace
+//   (POD_NAMESPACE for its Pod's Events, the namespace of --tls-bootstrap) and the agent ServiceAccount's
+//   namespace (--agent-service-account, where its pods are read); the shipped manifests put both in
+//   `osmo-node-validator`. An installation that separates them must grant `$self` rights in both.
+// - any other string: that literal namespace (`default`: Events about Nodes, which are cluster-scoped).
+export const SELF_NAMESPACE = '$self';
+
 export interface ApiCall {
+  /** API group; '' is the core group. */
   group: string;
+  /** Plural resource, `resource/subresource` for a subresource. */
   resource: string;
   verbs: string[];
+  /** True for a namespaced resource: then `namespaces` lists where the calls are made. */
   namespaced: boolean;
+  /** Namespaced calls only: `$self` and/or literal namespace names (see above). Absent for cluster scope. */
+  namespaces?: readonly string[];
   why: string;
 }
 
@@ -15,7 +31,7 @@ export const KUBERNETES_API_CALLS: readonly ApiCall[] = [
     resource: 'nodes',
     verbs: ['get', 'list', 'watch', 'patch'],
     namespaced: false,
-    why: 'informer, labels, taints, annotations',
+    why: 'informer, labels, taints, annotations; re-read after a conflict; prune',
   },
   {
     group: '',
@@ -27,9 +43,10 @@ export const KUBERNETES_API_CALLS: readonly ApiCall[] = [
   {
     group: '',
     resource: 'events',
-    verbs: ['create', 'patch'],
-    namespaced: false,
-    why: 'verdict transitions, breaker warnings',
+    verbs: ['create'],
+    namespaced: true,
+    namespaces: ['default', SELF_NAMESPACE],
+    why: 'default: Node events (verdict transitions, breaker warnings); $self: spec reload events on the aggregator Pod',
   },
   {
     group: 'authentication.k8s.io',
@@ -42,8 +59,9 @@ export const KUBERNETES_API_CALLS: readonly ApiCall[] = [
     group: '',
     resource: 'pods',
     verbs: ['get'],
-    namespaced: false,
-    why: 'pre-1.30 token fallback: pod name/UID/nodeName',
+    namespaced: true,
+    namespaces: [SELF_NAMESPACE],
+    why: "pre-1.30 token fallback: the agent pod's name/UID/nodeName, in the agent ServiceAccount's namespace",
   },
   {
     group: 'storage.k8s.io',
@@ -57,6 +75,7 @@ export const KUBERNETES_API_CALLS: readonly ApiCall[] = [
     resource: 'secrets',
     verbs: ['get', 'create', 'update'],
     namespaced: true,
+    namespaces: [SELF_NAMESPACE],
     why: 'TLS bootstrap: the serving certificate and CA',
   },
   {
@@ -64,6 +83,7 @@ export const KUBERNETES_API_CALLS: readonly ApiCall[] = [
     resource: 'configmaps',
     verbs: ['get', 'create', 'update'],
     namespaced: true,
+    namespaces: [SELF_NAMESPACE],
     why: 'TLS bootstrap: the CA bundle agents mount',
   },
 ];

@@ -19,7 +19,7 @@ import {
   SERVICE_NAME as AGGREGATOR_SERVICE_NAME,
 } from '../../aggregator/aggregator-command.js';
 import { parseAggregatorConfig, readFlags } from '../../aggregator/config.js';
-import { KUBERNETES_API_CALLS } from '../../aggregator/k8s/api-calls.js';
+import { KUBERNETES_API_CALLS, SELF_NAMESPACE } from '../../aggregator/k8s/api-calls.js';
 import { serviceDnsNames } from '../../aggregator/tls/bootstrap.js';
 import {
   AGENT_ARGS,
@@ -92,6 +92,10 @@ const VALIDATORS: Record<string, Validator> = {
 };
 
 const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding']);
+/** Namespaces other than ours that the code makes calls in (e.g. `default` for Node events). */
+const FOREIGN_NAMESPACES = new Set(
+  KUBERNETES_API_CALLS.flatMap((c) => c.namespaces ?? []).filter((ns) => ns !== SELF_NAMESPACE),
+);
 
 function render(name: string): K8sObject[] {
   return renderKustomization(TARGETS[name] as string);
@@ -142,11 +146,12 @@ interface Grant {
   group: string;
   resource: string;
   verb: string;
-  namespaced: boolean;
+  /** The RoleBinding's namespace; undefined for a ClusterRoleBinding (cluster-wide). */
+  namespace: string | undefined;
   resourceNames: string[];
 }
 
-/** Every (group, resource, verb) the RBAC objects grant to a ServiceAccount. */
+/** Every (group, resource, verb, namespace) the RBAC objects grant to a ServiceAccount. */
 function grantsOf(objects: K8sObject[], ns: string, sa: string): Grant[] {
   const grants: Grant[] = [];
   for (const b of objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')) {
@@ -155,9 +160,13 @@ function grantsOf(objects: K8sObject[], ns: string, sa: string): Grant[] {
     );
     if (!bound) continue;
     const ref = obj(b['roleRef']);
-    const role = one(objects, String(ref['kind']), String(ref['name']));
-    const namespaced = b.kind === 'RoleBinding';
-    if (namespaced) expect(b.metadata.namespace).toBe(ns);
+    const namespace = b.kind === 'RoleBinding' ? b.metadata.namespace : undefined;
+    // A RoleBinding's Role lives in the binding's namespace.
+    const role = one(
+      objects.filter((o) => o.kind !== 'Role' || o.metadata.namespace === namespace),
+      String(ref['kind']),
+      String(ref['name']),
+    );
     for (const rule of arr(role['rules'])) {
       for (const group of rule['apiGroups'] as string[])
         for (const resource of rule['resources'] as string[])
@@ -166,7 +175,7 @@ function grantsOf(objects: K8sObject[], ns: string, sa: string): Grant[] {
               group,
               resource,
               verb,
-              namespaced,
+              namespace,
               resourceNames: (rule['resourceNames'] as string[] | undefined) ?? [],
             });
     }
@@ -187,7 +196,11 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
       expect(keys.has(key), key).toBe(false);
       keys.add(key);
       if (CLUSTER_SCOPED.has(o.kind)) expect(o.metadata.namespace).toBeUndefined();
-      else expect(o.metadata.namespace, key).toBe(NAMESPACE);
+      else if (o.metadata.namespace !== NAMESPACE) {
+        // Only RBAC reaches outside our namespace, and only into namespaces the code uses.
+        expect(['Role', 'RoleBinding'], key).toContain(o.kind);
+        expect(FOREIGN_NAMESPACES.has(String(o.metadata.namespace)), key).toBe(true);
+      }
     }
     one(objects, 'Namespace', NAMESPACE);
   });
@@ -254,21 +267,36 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
     }
   });
 
-  it('the aggregator RBAC grants exactly the calls in api-calls.ts; the agent has none', () => {
+  it('the aggregator RBAC grants exactly the calls in api-calls.ts, where they are made; the agent has none', () => {
     const granted = grantsOf(objects, NAMESPACE, AGGREGATOR_SERVICE_ACCOUNT);
-    const key = (g: { group: string; resource: string; verb: string; namespaced: boolean }) =>
-      `${g.namespaced ? 'ns' : 'cluster'} ${g.group}/${g.resource} ${g.verb}`;
+    const key = (g: { group: string; resource: string; verb: string; namespace: string | undefined }) =>
+      `${g.namespace ?? '(cluster)'} ${g.group}/${g.resource} ${g.verb}`;
+    // `$self` is our namespace: the shipped manifests put the aggregator and the agent ServiceAccount there.
     const expected = KUBERNETES_API_CALLS.flatMap((c) =>
-      c.verbs.map((verb) => key({ group: c.group, resource: c.resource, verb, namespaced: c.namespaced })),
+      (c.namespaced ? (c.namespaces ?? []) : [undefined]).flatMap((ns) =>
+        c.verbs.map((verb) =>
+          key({
+            group: c.group,
+            resource: c.resource,
+            verb,
+            namespace: ns === SELF_NAMESPACE ? NAMESPACE : ns,
+          }),
+        ),
+      ),
     );
+    // Both directions: every listed call is granted, and nothing else is.
     expect([...new Set(granted.map(key))].sort()).toEqual([...new Set(expected)].sort());
     expect(granted.some((g) => [g.group, g.resource, g.verb].includes('*'))).toBe(false);
-    // Namespaced rights are narrowed to the bootstrap's objects wherever Kubernetes allows it.
-    for (const g of granted.filter((x) => x.namespaced && x.verb !== 'create')) {
+    // Namespaced rights are narrowed to the bootstrap's objects wherever Kubernetes allows it (pods: the
+    // agent pod's name is only known from the token; events and creates: generated or unknown names).
+    for (const g of granted.filter((x) => x.namespace !== undefined && x.verb !== 'create')) {
       const allowed =
         g.resource === 'secrets' ? [TLS_SECRET] : g.resource === 'configmaps' ? [CA_CONFIGMAP] : [];
       expect(g.resourceNames, key(g)).toEqual(allowed);
     }
+    expect(granted.filter((g) => g.namespace === undefined).every((g) => g.resourceNames.length === 0)).toBe(
+      true,
+    );
     expect(grantsOf(objects, NAMESPACE, AGENT_SERVICE_ACCOUNT)).toEqual([]);
     const agentSubjects = objects
       .filter((o) => o.kind.endsWith('Binding'))
@@ -371,6 +399,15 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
       expect(certificate, 'a Certificate writing the mounted Secret').toBeDefined();
       const dnsNames = obj(certificate?.['spec'])['dnsNames'] as string[];
       expect(dnsNames).toContain(new URL(String(argValue(AGENT_ARGS, '--aggregator'))).hostname);
+    }
+  });
+});
+
+describe('aggregator/k8s/api-calls.ts', () => {
+  it('names the namespaces of every namespaced call, and none for cluster-scoped ones', () => {
+    for (const c of KUBERNETES_API_CALLS) {
+      if (c.namespaced) expect(c.namespaces?.length, c.resource).toBeGreaterThan(0);
+      else expect(c.namespaces, c.resource).toBeUndefined();
     }
   });
 });
