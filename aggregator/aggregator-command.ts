@@ -23,6 +23,7 @@ import type { AgentAuthenticator } from './contracts.js';
 import { loadKubeConfig } from './k8s/client.js';
 import { createKubernetesIntegration, type KubernetesIntegrationHandle } from './k8s/integration.js';
 import { makeNames } from './k8s/names.js';
+import { TokenBucket } from './k8s/rate-limit.js';
 import { type AggregatorServer, buildApp, type Readiness } from './server/app.js';
 import { createMetrics } from './server/metrics.js';
 import { createSpecEvaluator } from './server/spec-evaluator.js';
@@ -58,6 +59,8 @@ export const FLAGS = {
   'max-tainted-percent': { type: 'string' },
   qps: { type: 'string' },
   burst: { type: 'string' },
+  'token-review-qps': { type: 'string' },
+  'token-review-burst': { type: 'string' },
 } as const satisfies FlagSpec;
 
 export function usage(): string {
@@ -102,6 +105,8 @@ Kubernetes (with --kubeconfig FILE, or in-cluster; with neither it runs standalo
   --taint-roles LIST             roles whose failing nodes are tainted (default compute,gpu,jetson; or none)
   --max-tainted-percent N        taint at most N% of a role's nodes (default 25)
   --qps N, --burst N             Kubernetes write rate limit
+  --token-review-qps N, --token-review-burst N
+                                 TokenReview rate limit (default 50, 100); excess reports get 503 + Retry-After
 
 Other:
   --log-level LEVEL              trace, debug, info, warn, error, fatal, silent (default info)
@@ -396,6 +401,9 @@ async function makeAuthenticator(
     ...(await tokenReviewApisFrom(kubeConfig)),
     audience: config.tokenAudience,
     serviceAccount: config.agentServiceAccount,
+    // Projected ServiceAccount tokens are JWTs: anything else, or an expired one, costs no API call.
+    jwtOnly: true,
+    limiter: new TokenBucket(config.tokenReviewQps, config.tokenReviewBurst),
     onError: (err, what) =>
       logger.warn({ err: errorMessage(err), what }, 'Kubernetes API call for authentication failed'),
   });

@@ -4,7 +4,12 @@
 import { parseArgs } from 'node:util';
 import { parseDurationInRange, UsageError } from '../agent/options.js';
 import { ROLES, type Role } from '../report/schema.js';
-import { DEFAULT_AGENT_SERVICE_ACCOUNT, DEFAULT_TOKEN_AUDIENCE } from './auth/token-review.js';
+import {
+  DEFAULT_AGENT_SERVICE_ACCOUNT,
+  DEFAULT_TOKEN_AUDIENCE,
+  DEFAULT_TOKEN_REVIEW_BURST,
+  DEFAULT_TOKEN_REVIEW_QPS,
+} from './auth/token-review.js';
 
 export { UsageError };
 
@@ -41,6 +46,8 @@ export interface AggregatorConfig {
   maxTaintedPercent: number | undefined;
   qps: number | undefined;
   burst: number | undefined;
+  tokenReviewQps: number;
+  tokenReviewBurst: number;
 }
 
 /** `--token-file` → `OSMO_VALIDATOR_TOKEN_FILE`. */
@@ -191,5 +198,7 @@ export function parseAggregatorConfig(
     maxTaintedPercent: num('max-tainted-percent', 0, 100),
     qps: num('qps', 0.1, 10_000),
     burst: num('burst', 1, 100_000, true),
+    tokenReviewQps: num('token-review-qps', 0.1, 10_000) ?? DEFAULT_TOKEN_REVIEW_QPS,
+    tokenReviewBurst: num('token-review-burst', 1, 100_000, true) ?? DEFAULT_TOKEN_REVIEW_BURST,
   };
 }

@@ -10,7 +10,7 @@ export interface Principal {
 
 export type Identification =
   | { ok: true; principal: Principal }
-  | { ok: false; status: 401 | 403 | 503; reason: string };
+  | { ok: false; status: 401 | 403 | 503; reason: string; retryAfterSeconds?: number };
 
 export interface StagedAuthenticator extends AgentAuthenticator {
   identify(token: string | undefined): Promise<Identification>;

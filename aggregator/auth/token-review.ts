@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { KubeConfig, V1Pod, V1TokenReview } from '@kubernetes/client-node';
 import type { AuthOutcome } from '../contracts.js';
+import { TokenBucket } from '../k8s/rate-limit.js';
 import {
   authenticateStaged,
   type Identification,
@@ -16,6 +17,11 @@ export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 export const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
 export const DEFAULT_TOKEN_AUDIENCE = 'osmo-node-validator';
 export const DEFAULT_AGENT_SERVICE_ACCOUNT = 'osmo-node-validator/osmo-node-validator-agent';
+/** TokenReview calls per second (and burst) this process may make; excess reports get 503 + Retry-After. */
+export const DEFAULT_TOKEN_REVIEW_QPS = 50;
+export const DEFAULT_TOKEN_REVIEW_BURST = 100;
+/** How long a refused token is refused without asking the API server again. */
+export const NEGATIVE_CACHE_TTL_MS = 30_000;
 
 /** The two API calls used, as narrow interfaces so they can be faked. */
 export interface TokenReviewApi {
@@ -41,6 +47,21 @@ export interface TokenReviewOptions {
   maxTtlMs?: number;
   now?: () => number;
   onError?: (err: unknown, what: string) => void;
+  /**
+   * Refuse, without a TokenReview, tokens that are not JWTs (three base64url segments) or whose `exp` has
+   * passed. Projected ServiceAccount tokens always are JWTs. The aggregator command turns it on; the default
+   * (off) serves tests whose API double issues opaque tokens.
+   */
+  jwtOnly?: boolean;
+  /** Bounds the TokenReview calls (default 50 QPS, burst 100). */
+  limiter?: TokenBucket;
+  /** Bound on cached refusals (oldest dropped first). Default 10,000. */
+  negativeCacheSize?: number;
+}
+
+interface CachedRefusal {
+  outcome: { ok: false; status: 401 | 403; reason: string };
+  until: number;
 }
 
 interface CachedReview {
@@ -67,6 +88,36 @@ export function parseServiceAccount(value: string): ServiceAccountRef {
 export async function tokenReviewApisFrom(kc: KubeConfig): Promise<{ api: TokenReviewApi; pods: PodReader }> {
   const k8s = await import('@kubernetes/client-node');
   return { api: kc.makeApiClient(k8s.AuthenticationV1Api), pods: kc.makeApiClient(k8s.CoreV1Api) };
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+function decodeSegment(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A cheap look at a bearer token before any API call, decoded WITHOUT trusting it (the TokenReview decides
+ * whether it is genuine): not a JWT (three base64url segments, JSON header and claims) or already expired
+ * → a reason to refuse it. A forged future `exp` gains nothing: the review still runs.
+ */
+export function precheckToken(token: string, nowMs: number): string | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) {
+    return 'malformed bearer token: not a JWT';
+  }
+  const header = decodeSegment(parts[0]!);
+  const claims = decodeSegment(parts[1]!);
+  if (!header || !claims) return 'malformed bearer token: not a JWT';
+  if (typeof claims['exp'] === 'number' && claims['exp'] * 1000 <= nowMs) return 'token expired';
+  return undefined;
 }
 
 /** The JWT's `exp` in ms, decoded without verification: only used to bound how long a review is cached. */
@@ -96,6 +147,10 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
   private readonly onError: (err: unknown, what: string) => void;
   private readonly cache = new Map<string, CachedReview>();
   private readonly inflight = new Map<string, Promise<Identification>>();
+  private readonly refused = new Map<string, CachedRefusal>();
+  private readonly negativeCacheSize: number;
+  private readonly jwtOnly: boolean;
+  private readonly limiter: TokenBucket;
   /** How many TokenReviews were sent (for tests and metrics). */
   reviews = 0;
 
@@ -109,6 +164,9 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
     this.maxTtlMs = options.maxTtlMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
     this.onError = options.onError ?? (() => {});
+    this.jwtOnly = options.jwtOnly ?? false;
+    this.limiter = options.limiter ?? new TokenBucket(DEFAULT_TOKEN_REVIEW_QPS, DEFAULT_TOKEN_REVIEW_BURST);
+    this.negativeCacheSize = options.negativeCacheSize ?? 10_000;
   }
 
   describe(): string {
@@ -121,7 +179,16 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
 
   async identify(token: string | undefined): Promise<Identification> {
     if (token === undefined) return { ok: false, status: 401, reason: 'missing bearer token' };
+    if (this.jwtOnly) {
+      const bad = precheckToken(token, this.now());
+      if (bad) return { ok: false, status: 401, reason: bad };
+    }
     const key = createHash('sha256').update(token, 'utf8').digest('base64url');
+    const refusal = this.refused.get(key);
+    if (refusal) {
+      if (refusal.until > this.now()) return refusal.outcome;
+      this.refused.delete(key);
+    }
     const cached = this.cache.get(key);
     if (cached && cached.expiresAt > this.now()) {
       // Refresh LRU position.
@@ -144,6 +211,32 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
   }
 
   private async review(token: string, key: string): Promise<Identification> {
+    const outcome = await this.reviewOnce(token, key);
+    if (!outcome.ok && outcome.status !== 503) {
+      // A refused token is refused again for a while without another API call (agents retry, attackers loop).
+      this.refused.set(key, {
+        outcome: { ...outcome, status: outcome.status },
+        until: this.now() + NEGATIVE_CACHE_TTL_MS,
+      });
+      while (this.refused.size > this.negativeCacheSize) {
+        const oldest = this.refused.keys().next().value;
+        if (oldest === undefined) break;
+        this.refused.delete(oldest);
+      }
+    }
+    return outcome;
+  }
+
+  private async reviewOnce(token: string, key: string): Promise<Identification> {
+    if (!this.limiter.tryTake()) {
+      const retryAfterSeconds = Math.max(1, Math.ceil(this.limiter.waitMs() / 1000));
+      return {
+        ok: false,
+        status: 503,
+        reason: 'too many token reviews right now; retry later',
+        retryAfterSeconds,
+      };
+    }
     let review: V1TokenReview;
     try {
       this.reviews++;

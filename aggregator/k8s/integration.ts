@@ -86,6 +86,30 @@ function clientApi(kubeConfig: KubeConfig, names: Names): KubeApi {
   };
 }
 
+/** How long the cluster-check inputs (the StorageClass list) are reused; a failed list, this long. */
+export const CLUSTER_INPUT_TTL_MS = 60_000;
+export const CLUSTER_INPUT_ERROR_TTL_MS = 5_000;
+
+interface StorageClassInput {
+  storageClasses: StorageClassView[] | null;
+  storageClassError?: string;
+}
+
+async function listStorageClasses(storage: StorageV1Api): Promise<StorageClassInput> {
+  try {
+    const list = await storage.listStorageClass();
+    return {
+      storageClasses: list.items.map((sc) => ({
+        name: sc.metadata?.name ?? '',
+        annotations: sc.metadata?.annotations ?? {},
+      })),
+    };
+  } catch (err) {
+    const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+    return { storageClasses: null, storageClassError: message };
+  }
+}
+
 export function createKubernetesIntegration(
   options: KubernetesIntegrationOptions,
 ): KubernetesIntegrationHandle {
@@ -123,6 +147,20 @@ export function createKubernetesIntegration(
   });
   const storage = kubeConfig.makeApiClient(StorageV1Api);
   const rec = reconciler;
+  const clock = options.now ?? Date.now;
+  // GET /api/v1/summary may be polled by dashboards: StorageClasses are listed at most once a minute (a
+  // failed list is retried sooner), and concurrent summaries share one list.
+  let storageCache: { at: number; ttl: number; value: Promise<StorageClassInput> } | undefined;
+  const storageClassesCached = (): Promise<StorageClassInput> => {
+    const now = clock();
+    if (storageCache && now - storageCache.at < storageCache.ttl) return storageCache.value;
+    const entry = { at: now, ttl: CLUSTER_INPUT_TTL_MS, value: listStorageClasses(storage) };
+    storageCache = entry;
+    void entry.value.then((v) => {
+      if (v.storageClassError !== undefined) entry.ttl = CLUSTER_INPUT_ERROR_TTL_MS;
+    });
+    return entry.value;
+  };
   let started = false;
 
   return {
@@ -143,17 +181,7 @@ export function createKubernetesIntegration(
     },
     changes: (node?: string) => rec.changes(node),
     async clusterChecks(states: NodeState[]) {
-      let storageClasses: StorageClassView[] | null = null;
-      let storageClassError: string | undefined;
-      try {
-        const list = await storage.listStorageClass();
-        storageClasses = list.items.map((sc) => ({
-          name: sc.metadata?.name ?? '',
-          annotations: sc.metadata?.annotations ?? {},
-        }));
-      } catch (err) {
-        storageClassError = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
-      }
+      const { storageClasses, storageClassError } = await storageClassesCached();
       const input = { states, cluster: informer, storageClasses };
       return clusterCheckResults(storageClassError === undefined ? input : { ...input, storageClassError });
     },

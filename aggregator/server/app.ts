@@ -163,11 +163,12 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     reply: FastifyReply,
     status: 401 | 403 | 503,
     reason: string,
+    retryAfterSeconds = 5,
   ): FastifyReply => {
     request.rejectReason = status === 401 ? 'auth' : status === 403 ? 'forbidden' : 'unavailable';
     request.log.info({ status, reason }, 'report rejected');
     if (status === 401) reply.header('www-authenticate', 'Bearer');
-    if (status === 503) reply.header('retry-after', '5');
+    if (status === 503) reply.header('retry-after', String(retryAfterSeconds));
     return reply.code(status).send(errorBody(status, reason));
   };
 
@@ -196,7 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
       onRequest: async (request, reply) => {
         if (!staged) return; // a one-step authenticator runs in preHandler, once the node is known
         const id = await staged.identify(bearerToken(request.headers.authorization));
-        if (!id.ok) return reject(request, reply, id.status, id.reason);
+        if (!id.ok) return reject(request, reply, id.status, id.reason, id.retryAfterSeconds);
         request.principal = id.principal;
       },
       // After validation: may this caller speak for report.node?

@@ -146,3 +146,9 @@ export function postReport(app: FastifyInstance, body: unknown, headers: Record<
     payload: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** A JWT-shaped token (unsigned: nothing here verifies it; the TokenReview double knows it by value). */
+export function fakeJwt(claims: Record<string, unknown>): string {
+  const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  return `${part({ alg: 'RS256', kid: 'test' })}.${part(claims)}.${Buffer.from('signature').toString('base64url')}`;
+}
