@@ -31,7 +31,9 @@ Options:
   --exec-mode MODE         local (default): run host commands here, found under DIR first;
                            chroot: run them inside DIR
   --role ROLE              auto (default) | control-plane | operator | compute | gpu | jetson
-                           auto: jetson when etc/nv_tegra_release exists, gpu with an NVIDIA GPU, else compute
+                           auto: jetson when etc/nv_tegra_release exists; control-plane with a kube-apiserver
+                           static pod manifest; gpu with an NVIDIA GPU (nvidia-smi or on the PCI bus);
+                           else compute
   --spec FILE              a spec file instead of the built-in baseline
   --registries LIST|none   registries to probe (default ${DEFAULT_REGISTRIES.join(',')}); none skips the probe
   --registry-timeout DURATION
