@@ -11,7 +11,7 @@ import {
   Role,
   RoleBinding,
 } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
-import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, ResourceQuota, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAgentArgs } from '../../agent/agent-command.js';
 import {
@@ -66,6 +66,7 @@ const VALIDATORS: Record<string, Validator> = {
   'v1/ServiceAccount': v((o) => new ServiceAccount(o)),
   'v1/Service': v((o) => new Service(o)),
   'v1/ConfigMap': v((o) => new ConfigMap(o)),
+  'v1/ResourceQuota': v((o) => new ResourceQuota(o)),
   'apps/v1/DaemonSet': v((o) => new DaemonSet(o)),
   'apps/v1/Deployment': v((o) => new Deployment(o)),
   'rbac.authorization.k8s.io/v1/ClusterRole': v((o) => new ClusterRole(o)),
@@ -316,6 +317,23 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
     expect(one(objects, 'ServiceAccount', AGENT_SERVICE_ACCOUNT)['automountServiceAccountToken']).toBe(false);
     expect(pod['tolerations']).toEqual([{ operator: 'Exists' }]);
     expect(pod['priorityClassName']).toBe('system-node-critical');
+    // Clusters limiting PriorityClass by quota admit such pods only where a quota covers that class.
+    const covering = objects.filter((o) => {
+      const spec = obj(o['spec']);
+      const exprs = arr(obj(spec['scopeSelector'])['matchExpressions']);
+      return (
+        o.kind === 'ResourceQuota' &&
+        o.metadata.namespace === ds.metadata.namespace &&
+        exprs.length === 1 &&
+        exprs[0]?.['scopeName'] === 'PriorityClass' &&
+        exprs[0]?.['operator'] === 'In' &&
+        (exprs[0]?.['values'] as unknown[]).includes(pod['priorityClassName']) &&
+        Object.keys(obj(spec['hard'])).join() === 'pods'
+      );
+    });
+    expect(covering).toHaveLength(1);
+    // Generous: never the reason an agent pod is refused (one pod per node, plus rollouts).
+    expect(Number(obj(obj(covering[0]?.['spec'])['hard'])['pods'])).toBeGreaterThanOrEqual(10_000);
     expect(pod['hostNetwork']).toBe(true);
     expect(pod['dnsPolicy']).toBe('ClusterFirstWithHostNet');
     expect(pod['hostPID']).toBe(false);
