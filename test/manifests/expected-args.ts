@@ -10,6 +10,8 @@ export const TOKEN_AUDIENCE = 'osmo-node-validator';
 export const AGENT_TOKEN_FILE = '/var/run/secrets/osmo-node-validator/token';
 export const AGENT_CA_FILE = '/etc/osmo-node-validator/ca/ca.crt';
 export const SPEC_FILE = '/etc/osmo-node-validator/spec.yaml';
+/** The agent's health port: a host port on every node (hostNetwork), so an uncommon one. */
+export const AGENT_HEALTH_PORT = 19181;
 
 export const AGENT_ARGS = [
   'agent',
@@ -26,7 +28,7 @@ export const AGENT_ARGS = [
   '--interval',
   '60s',
   '--health-port',
-  '8081',
+  String(AGENT_HEALTH_PORT),
 ];
 
 export const AGGREGATOR_ARGS = [

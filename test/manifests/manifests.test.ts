@@ -24,6 +24,7 @@ import { serviceDnsNames } from '../../aggregator/tls/bootstrap.js';
 import {
   AGENT_ARGS,
   AGENT_CA_FILE,
+  AGENT_HEALTH_PORT,
   AGENT_SERVICE_ACCOUNT,
   AGENT_TOKEN_FILE,
   AGGREGATOR_ARGS,
@@ -361,8 +362,15 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
     expect(env?.['valueFrom']).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
 
     const probe = obj(obj(c['livenessProbe'])['httpGet']);
-    expect(probe).toMatchObject({ path: '/healthz', port: 8081 });
+    expect(probe).toMatchObject({ path: '/healthz', port: AGENT_HEALTH_PORT });
     expect(argValue(AGENT_ARGS, '--health-port')).toBe(String(probe['port']));
+    // hostNetwork: the port is a host port, declared so the scheduler never puts two agents on a node's port.
+    expect(arr(c['ports'])).toEqual([
+      { name: 'health', containerPort: AGENT_HEALTH_PORT, hostPort: AGENT_HEALTH_PORT, protocol: 'TCP' },
+    ]);
+    // A registered-range port below the ephemeral range (no outgoing connection ever takes it).
+    expect(AGENT_HEALTH_PORT).toBeGreaterThan(1023);
+    expect(AGENT_HEALTH_PORT).toBeLessThan(32768);
   });
 
   it('the aggregator Deployment: single writer, locked down, spec mounted where --spec points', () => {
@@ -443,7 +451,7 @@ describe('command lines against the commands', () => {
     expect(config.hostRoot).toBe('/');
     expect(config.execMode).toBe('chroot');
     expect(config.intervalMs).toBe(60_000);
-    expect(config.health?.port).toBe(8081);
+    expect(config.health?.port).toBe(AGENT_HEALTH_PORT);
     expect(config.nodeName).toBe('node-a');
     expect(config.tokenFile).toBe(AGENT_TOKEN_FILE);
     expect(config.caFile).toBe(AGENT_CA_FILE);
