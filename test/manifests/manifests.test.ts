@@ -322,13 +322,15 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
     const covering = objects.filter((o) => {
       const spec = obj(o['spec']);
       const exprs = arr(obj(spec['scopeSelector'])['matchExpressions']);
+      const values = exprs[0]?.['values'];
       return (
         o.kind === 'ResourceQuota' &&
         o.metadata.namespace === ds.metadata.namespace &&
         exprs.length === 1 &&
         exprs[0]?.['scopeName'] === 'PriorityClass' &&
         exprs[0]?.['operator'] === 'In' &&
-        (exprs[0]?.['values'] as unknown[]).includes(pod['priorityClassName']) &&
+        Array.isArray(values) &&
+        values.includes(pod['priorityClassName']) &&
         Object.keys(obj(spec['hard'])).join() === 'pods'
       );
     });
