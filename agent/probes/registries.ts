@@ -1,19 +1,36 @@
-// Registry reachability: DNS (skipped for IP literals), then HTTPS GET /v2/ bounded by a timeout. A registry
-// answering 200 or 401 is reachable. Unreachable registries are facts, not probe failures.
+// Registry reachability as the node itself would see it: the name is resolved with the host's resolver
+// (`getent ahosts` run as a host command, so the host's nsswitch, /etc/hosts mirror entries and resolv.conf
+// apply, not the pod's cluster DNS), then HTTPS GET /v2/ to that address with the name as TLS server name
+// and Host header, trusting what the host trusts. A registry answering 200 or 401 is reachable.
+// Unreachable registries are facts, not probe failures.
 import { lookup } from 'node:dns/promises';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { isIP } from 'node:net';
-import { rootCertificates } from 'node:tls';
+import { getCACertificates } from 'node:tls';
 import type { RegistryResult } from '../../report/schema.js';
+import type { HostContext } from '../host.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { excerpt, MAX_STR } from './support.js';
+import { excerpt, execOptional, firstLine, MAX_STR, readOptional, realHostPath } from './support.js';
 
 export const DEFAULT_REGISTRIES = ['nvcr.io', 'ghcr.io', 'docker.io'];
 
 /** docker.io's API lives at registry-1.docker.io. */
 const ENDPOINT_ALIASES: Record<string, string> = { 'docker.io': 'registry-1.docker.io' };
+
+/** The host's CA bundle: the first that exists (Debian/Ubuntu, RHEL/Fedora, SUSE). */
+export const HOST_CA_BUNDLES = [
+  '/etc/ssl/certs/ca-certificates.crt',
+  '/etc/pki/tls/certs/ca-bundle.crt',
+  '/etc/ssl/ca-bundle.pem',
+];
+/** containerd's per-registry trust: `<dir>/<host[:port]>/*.crt` (the hosts.toml layout). */
+export const CONTAINERD_CERTS_DIR = '/etc/containerd/certs.d';
+/** Bounds on what is read from certs.d: a directory of thousands of files must not stall the probe. */
+const MAX_REGISTRY_CERT_FILES = 16;
+const MAX_CERT_FILE_BYTES = 1024 * 1024;
+const MAX_ERROR = 1024;
 
 export interface RegistryTarget {
   host: string;
@@ -37,6 +54,15 @@ export function parseRegistryTarget(spec: string): RegistryTarget {
   return { host: s, hostname, port, endpoint: m[3] === undefined ? shownHost : `${shownHost}:${port}` };
 }
 
+/** The first address `getent ahosts NAME` printed (`ADDRESS STREAM NAME` lines, getaddrinfo's order). */
+export function parseGetentAhosts(output: string): string | null {
+  for (const line of output.split('\n')) {
+    const address = line.trim().split(/\s+/)[0] ?? '';
+    if (address.length <= 64 && isIP(address) !== 0) return address;
+  }
+  return null;
+}
+
 const NETWORK_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
@@ -51,7 +77,7 @@ const NETWORK_CODES = new Set([
 function describe(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err.code && NETWORK_CODES.has(err.code)) return err.code;
-  return (err.message || String(e)).slice(0, 1024);
+  return (err.message || String(e)).slice(0, MAX_ERROR);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
@@ -71,22 +97,95 @@ function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise
   });
 }
 
+type Resolution = { address: string } | { error: string };
+
+/**
+ * The address the host would contact for `name`. getent runs as a host command (in the pod: chrooted into
+ * the host, on the host's network), so it sees what containerd sees. Without getent, dns.lookup stands in
+ * only when this machine is the host (root `/`); otherwise the name stays unresolved and says why.
+ */
+async function resolveAsHost(
+  host: HostContext,
+  name: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Resolution> {
+  let r: Awaited<ReturnType<typeof execOptional>>;
+  try {
+    r = await execOptional(host, 'getent', ['ahosts', name], timeoutMs, signal);
+  } catch (e) {
+    if (e instanceof ProbeFailure && e.kind === 'timeout') return { error: `timeout after ${timeoutMs}ms` };
+    return { error: `cannot resolve ${name} as the host does: ${describe(e)}`.slice(0, MAX_ERROR) };
+  }
+  if (r === null) {
+    if (host.root !== '/') return { error: `cannot resolve ${name} as the host does: getent not found` };
+    try {
+      return { address: (await withTimeout(lookup(name), timeoutMs, signal)).address };
+    } catch (e) {
+      return { error: describe(e) };
+    }
+  }
+  if (r.code === 2) return { error: 'ENOTFOUND' }; // getent: key not found (dns.lookup's word for it)
+  const address = r.code === 0 ? parseGetentAhosts(r.stdout) : null;
+  if (address !== null) return { address };
+  const said = firstLine(r);
+  return {
+    error: `getent ahosts ${name} exited ${r.code}${said ? `: ${said}` : ' without an address'}`.slice(
+      0,
+      MAX_ERROR,
+    ),
+  };
+}
+
+/** The host's CA bundle (first of HOST_CA_BUNDLES that exists), read under the host root; null when none. */
+async function hostCaBundle(host: HostContext): Promise<string | null> {
+  for (const file of HOST_CA_BUNDLES) {
+    const text = await readOptional(host, file);
+    if (text !== null) return text;
+  }
+  return null;
+}
+
+/** `*.crt` of containerd's certs.d directory for this registry (by name as configured, and endpoint). */
+async function containerdRegistryCerts(host: HostContext, target: RegistryTarget): Promise<string[]> {
+  const certs: string[] = [];
+  for (const name of new Set([target.host, target.endpoint])) {
+    if (name === '.' || name === '..') continue;
+    const dir = `${CONTAINERD_CERTS_DIR}/${name}`;
+    let entries: string[];
+    try {
+      entries = await readdir(await realHostPath(host, dir));
+    } catch {
+      continue; // no such directory: nothing extra to trust
+    }
+    const files = entries.filter((e) => e.endsWith('.crt')).sort();
+    for (const file of files.slice(0, MAX_REGISTRY_CERT_FILES)) {
+      const text = await readOptional(host, `${dir}/${file}`, MAX_CERT_FILE_BYTES);
+      if (text !== null) certs.push(text);
+    }
+  }
+  return certs;
+}
+
 function httpsStatus(
   target: RegistryTarget,
-  ca: string[] | undefined,
+  address: string,
+  ca: string[],
   timeoutMs: number,
   signal: AbortSignal,
 ) {
+  const named = isIP(target.hostname) === 0;
   return new Promise<number>((resolve, reject) => {
     const req = request({
-      host: target.hostname,
+      // The address the host resolved; the name goes into SNI, certificate verification and Host.
+      host: address,
       port: target.port,
       path: '/v2/',
       method: 'GET',
       agent: false,
-      ...(isIP(target.hostname) ? {} : { servername: target.hostname }),
-      ...(ca ? { ca } : {}),
-      headers: { 'user-agent': 'osmo-node-validator' },
+      ...(named ? { servername: target.hostname } : {}),
+      ca,
+      headers: { host: target.endpoint, 'user-agent': 'osmo-node-validator' },
     });
     const fail = (e: Error) => {
       clearTimeout(timer);
@@ -109,9 +208,16 @@ function httpsStatus(
   });
 }
 
+export interface RegistryProbeOptions {
+  timeoutMs: number;
+  /** Trust shared by every registry (Node's roots + the host's bundle + --registry CA file). */
+  ca?: string[] | undefined;
+}
+
 export async function probeRegistry(
+  host: HostContext,
   spec: string,
-  options: { timeoutMs: number; ca?: string[] | undefined },
+  options: RegistryProbeOptions,
   signal: AbortSignal,
 ): Promise<RegistryResult> {
   let target: RegistryTarget;
@@ -131,25 +237,31 @@ export async function probeRegistry(
     };
   }
   const base = { host: target.host, endpoint: target.endpoint };
+  const failed = (dnsResolved: boolean, error: string): RegistryResult => ({
+    ...base,
+    reachable: false,
+    dnsResolved,
+    httpStatus: null,
+    latencyMs: null,
+    error,
+  });
   const started = performance.now();
+  let address = target.hostname;
   if (!isIP(target.hostname)) {
-    try {
-      await withTimeout(lookup(target.hostname), options.timeoutMs, signal);
-    } catch (e) {
-      return {
-        ...base,
-        reachable: false,
-        dnsResolved: false,
-        httpStatus: null,
-        latencyMs: null,
-        error: describe(e),
-      };
-    }
+    const resolved = await resolveAsHost(host, target.hostname, options.timeoutMs, signal);
+    if ('error' in resolved) return failed(false, resolved.error);
+    address = resolved.address;
+  }
+  let ca: string[];
+  try {
+    ca = [...(options.ca ?? getCACertificates('default')), ...(await containerdRegistryCerts(host, target))];
+  } catch (e) {
+    return failed(true, describe(e));
   }
   const remaining = Math.max(1, options.timeoutMs - Math.round(performance.now() - started));
   const requestStart = performance.now();
   try {
-    const status = await httpsStatus(target, options.ca, remaining, signal);
+    const status = await httpsStatus(target, address, ca, remaining, signal);
     const latencyMs = Math.round((performance.now() - requestStart) * 10) / 10;
     const reachable = status === 200 || status === 401;
     return {
@@ -161,26 +273,23 @@ export async function probeRegistry(
       error: reachable ? null : `unexpected HTTP status ${status} from /v2/`,
     };
   } catch (e) {
-    return {
-      ...base,
-      reachable: false,
-      dnsResolved: true,
-      httpStatus: null,
-      latencyMs: null,
-      error: describe(e),
-    };
+    return failed(true, describe(e));
   }
 }
 
 export const registriesProbe: Probe<'registries', RegistryResult[] | null> = {
   name: 'registries',
   timeoutMs: 15_000,
-  async run(_host, options, signal) {
+  async run(host, options, signal) {
     if (options.registries === null) return null;
-    let ca: string[] | undefined;
+    // Node's roots (and NODE_EXTRA_CA_CERTS) plus the host's own bundle: corporate mirrors and proxies
+    // are commonly signed by a private CA that only the host trusts.
+    const ca = [...getCACertificates('default')];
+    const bundle = await hostCaBundle(host);
+    if (bundle !== null) ca.push(bundle);
     if (options.registryCaFile) {
       try {
-        ca = [...rootCertificates, await readFile(options.registryCaFile, 'utf8')];
+        ca.push(await readFile(options.registryCaFile, 'utf8'));
       } catch (e) {
         throw new ProbeFailure(
           'read',
@@ -191,7 +300,7 @@ export const registriesProbe: Probe<'registries', RegistryResult[] | null> = {
     return Promise.all(
       options.registries
         .slice(0, 32)
-        .map((r) => probeRegistry(r, { timeoutMs: options.registryTimeoutMs, ca }, signal)),
+        .map((r) => probeRegistry(host, r, { timeoutMs: options.registryTimeoutMs, ca }, signal)),
     );
   },
 };

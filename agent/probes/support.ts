@@ -12,8 +12,8 @@
 //   only the first ones (resolv.conf nameservers, ID_LIKE in order of closeness, GPUs); entries the
 //   consumer would ignore anyway (a resolv.conf nameserver that is not an address) are skipped.
 // - Error texts (ProbeError.message, RegistryResult.error) are messages, not facts: they are cut to fit.
-import type { ExecResult, HostContext } from '../host.js';
-import { isNotFound } from '../host.js';
+import type { ExecResult, HostContext, RootedHostContext } from '../host.js';
+import { isNotFound, resolveInRoot } from '../host.js';
 import { ProbeFailure } from './probe.js';
 
 /** A short, single-line excerpt of unexpected input, for ProbeFailure('parse') messages. */
@@ -91,4 +91,16 @@ export function firstLine(r: ExecResult): string {
       .find((l) => l.trim().length > 0)
       ?.trim() ?? '';
   return pick(r.stdout) || pick(r.stderr);
+}
+
+/**
+ * Where a host path really lives on this machine, its symlinks resolved under the host root (an absolute
+ * link restarts at the root, as on the host). For directory listings and nested roots; files are read
+ * with host.readFile, which does the same itself.
+ */
+export function realHostPath(host: HostContext, path: string): Promise<string> {
+  const rooted = host as Partial<RootedHostContext>;
+  return typeof rooted.resolveInRoot === 'function'
+    ? rooted.resolveInRoot(path)
+    : resolveInRoot(host.root, path);
 }

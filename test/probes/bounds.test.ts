@@ -294,7 +294,12 @@ describe('registries', () => {
   it('an over-long registry is an error result within the schema, without any network call', async () => {
     const spec = `${'r'.repeat(300)}.example`;
     await expectParseFailure(() => parseRegistryTarget(spec), /is not host\[:port\]/);
-    const result = await probeRegistry(spec, { timeoutMs: 1000 }, new AbortController().signal);
+    const result = await probeRegistry(
+      memoryHost({}),
+      spec,
+      { timeoutMs: 1000 },
+      new AbortController().signal,
+    );
     expect(result.reachable).toBe(false);
     expect(result.dnsResolved).toBe(false);
     expect([...result.host].length).toBeLessThanOrEqual(256);

@@ -1,18 +1,23 @@
-// Registry reachability against loopback HTTPS servers with a self-signed CA (no outside network).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// Registry reachability against loopback HTTPS servers with a self-signed CA (no outside network). Names
+// are resolved as the host resolves them: the `registry-client` fixture host's getent fake answers from its
+// etc/hosts (registry.test, mirror.test, slow.test → 127.0.0.1), names this machine's DNS never knows.
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registriesProbe } from '../../agent/probes/registries.js';
-import { fixtureHostContext } from '../helpers/fixture-host.js';
+import { createHostContext, type HostContext } from '../../agent/host.js';
+import { parseGetentAhosts, registriesProbe } from '../../agent/probes/registries.js';
+import { fixtureHostContext, fixtureHostPath } from '../helpers/fixture-host.js';
 
 let dir: string;
 let caFile: string;
+let caPem: string;
 const servers: Server[] = [];
 const sockets = new Set<Socket>();
+const hostHeaders: string[] = [];
 const ports: Record<'ok' | 'auth' | 'hang' | 'unavailable' | 'refused', number> = {
   ok: 0,
   auth: 0,
@@ -23,6 +28,7 @@ const ports: Record<'ok' | 'auth' | 'hang' | 'unavailable' | 'refused', number> 
 
 async function listen(key: string, cert: string, status: number | null): Promise<number> {
   const server = createHttpsServer({ key, cert }, (req, res) => {
+    hostHeaders.push(req.headers.host ?? '');
     if (status === null) return; // never answers
     res.writeHead(req.url === '/v2/' ? status : 404, { 'content-type': 'application/json' });
     res.end('{}');
@@ -47,11 +53,15 @@ beforeAll(async () => {
         altNames: [
           { type: 7, ip: '127.0.0.1' },
           { type: 2, value: 'localhost' },
+          { type: 2, value: 'registry.test' },
+          { type: 2, value: 'mirror.test' },
+          { type: 2, value: 'slow.test' },
         ],
       },
     ],
   });
   dir = await mkdtemp(path.join(tmpdir(), 'osmo-registry-'));
+  caPem = pems.cert;
   caFile = path.join(dir, 'ca.pem');
   await writeFile(caFile, pems.cert);
   ports.ok = await listen(pems.private, pems.cert, 200);
@@ -71,12 +81,22 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const run = (registries: string[] | null, timeoutMs = 2000, withCa = true) =>
+const runOn = (host: HostContext, registries: string[] | null, timeoutMs = 2000, withCa = true) =>
   registriesProbe.run(
-    fixtureHostContext('bare'),
+    host,
     { registries, registryTimeoutMs: timeoutMs, registryCaFile: withCa ? caFile : undefined },
     new AbortController().signal,
   );
+const run = (registries: string[] | null, timeoutMs = 2000, withCa = true) =>
+  runOn(fixtureHostContext('registry-client'), registries, timeoutMs, withCa);
+
+/** A writable copy of the registry-client fixture host, for trust stores written per test. */
+async function hostCopy(name: string): Promise<string> {
+  const root = path.join(dir, name);
+  await cp(fixtureHostPath('registry-client'), root, { recursive: true });
+  return root;
+}
+const hostAt = (root: string) => createHostContext({ root, execMode: 'local', path: '' });
 
 describe('registries probe', () => {
   it('200 and 401 are reachable', async () => {
@@ -93,9 +113,44 @@ describe('registries probe', () => {
     expect(auth).toMatchObject({ reachable: true, httpStatus: 401, error: null });
   });
 
-  it('resolves names through DNS (localhost)', async () => {
+  it('resolves names as the host does: a mirror pinned in its etc/hosts that no DNS server knows', async () => {
+    hostHeaders.length = 0;
+    const [r] = (await run([`registry.test:${ports.auth}`]))!;
+    expect(r).toMatchObject({
+      endpoint: `registry.test:${ports.auth}`,
+      dnsResolved: true,
+      reachable: true,
+      httpStatus: 401,
+      error: null,
+    });
+    // Connected to the resolved address, yet asked for the name (virtual hosts, TLS SNI).
+    expect(hostHeaders).toEqual([`registry.test:${ports.auth}`]);
+  });
+
+  it('localhost too goes through the host resolver', async () => {
     const [r] = (await run([`localhost:${ports.auth}`]))!;
     expect(r).toMatchObject({ endpoint: `localhost:${ports.auth}`, dnsResolved: true, reachable: true });
+  });
+
+  it('a name the host cannot resolve → ENOTFOUND, not resolved', async () => {
+    const [r] = (await run([`nowhere.test:${ports.ok}`]))!;
+    expect(r).toMatchObject({ reachable: false, dnsResolved: false, httpStatus: null, error: 'ENOTFOUND' });
+  });
+
+  it('no getent under a host root other than /: unresolved, never resolved by the pod', async () => {
+    const [r] = (await runOn(fixtureHostContext('bare'), [`localhost:${ports.ok}`]))!;
+    expect(r).toMatchObject({
+      reachable: false,
+      dnsResolved: false,
+      error: 'cannot resolve localhost as the host does: getent not found',
+    });
+  });
+
+  it('a resolver that never answers → timeout, within the bound', async () => {
+    const started = performance.now();
+    const [r] = (await run([`hang.test:${ports.ok}`], 300))!;
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(r).toMatchObject({ reachable: false, dnsResolved: false, error: 'timeout after 300ms' });
   });
 
   it('any other status is not reachable, and says so', async () => {
@@ -130,6 +185,44 @@ describe('registries probe', () => {
     expect(r?.error).toMatch(/self[- ]signed certificate/);
   });
 
+  it("trusts the host's CA bundle (a private CA only the host trusts)", async () => {
+    const root = await hostCopy('debian-bundle');
+    await mkdir(path.join(root, 'etc/ssl/certs'), { recursive: true });
+    await writeFile(path.join(root, 'etc/ssl/certs/ca-certificates.crt'), caPem);
+    const [r] = (await runOn(hostAt(root), [`registry.test:${ports.ok}`], 2000, false))!;
+    expect(r).toMatchObject({ reachable: true, httpStatus: 200, error: null });
+  });
+
+  it('the RHEL bundle, through an absolute symlink resolved under the host root', async () => {
+    const root = await hostCopy('rhel-bundle');
+    await mkdir(path.join(root, 'etc/pki/tls/certs'), { recursive: true });
+    await mkdir(path.join(root, 'etc/pki/ca-trust/extracted/pem'), { recursive: true });
+    await writeFile(path.join(root, 'etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem'), caPem);
+    // As on RHEL; followed inside this machine instead, it would name a file that is not there.
+    await symlink(
+      '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+      path.join(root, 'etc/pki/tls/certs/ca-bundle.crt'),
+    );
+    const [r] = (await runOn(hostAt(root), [`registry.test:${ports.ok}`], 2000, false))!;
+    expect(r).toMatchObject({ reachable: true, error: null });
+  });
+
+  it("containerd's certs.d/<host>/*.crt is trusted for that registry only", async () => {
+    const root = await hostCopy('certs-d');
+    const certsDir = path.join(root, `etc/containerd/certs.d/registry.test:${ports.ok}`);
+    await mkdir(certsDir, { recursive: true });
+    await writeFile(path.join(certsDir, 'ca.crt'), caPem);
+    const [mine, other] = (await runOn(
+      hostAt(root),
+      [`registry.test:${ports.ok}`, `mirror.test:${ports.ok}`],
+      2000,
+      false,
+    ))!;
+    expect(mine).toMatchObject({ reachable: true, error: null });
+    expect(other?.reachable).toBe(false);
+    expect(other?.error).toMatch(/self[- ]signed certificate/);
+  });
+
   it('probes registries concurrently', async () => {
     const started = performance.now();
     const results = (await run(
@@ -148,5 +241,16 @@ describe('registries probe', () => {
     const [r] = (await run(['https://nvcr.io/v2/']))!;
     expect(r).toMatchObject({ reachable: false, dnsResolved: false });
     expect(r?.error).toMatch(/host\[:port\]/);
+  });
+});
+
+describe('parseGetentAhosts', () => {
+  it('the first address, in getaddrinfo order', () => {
+    expect(
+      parseGetentAhosts('2001:db8::5     STREAM nvcr.io\n2001:db8::5     DGRAM\n10.1.2.3        STREAM\n'),
+    ).toBe('2001:db8::5');
+    expect(parseGetentAhosts('10.1.2.3        STREAM registry.local\n')).toBe('10.1.2.3');
+    expect(parseGetentAhosts('')).toBeNull();
+    expect(parseGetentAhosts('not an address\n')).toBeNull();
   });
 });
