@@ -172,6 +172,8 @@ function httpsStatus(
   address: string,
   ca: string[],
   timeoutMs: number,
+  /** The configured bound, for the message: it must not vary between runs (the agent's fingerprint). */
+  configuredMs: number,
   signal: AbortSignal,
 ) {
   const named = isIP(target.hostname) === 0;
@@ -193,7 +195,7 @@ function httpsStatus(
       req.destroy();
       reject(e);
     };
-    const onAbort = () => fail(new Error(`timeout after ${timeoutMs}ms`));
+    const onAbort = () => fail(new Error(`timeout after ${configuredMs}ms`));
     const timer = setTimeout(onAbort, timeoutMs);
     signal.addEventListener('abort', onAbort, { once: true });
     req.on('response', (res) => {
@@ -258,10 +260,11 @@ export async function probeRegistry(
   } catch (e) {
     return failed(true, describe(e));
   }
+  // One bound for resolving and asking; what is left of it for the request.
   const remaining = Math.max(1, options.timeoutMs - Math.round(performance.now() - started));
   const requestStart = performance.now();
   try {
-    const status = await httpsStatus(target, address, ca, remaining, signal);
+    const status = await httpsStatus(target, address, ca, remaining, options.timeoutMs, signal);
     const latencyMs = Math.round((performance.now() - requestStart) * 10) / 10;
     const reachable = status === 200 || status === 401;
     return {

@@ -174,6 +174,14 @@ describe('registries probe', () => {
     });
   });
 
+  it('a timeout names the configured bound, not what was left after resolving (stable reports)', async () => {
+    const started = performance.now();
+    // slow.test takes 0.2 s to resolve; the request then gets the remaining ~300 ms.
+    const [r] = (await run([`slow.test:${ports.hang}`], 500))!;
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(r).toMatchObject({ reachable: false, dnsResolved: true, error: 'timeout after 500ms' });
+  });
+
   it('a closed port → ECONNREFUSED', async () => {
     const [r] = (await run([`127.0.0.1:${ports.refused}`]))!;
     expect(r).toMatchObject({ reachable: false, dnsResolved: true, error: 'ECONNREFUSED' });
