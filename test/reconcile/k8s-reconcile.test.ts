@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { CLUSTER_INPUT_TTL_MS } from '../../aggregator/k8s/integration.js';
 import { type K8sEmulator, makeNode } from '../k8s-emulator/index.js';
 import { facts, nodeState } from './helpers.js';
 import {
@@ -262,7 +263,8 @@ describe('reconciling verdicts against the API emulator (real client-node)', () 
       makeNode('g2'),
     ]);
     cleanup.push(() => emu.close());
-    const { integration } = await startIntegration(emu);
+    let at = Date.now();
+    const { integration } = await startIntegration(emu, { now: () => at });
     cleanup.push(() => integration.stop());
     const states = [nodeState('g1', 'pass'), nodeState('g2', 'pass')];
     let results = await integration.clusterChecks(states);
@@ -277,6 +279,8 @@ describe('reconciling verdicts against the API emulator (real client-node)', () 
       metadata: { name: 'local', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
       provisioner: 'x',
     });
+    // The StorageClass list is reused for a minute (GET /api/v1/summary may be polled).
+    at += CLUSTER_INPUT_TTL_MS;
     results = await integration.clusterChecks(states);
     expect(results.find((r) => r.id === 'cluster.default-storageclass')?.status).toBe('pass');
   });
