@@ -10,6 +10,7 @@ import {
   DEFAULT_TOKEN_REVIEW_BURST,
   DEFAULT_TOKEN_REVIEW_QPS,
 } from './auth/token-review.js';
+import { type NamespacedName, parseNamespacedName } from './k8s/namespaced-name.js';
 
 export { UsageError };
 
@@ -22,10 +23,7 @@ export type AggregatorLogLevel = (typeof LOG_LEVELS)[number];
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
 
-export interface NamespacedName {
-  namespace: string;
-  name: string;
-}
+export type { NamespacedName };
 
 export interface AggregatorConfig {
   listen: { host: string; port: number };
@@ -92,13 +90,13 @@ export function parseListen(text: string, flag = '--listen'): { host: string; po
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-export function parseNamespacedName(text: string, flag: string): NamespacedName {
-  const dns = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-  const parts = text.split('/');
-  if (parts.length !== 2 || !dns.test(parts[0] ?? '') || !dns.test(parts[1] ?? '')) {
-    throw new UsageError(`${flag}: expected NAMESPACE/NAME, got ${JSON.stringify(text)}`);
+/** NAMESPACE/NAME of a flag (k8s/namespaced-name.ts), as a UsageError naming the flag. */
+export function parseNamespacedNameFlag(text: string, flag: string): NamespacedName {
+  try {
+    return parseNamespacedName(text);
+  } catch (err) {
+    throw new UsageError(`${flag}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { namespace: parts[0]!, name: parts[1]! };
 }
 
 export function parseRoleList(text: string, flag = '--taint-roles'): Role[] {
@@ -134,7 +132,7 @@ export function parseAggregatorConfig(
   const tlsKey = str(values['tls-key']);
   const insecureHttp = values['insecure-http'] === true;
   const bootstrapText = str(values['tls-bootstrap']);
-  const tlsBootstrap = bootstrapText ? parseNamespacedName(bootstrapText, '--tls-bootstrap') : undefined;
+  const tlsBootstrap = bootstrapText ? parseNamespacedNameFlag(bootstrapText, '--tls-bootstrap') : undefined;
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
     throw new UsageError('--tls-cert and --tls-key go together: pass both files');
   }
@@ -181,7 +179,7 @@ export function parseAggregatorConfig(
     insecureHttp,
     dryRun: values['dry-run'] === true,
     tokenAudience: audience,
-    agentServiceAccount: parseNamespacedName(
+    agentServiceAccount: parseNamespacedNameFlag(
       str(values['agent-service-account']) ?? DEFAULT_AGENT_SERVICE_ACCOUNT,
       '--agent-service-account',
     ),

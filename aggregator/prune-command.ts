@@ -10,6 +10,7 @@ import {
   setHeaderOptions,
   type V1Node,
 } from '@kubernetes/client-node';
+import { apiStatus } from './k8s/api-errors.js';
 import { loadKubeConfig } from './k8s/client.js';
 import { DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX, makeNames, type Names } from './k8s/names.js';
 import { ownedKeys } from './reconcile/ownership.js';
@@ -129,15 +130,8 @@ export function statusPatch(node: V1Node, names: Names): JsonPatchOp[] {
   ];
 }
 
-function statusOf(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { code?: unknown; statusCode?: unknown };
-  if (typeof e.code === 'number') return e.code;
-  return typeof e.statusCode === 'number' ? e.statusCode : undefined;
-}
-
 function errorText(err: unknown): string {
-  const code = statusOf(err);
+  const code = apiStatus(err);
   const msg = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
   return code === undefined ? msg : `HTTP ${code}: ${msg.slice(0, 200)}`;
 }
@@ -178,7 +172,7 @@ async function pruneNode(core: CoreV1Api, first: V1Node, names: Names): Promise<
       }
       return removed;
     } catch (e) {
-      const code = statusOf(e);
+      const code = apiStatus(e);
       if ((code !== 409 && code !== 422) || attempt >= MAX_ATTEMPTS) throw e;
       node = await core.readNode({ name });
     }

@@ -4,6 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { KubeConfig, V1Pod, V1TokenReview } from '@kubernetes/client-node';
 import type { AuthOutcome } from '../contracts.js';
+import { apiStatus } from '../k8s/api-errors.js';
+import { type NamespacedName, parseNamespacedName } from '../k8s/namespaced-name.js';
 import { TokenBucket } from '../k8s/rate-limit.js';
 import {
   authenticateStaged,
@@ -31,10 +33,7 @@ export interface PodReader {
   readNamespacedPod(param: { name: string; namespace: string }): Promise<V1Pod>;
 }
 
-export interface ServiceAccountRef {
-  namespace: string;
-  name: string;
-}
+export type ServiceAccountRef = NamespacedName;
 
 export interface TokenReviewOptions {
   api: TokenReviewApi;
@@ -73,15 +72,6 @@ interface CachedReview {
   nodeName: string | undefined;
   pod: { name: string; uid: string } | undefined;
   expiresAt: number;
-}
-
-export function parseServiceAccount(value: string): ServiceAccountRef {
-  const parts = value.split('/');
-  const dns = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-  if (parts.length !== 2 || !dns.test(parts[0] ?? '') || !dns.test(parts[1] ?? '')) {
-    throw new Error(`"${value}" is not NAMESPACE/NAME`);
-  }
-  return { namespace: parts[0]!, name: parts[1]! };
 }
 
 /** Build the API clients from a kubeconfig. */
@@ -158,7 +148,7 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
     this.api = options.api;
     this.pods = options.pods;
     this.audience = options.audience ?? DEFAULT_TOKEN_AUDIENCE;
-    this.sa = options.serviceAccount ?? parseServiceAccount(DEFAULT_AGENT_SERVICE_ACCOUNT);
+    this.sa = options.serviceAccount ?? parseNamespacedName(DEFAULT_AGENT_SERVICE_ACCOUNT);
     this.username = `system:serviceaccount:${this.sa.namespace}:${this.sa.name}`;
     this.cacheSize = options.cacheSize ?? 10_000;
     this.maxTtlMs = options.maxTtlMs ?? 5 * 60_000;
@@ -328,9 +318,4 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
     }
     return { ok: true, identity: `${entry.username}@${boundNode}` };
   }
-}
-
-function apiStatus(err: unknown): number | undefined {
-  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'number') return err.code;
-  return undefined;
 }

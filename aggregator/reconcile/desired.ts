@@ -1,6 +1,6 @@
 // The desired Kubernetes state of one node: a pure function of its NodeState, the names and the config.
 
-import type { ProbeName, Role } from '../../report/schema.js';
+import type { CheckResult, ProbeName, Role } from '../../report/schema.js';
 import type { NodeState } from '../contracts.js';
 import { sanitizeLabelValue } from '../k8s/label-values.js';
 import type { Names } from '../k8s/names.js';
@@ -43,10 +43,18 @@ function clip(message: string): string {
   return message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE - 3)}...`;
 }
 
+/**
+ * Ids of the checks that fail the verdict: `fail`, and `error` (a probe that could not finish fails it too).
+ * The one definition, for the condition message, events and the API's failingChecks.
+ */
+export function failingCheckIds(checks: readonly CheckResult[]): string[] {
+  const ids: string[] = [];
+  for (const c of checks) if (c.status === 'fail' || c.status === 'error') ids.push(c.id);
+  return ids;
+}
+
 export function failingChecks(state: NodeState): string[] {
-  return (state.result?.checks ?? [])
-    .filter((c) => c.status === 'fail' || c.status === 'error')
-    .map((c) => c.id);
+  return failingCheckIds(state.result?.checks ?? []);
 }
 
 /**

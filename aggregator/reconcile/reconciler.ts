@@ -5,6 +5,7 @@
 import { ROLES, type Role } from '../../report/schema.js';
 import { roleFromLabels } from '../../spec/role.js';
 import type { NodeState, PlannedChange } from '../contracts.js';
+import { apiStatus } from '../k8s/api-errors.js';
 import type { Names } from '../k8s/names.js';
 import { backoffMs, retryAfterMs, Semaphore, type TokenBucket } from '../k8s/rate-limit.js';
 import { allowedTainted, breakerAllows } from './breaker.js';
@@ -54,15 +55,6 @@ export interface ReconcilerOptions {
   maxAttempts?: number;
   backoffBaseMs?: number;
   now?: () => number;
-}
-
-/** Status code of a client-node ApiException (or anything carrying `code`/`statusCode`). */
-export function statusOf(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { code?: unknown; statusCode?: unknown };
-  if (typeof e.code === 'number') return e.code;
-  if (typeof e.statusCode === 'number') return e.statusCode;
-  return undefined;
 }
 
 function headerOf(err: unknown, name: string): string | undefined {
@@ -277,7 +269,7 @@ export class Reconciler {
         if (kind !== 'read') this.o.metrics.writes.inc({ kind });
         return out;
       } catch (err) {
-        const status = statusOf(err);
+        const status = apiStatus(err);
         if (status === 429 && attempt < MAX_CALL_RETRIES) {
           const wait = retryAfterMs(headerOf(err, 'retry-after'), Date.now()) ?? 1000;
           this.o.logger.warn({ node, kind, retryAfterMs: wait }, 'API server asked us to slow down (429)');
@@ -392,7 +384,7 @@ export class Reconciler {
         node = updated;
         break;
       } catch (err) {
-        if (statusOf(err) !== 409 || attempt === MAX_CONFLICT_RETRIES) {
+        if (apiStatus(err) !== 409 || attempt === MAX_CONFLICT_RETRIES) {
           if (!this.o.dryRun) this.reservations.delete(state.node);
           throw err;
         }

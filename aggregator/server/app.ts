@@ -18,6 +18,7 @@ import Fastify, {
 import { type CheckResult, Report, ROLES, type Role } from '../../report/schema.js';
 import { bearerToken, isStaged, type Principal } from '../auth/staged.js';
 import type { AgentAuthenticator, KubernetesIntegration } from '../contracts.js';
+import { failingCheckIds } from '../reconcile/desired.js';
 import type { NodeStore, NodeView } from '../store.js';
 import { errorBody, formatValidationErrors, rejectReasonOf } from './errors.js';
 import type { ReportEvaluator } from './evaluator.js';
@@ -400,9 +401,7 @@ type Counts = { total: number; pass: number; warn: number; fail: number; unknown
 const zeroCounts = (): Counts => ({ total: 0, pass: 0, warn: 0, fail: 0, unknown: 0, stale: 0 });
 
 function failingChecks(view: NodeView): string[] {
-  const ids: string[] = [];
-  for (const c of view.result.checks) if (c.status === 'fail') ids.push(c.id);
-  return ids;
+  return failingCheckIds(view.result.checks);
 }
 
 function toNodeState(v: NodeView) {

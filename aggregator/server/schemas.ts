@@ -19,7 +19,7 @@ export const ReportAccepted = Type.Object({
   node: Type.String(),
   role: RoleSchema,
   verdict: NodeVerdictSchema,
-  failingChecks: Type.Array(Type.String()),
+  failingChecks: Type.Array(Type.String(), { description: 'ids of the checks with status fail or error' }),
   evaluatedAt: Type.String(),
 });
 

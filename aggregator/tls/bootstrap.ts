@@ -9,6 +9,7 @@ import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Secret } from '@ku
 // selfsigned (EC P-256 via WebCrypto) issues; node:crypto's X509Certificate checks. (@peculiar/x509 v2
 // needs a Reflect metadata polyfill that is not a dependency of this package.)
 import { generate } from 'selfsigned';
+import { apiStatus } from '../k8s/api-errors.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Backdating absorbs clock skew between the aggregator and the agents. */
@@ -68,13 +69,6 @@ export function serviceDnsNames(
     `${service}.${namespace}.svc`,
     `${service}.${namespace}.svc.${clusterDomain}`,
   ];
-}
-
-/** `NAMESPACE/NAME` (the --tls-bootstrap value). */
-export function parseSecretRef(text: string): { namespace: string; name: string } {
-  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
-  if (!m) throw new Error(`"${text}" is not NAMESPACE/NAME`);
-  return { namespace: m[1] as string, name: m[3] as string };
 }
 
 // ---- issuing ----
@@ -251,24 +245,17 @@ function caBundle(data: PemData, now: Date): string {
 
 // ---- the API ----
 
-function statusOf(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { code?: unknown; statusCode?: unknown };
-  if (typeof e.code === 'number') return e.code;
-  return typeof e.statusCode === 'number' ? e.statusCode : undefined;
-}
-
 async function orNull<T>(p: Promise<T>): Promise<T | null> {
   try {
     return await p;
   } catch (e) {
-    if (statusOf(e) === 404) return null;
+    if (apiStatus(e) === 404) return null;
     throw e;
   }
 }
 
 function describeError(e: unknown): string {
-  const code = statusOf(e);
+  const code = apiStatus(e);
   const msg = e instanceof Error ? (e.message.split('\n')[0] ?? e.message) : String(e);
   return code === undefined ? msg : `HTTP ${code}: ${msg}`;
 }
@@ -343,7 +330,7 @@ export async function bootstrapTls(options: TlsBootstrapOptions): Promise<TlsBoo
         return next;
       } catch (e) {
         // 409: another replica wrote first (create: AlreadyExists; update: stale resourceVersion). Adopt its.
-        if (statusOf(e) !== 409 || attempt === MAX_WRITE_ATTEMPTS) throw e;
+        if (apiStatus(e) !== 409 || attempt === MAX_WRITE_ATTEMPTS) throw e;
         log('info', 'TLS bootstrap: the Secret changed under us (409); re-reading it');
       }
     }
@@ -370,7 +357,7 @@ export async function bootstrapTls(options: TlsBootstrapOptions): Promise<TlsBoo
         else await core.replaceNamespacedConfigMap({ name: caConfigMapName, namespace, body });
         return;
       } catch (e) {
-        if (statusOf(e) !== 409 || attempt === MAX_WRITE_ATTEMPTS) throw e;
+        if (apiStatus(e) !== 409 || attempt === MAX_WRITE_ATTEMPTS) throw e;
       }
     }
   }

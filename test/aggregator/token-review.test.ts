@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  parseServiceAccount,
   TokenReviewAuthenticator,
   type TokenReviewOptions,
   tokenExpiryMs,
   tokenReviewApisFrom,
 } from '../../aggregator/auth/token-review.js';
+import { parseNamespacedName } from '../../aggregator/k8s/namespaced-name.js';
 import { type K8sEmulator, makePod, startK8sEmulator } from '../k8s-emulator/index.js';
 import { auth, makeApp, postReport, sampleReport } from './harness.js';
 
@@ -174,9 +174,9 @@ describe('TokenReview authenticator', () => {
   });
 
   it('parses NAMESPACE/NAME', () => {
-    expect(parseServiceAccount('ns/sa')).toEqual({ namespace: 'ns', name: 'sa' });
-    expect(() => parseServiceAccount('ns')).toThrow(/NAMESPACE\/NAME/);
-    expect(() => parseServiceAccount('a/b/c')).toThrow();
+    expect(parseNamespacedName('ns/sa')).toEqual({ namespace: 'ns', name: 'sa' });
+    expect(() => parseNamespacedName('ns')).toThrow(/NAMESPACE\/NAME/);
+    expect(() => parseNamespacedName('a/b/c')).toThrow();
   });
 });
 

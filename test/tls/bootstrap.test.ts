@@ -5,9 +5,9 @@ import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseNamespacedName } from '../../aggregator/k8s/namespaced-name.js';
 import {
   bootstrapTls,
-  parseSecretRef,
   serviceDnsNames,
   type TlsBootstrap,
   type TlsBootstrapOptions,
@@ -218,14 +218,18 @@ describe('bootstrapTls', () => {
   });
 });
 
-describe('parseSecretRef / serviceDnsNames', () => {
+describe('parseNamespacedName / serviceDnsNames', () => {
   it('parses NAMESPACE/NAME and refuses anything else', () => {
-    expect(parseSecretRef('osmo-node-validator/osmo-node-validator-tls')).toEqual({
+    expect(parseNamespacedName('osmo-node-validator/osmo-node-validator-tls')).toEqual({
       namespace: 'osmo-node-validator',
       name: 'osmo-node-validator-tls',
     });
-    expect(() => parseSecretRef('no-slash')).toThrow(/NAMESPACE\/NAME/);
-    expect(() => parseSecretRef('a/B')).toThrow();
+    expect(() => parseNamespacedName('no-slash')).toThrow(/NAMESPACE\/NAME/);
+    expect(() => parseNamespacedName('a/B')).toThrow();
+    // A namespace is a DNS label (no dots); a name may be a DNS subdomain.
+    expect(() => parseNamespacedName('a.b/c')).toThrow(/NAMESPACE\/NAME/);
+    expect(parseNamespacedName('ns/c.d')).toEqual({ namespace: 'ns', name: 'c.d' });
+    expect(() => parseNamespacedName(`${'n'.repeat(64)}/c`)).toThrow();
   });
 
   it('lists the Service names from short to fully qualified', () => {

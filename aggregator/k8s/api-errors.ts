@@ -1,0 +1,10 @@
+// What a failed Kubernetes API call says, read the one way every caller (reconciler, prune, TLS bootstrap,
+// TokenReview auth) uses: client-node's ApiException carries `code`; its Watch and fetch errors `statusCode`.
+
+/** The HTTP status of a failed API call, or undefined when there was none (network error, timeout). */
+export function apiStatus(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  return typeof e.statusCode === 'number' ? e.statusCode : undefined;
+}
