@@ -7,7 +7,10 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the only install scripts in the lockfile are dev-only (the `node` dev dependency, which
+# would download a second Node binary, and esbuild's, which tsx needs, not the build); no runtime
+# dependency has one (test/manifests/dockerfile.test.ts checks the lockfile).
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY agent ./agent
@@ -15,8 +18,10 @@ COPY aggregator ./aggregator
 COPY cli ./cli
 COPY report ./report
 COPY spec ./spec
-# bench/ is compiled by tsconfig.build.json too, but the image does not need it.
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# package.json's "build" script, run with the image's Node 24 directly: `npm run` would put
+# node_modules/.bin first on PATH, where the `node` dev dependency's (uninstalled) binary shadows it.
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && node scripts/copy-assets.mjs \
+    && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:24-bookworm-slim
 ARG VERSION=0.1.0

@@ -1,7 +1,9 @@
 // There is no container engine here, so the Dockerfile is checked by reading it: every COPY source exists
-// in the build context (and is not ignored), copies from the build stage name what `npm run build`
-// produces, everything tsconfig.build.json compiles for the runtime is copied, and the ENTRYPOINT is the
-// package's bin.
+// in the build context (and is not ignored), the build runs package.json's build script's steps with the
+// image's own Node (no `npm run`: the `node` dev dependency would shadow it) after an `npm ci
+// --ignore-scripts` that loses nothing the build or runtime needs, copies from the build stage name what
+// the build produces, everything tsconfig.build.json compiles for the runtime is copied, and the
+// ENTRYPOINT is the package's bin.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,7 +63,35 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   bin: Record<string, string>;
   version: string;
   license: string;
+  scripts: Record<string, string>;
+  devDependencies: Record<string, string>;
 };
+
+/**
+ * package.json's build script as the image must run it: each step's command a plain `node FILE`, a
+ * package bin (e.g. `tsc`) resolved to `node node_modules/PKG/BIN` so no node_modules/.bin is involved.
+ */
+function buildStepsForImage(): string[] {
+  return (pkg.scripts['build'] ?? '').split(' && ').map((step) => {
+    const [cmd = '', ...rest] = step.trim().split(/\s+/);
+    if (cmd === 'node') return step.trim();
+    const owner = Object.keys(pkg.devDependencies).find((dep) => {
+      const bins = (
+        JSON.parse(readFileSync(join(ROOT, 'node_modules', dep, 'package.json'), 'utf8')) as {
+          bin?: string | Record<string, string>;
+        }
+      ).bin;
+      return typeof bins === 'object' && bins[cmd] !== undefined;
+    });
+    expect(owner, `the package providing ${cmd}`).toBeDefined();
+    const bin = (
+      JSON.parse(readFileSync(join(ROOT, 'node_modules', owner ?? '', 'package.json'), 'utf8')) as {
+        bin: Record<string, string>;
+      }
+    ).bin[cmd];
+    return ['node', `node_modules/${owner}/${String(bin).replace(/^\.\//, '')}`, ...rest].join(' ');
+  });
+}
 
 function nonEmpty(path: string): boolean {
   if (!existsSync(path)) return false;
@@ -75,8 +105,33 @@ describe('Dockerfile', () => {
     expect(build?.name).toBe('build');
     expect(runtime?.from).toBe('node:24-bookworm-slim');
     const runs = (build?.steps ?? []).filter((s) => s.op === 'RUN').map((s) => s.args);
-    expect(runs.some((r) => r.startsWith('npm ci'))).toBe(true);
-    expect(runs.some((r) => r.includes('npm run build') && r.includes('npm prune --omit=dev'))).toBe(true);
+    expect(runs.some((r) => r.startsWith('npm ci --ignore-scripts'))).toBe(true);
+    const buildRun = runs.find((r) => r.includes('npm prune --omit=dev'));
+    expect(buildRun).toBeDefined();
+    const steps = (buildRun ?? '').split('&&').map((x) => x.trim().replace(/\s+/g, ' '));
+    expect(steps.at(-1)).toMatch(/^npm prune --omit=dev --ignore-scripts\b/);
+    // The same steps as package.json's build script, in order, run by the image's own node.
+    expect(steps.slice(0, -1)).toEqual(buildStepsForImage());
+  });
+
+  it('never runs `npm run`/`npx` in the build: node_modules/.bin would put the `node` dev dependency first', () => {
+    const runs = all.flatMap((st) => st.steps.filter((s) => s.op === 'RUN').map((s) => s.args));
+    for (const r of runs) expect(r, r).not.toMatch(/\bnpm run\b|\bnpx\b|\bnpm exec\b/);
+  });
+
+  it('--ignore-scripts loses nothing: only dev dependencies of the lockfile have install scripts', () => {
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean; dev?: boolean }>;
+    };
+    const withScripts = Object.entries(lock.packages).filter(([, p]) => p.hasInstallScript === true);
+    for (const [name, p] of withScripts) expect(p.dev, `${name} has an install script`).toBe(true);
+    // The build itself uses none of them (tsc and a node script).
+    const scripted = new Set(withScripts.map(([name]) => name.replace(/^.*node_modules\//, '')));
+    for (const step of buildStepsForImage()) {
+      const file = step.split(' ')[1] ?? '';
+      const owner = /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1];
+      if (owner) expect(scripted.has(owner), owner).toBe(false);
+    }
   });
 
   it('copies into the build stage only files that exist in the context and are not ignored', () => {
