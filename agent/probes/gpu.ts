@@ -158,10 +158,31 @@ export function parseToolkitVersion(output: string): string | null {
 export const GPU_OPERATOR_DRIVER_ROOT = '/run/nvidia/driver';
 const GPU_OPERATOR_TOOLKIT_DIR = '/usr/local/nvidia/toolkit';
 
-async function probeToolkit(host: HostContext, signal: AbortSignal): Promise<GpuFacts['containerToolkit']> {
+/** Total time the toolkit lookup may take: it is best-effort and must not cost the GPU facts. */
+export const TOOLKIT_BUDGET_MS = 3000;
+
+/**
+ * The NVIDIA Container Toolkit, best-effort: within `budgetMs` for all candidates together. A candidate
+ * that hangs, cannot start or is not executable ends the lookup with null: the driver and devices are what
+ * the GPU checks need, and one slow helper binary must not discard them.
+ */
+async function probeToolkit(
+  host: HostContext,
+  budgetMs: number,
+  signal: AbortSignal,
+): Promise<GpuFacts['containerToolkit']> {
+  const deadline = performance.now() + budgetMs;
   const candidates = ['nvidia-ctk', 'nvidia-container-runtime'];
   for (const command of [...candidates, ...candidates.map((c) => `${GPU_OPERATOR_TOOLKIT_DIR}/${c}`)]) {
-    const r = await execOptional(host, command, ['--version'], 5000, signal);
+    const left = Math.floor(deadline - performance.now());
+    if (left <= 0) return null;
+    let r: ExecResult | null;
+    try {
+      r = await execOptional(host, command, ['--version'], left, signal);
+    } catch (e) {
+      if (e instanceof ProbeFailure) return null;
+      throw e;
+    }
     if (r === null) continue;
     const binary = command.slice(command.lastIndexOf('/') + 1);
     return { binary, version: r.code === 0 ? parseToolkitVersion(r.stdout) : null };
@@ -196,11 +217,16 @@ function failureMessage(stdout: string, stderr: string, code: number | null): st
   return (said || `nvidia-smi exited with code ${code}`).slice(0, 2048);
 }
 
-export function gpuProbeWith(nvidiaSmiTimeoutMs = NVIDIA_SMI_TIMEOUT_MS): Probe<'gpu', GpuFacts | null> {
+export function gpuProbeWith(
+  nvidiaSmiTimeoutMs = NVIDIA_SMI_TIMEOUT_MS,
+  toolkitBudgetMs = TOOLKIT_BUDGET_MS,
+): Probe<'gpu', GpuFacts | null> {
+  const timeoutMs = nvidiaSmiTimeoutMs + 5000;
   return {
     name: 'gpu',
-    timeoutMs: nvidiaSmiTimeoutMs + 5000,
+    timeoutMs,
     async run(host, _options, signal) {
+      const started = performance.now();
       const r = await runNvidiaSmi(host, ['-q', '-x'], nvidiaSmiTimeoutMs, signal);
       if (r === null) return null;
       if (r.code !== 0) throw new ProbeFailure('exec-failed', failureMessage(r.stdout, r.stderr, r.code));
@@ -224,7 +250,12 @@ export function gpuProbeWith(nvidiaSmiTimeoutMs = NVIDIA_SMI_TIMEOUT_MS): Probe<
         driverVersion,
         cudaVersion,
         devices: summary.devices.slice(0, 64),
-        containerToolkit: await probeToolkit(host, signal),
+        // Never past the probe's own bound (nvidia-smi may have used most of it), with a little margin.
+        containerToolkit: await probeToolkit(
+          host,
+          Math.min(toolkitBudgetMs, timeoutMs - 250 - (performance.now() - started)),
+          signal,
+        ),
       };
     },
   };

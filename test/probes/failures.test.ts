@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collectFacts } from '../../agent/collect.js';
 import { createHostContext } from '../../agent/host.js';
+import { gpuProbe, gpuProbeWith, NVIDIA_SMI_TIMEOUT_MS, TOOLKIT_BUDGET_MS } from '../../agent/probes/gpu.js';
 import { fixtureHostContext, fixtureHostPath } from '../helpers/fixture-host.js';
 
 const OPTIONS = { registries: null, registryTimeoutMs: 1000 };
@@ -79,6 +80,29 @@ describe('probe failures', () => {
     const ctx = fixtureHostContext('gpu-nvidia-smi-hangs');
     const err = await ctx.exec('nvidia-smi', ['-q', '-x'], { timeoutMs: 300 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'timeout', message: 'nvidia-smi did not answer within 0.3s; killed' });
+  });
+
+  it('a hanging nvidia-ctk costs only the toolkit fact: GPU facts arrive, the hang is killed', async () => {
+    const root = await copyHost('ubuntu2204-gpu-pass');
+    // The shell's command line carries the script's path (unique to this copy): that is the marker.
+    const marker = path.join(root, 'usr/bin/nvidia-ctk');
+    await writeFile(marker, '#!/bin/sh\nsleep 600\n');
+    const started = performance.now();
+    const gpu = await gpuProbeWith(10_000, 400).run(host(root), OPTIONS, new AbortController().signal);
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(gpu).toMatchObject({ driverVersion: '570.124.04', cudaVersion: '12.8', containerToolkit: null });
+    expect(gpu?.devices).toHaveLength(1);
+    let alive = await processesMatching(marker);
+    for (let i = 0; i < 20 && alive.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 25)); // SIGKILL delivery is asynchronous; bounded wait
+      alive = await processesMatching(marker);
+    }
+    expect(alive).toEqual([]);
+  });
+
+  it('the toolkit lookup is bounded to ~3 s in all (best-effort, within the gpu probe)', () => {
+    expect(TOOLKIT_BUDGET_MS).toBeLessThanOrEqual(3000);
+    expect(gpuProbe.timeoutMs).toBeGreaterThan(NVIDIA_SMI_TIMEOUT_MS + TOOLKIT_BUDGET_MS);
   });
 
   it('truncated nvidia-smi XML → parse error, no GPU facts', async () => {
