@@ -71,12 +71,19 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
 }
 
-function withoutTimes(body: unknown): string {
-  return JSON.stringify(body, (key, value: unknown) =>
-    key === 'lastHeartbeatTime' || key === 'lastTransitionTime' || key.endsWith('Timestamp')
-      ? undefined
-      : value,
-  );
+const PLAN_KINDS: readonly PlannedChange['kind'][] = ['node-patch', 'status-patch', 'event'];
+
+/**
+ * What makes two plans the same, without serialising bodies: a node patch's summary lists every label value,
+ * removal and taint (the ownership annotations follow from them); an event's summary carries its type,
+ * reason and message; a status patch's summary leaves out the message, so it is added (times are not: a
+ * heartbeat differs on every plan).
+ */
+function planSignature(kind: PlannedChange['kind'], summary: string, body: unknown): string {
+  if (kind !== 'status-patch') return summary;
+  const condition = (body as { status?: { conditions?: Array<Record<string, unknown>> } }).status
+    ?.conditions?.[0];
+  return `${summary}\0${String(condition?.['status'])}\0${String(condition?.['reason'])}\0${String(condition?.['message'])}`;
 }
 
 class NodeGone extends Error {
@@ -109,6 +116,8 @@ export class Reconciler {
   private readonly breakerNotified = new Set<string>();
   private readonly semaphore: Semaphore;
   private readonly log: PlannedChange[] = [];
+  /** Dry-run: the last recorded plan's signature per node and kind (`node\0kind`), to record a plan once. */
+  private readonly lastPlanned = new Map<string, string>();
   private readonly now: () => number;
   private stopped = false;
   private readonly idleWaiters: Array<() => void> = [];
@@ -149,6 +158,7 @@ export class Reconciler {
     this.reported.delete(node);
     this.reservations.delete(node);
     this.breakerNotified.delete(node);
+    for (const kind of PLAN_KINDS) this.lastPlanned.delete(`${node}\0${kind}`);
     this.updateDepth();
   }
 
@@ -250,10 +260,13 @@ export class Reconciler {
   private record(node: string, kind: PlannedChange['kind'], summary: string, body: unknown): void {
     const applied = !this.o.dryRun;
     if (this.o.dryRun) {
-      // Nothing is written, so the same plan recurs on every report: record it once.
-      // Heartbeat times differ on every plan, so compare without them.
-      const last = [...this.log].reverse().find((c) => c.node === node && c.kind === kind);
-      if (last && last.summary === summary && withoutTimes(last.body) === withoutTimes(body)) return;
+      // Nothing is written, so the same plan recurs on every report: record it once. O(1) per report: a
+      // signature per node and kind, not a search of the log (which also forgets a node's plan after 1000
+      // other changes, and would record it again).
+      const key = `${node}\0${kind}`;
+      const signature = planSignature(kind, summary, body);
+      if (this.lastPlanned.get(key) === signature) return;
+      this.lastPlanned.set(key, signature);
       this.o.logger.info({ node, kind, summary, body }, 'dry-run: planned change (not written)');
     }
     this.log.push({ node, kind, summary, body, applied, at: new Date(this.now()).toISOString() });
