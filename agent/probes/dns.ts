@@ -4,7 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { DnsFacts } from '../../report/schema.js';
 import type { HostContext } from '../host.js';
-import { parseHostname } from './hostname.js';
+import { readHostName } from './hostname.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
 import { execOptional, readOptional } from './support.js';
@@ -76,16 +76,11 @@ export const dnsProbe: Probe<'dns', DnsFacts> = {
   timeoutMs: HOSTNAME_LOOKUP_TIMEOUT_MS + 2000,
   async run(host, _options, signal) {
     const resolv = await readOptional(host, '/etc/resolv.conf');
-    let name: string | null = null;
-    for (const path of ['/proc/sys/kernel/hostname', '/etc/hostname']) {
-      const text = await readOptional(host, path);
-      if (text === null) continue;
-      try {
-        name = parseHostname(text);
-      } catch {
-        name = null;
-      }
-      if (name !== null) break;
+    let name: string | null;
+    try {
+      name = await readHostName(host);
+    } catch {
+      name = null; // no usable name (the hostname probe reports why): whether it resolves is unknown
     }
     return {
       nameservers: resolv === null ? [] : parseResolvConf(resolv),

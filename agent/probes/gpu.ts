@@ -6,7 +6,15 @@ import type { ExecResult, HostContext } from '../host.js';
 import { createHostContext } from '../host.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { boundedCount, boundedString, excerpt, execOptional, MAX_COUNT, MAX_STR } from './support.js';
+import {
+  boundedCount,
+  boundedString,
+  excerpt,
+  execOptional,
+  MAX_COUNT,
+  MAX_STR,
+  realHostPath,
+} from './support.js';
 
 export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
 
@@ -203,8 +211,9 @@ async function runNvidiaSmi(
   const onHost = await execOptional(host, 'nvidia-smi', args, timeoutMs, signal);
   if (onHost !== null) return onHost;
   if (!(await host.exists(`${GPU_OPERATOR_DRIVER_ROOT}/usr/bin/nvidia-smi`))) return null;
+  // The driver root resolved under the host root: a symlink there (absolute or not) is the host's.
   const driverRoot = createHostContext({
-    root: host.hostPath(GPU_OPERATOR_DRIVER_ROOT),
+    root: await realHostPath(host, GPU_OPERATOR_DRIVER_ROOT),
     execMode: host.execMode,
     path: '',
   });

@@ -1,4 +1,6 @@
-// The host's name: the kernel's (proc/sys/kernel/hostname), else etc/hostname.
+// The host's name, from proc/sys/kernel/hostname (the kernel's) and etc/hostname; which one wins when both
+// exist and differ depends on whether this machine is the host (see readHostName).
+import type { HostContext } from '../host.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
 import { excerpt, readOptional } from './support.js';
@@ -12,16 +14,31 @@ export function parseHostname(text: string): string | null {
   return name;
 }
 
+/**
+ * The host's name, or null when neither source has one; an invalid name is ProbeFailure('parse').
+ * proc/sys/kernel/hostname is not a file of the host: the kernel answers with the UTS namespace of the
+ * process READING it. On host root `/` that is the host's own (and etc/hostname may be stale after a
+ * `hostname` or DHCP change), so the kernel's name wins. Under another root (the pod's /host) it is the
+ * pod's name unless the pod shares the host's UTS namespace (hostNetwork, as our DaemonSet does, where
+ * both agree anyway), so the host's etc/hostname wins. Either way the other source fills in when the
+ * preferred one is missing or empty.
+ */
+export async function readHostName(host: HostContext): Promise<string | null> {
+  const sources =
+    host.root === '/'
+      ? ['/proc/sys/kernel/hostname', '/etc/hostname']
+      : ['/etc/hostname', '/proc/sys/kernel/hostname'];
+  for (const path of sources) {
+    const text = await readOptional(host, path);
+    if (text === null) continue;
+    const name = parseHostname(text);
+    if (name !== null) return name;
+  }
+  return null;
+}
+
 export const hostnameProbe: Probe<'hostname', string | null> = {
   name: 'hostname',
   timeoutMs: 2000,
-  async run(host) {
-    for (const path of ['/proc/sys/kernel/hostname', '/etc/hostname']) {
-      const text = await readOptional(host, path);
-      if (text === null) continue;
-      const name = parseHostname(text);
-      if (name !== null) return name;
-    }
-    return null;
-  },
+  run: (host) => readHostName(host),
 };

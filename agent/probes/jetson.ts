@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { JetsonFacts } from '../../report/schema.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { boundedString, excerpt, execOptional, readOptional } from './support.js';
+import { boundedString, excerpt, execOptional, readOptional, realHostPath } from './support.js';
 
 export interface TegraRelease {
   l4tVersion: string;
@@ -87,9 +87,12 @@ export const jetsonProbe: Probe<'jetson', JetsonFacts | null> = {
     }
 
     let jetpackPackageVersion: string | null = null;
-    // In local mode the dpkg-query found may be this machine's: point it at the host's package database.
+    // In local mode the dpkg-query found may be this machine's: point it at the host's package database,
+    // its symlinks resolved under the host root (this machine would follow an absolute one to its own).
     const admindir =
-      host.execMode === 'local' && host.root !== '/' ? [`--admindir=${host.hostPath('/var/lib/dpkg')}`] : [];
+      host.execMode === 'local' && host.root !== '/'
+        ? [`--admindir=${await realHostPath(host, '/var/lib/dpkg')}`]
+        : [];
     const dpkg = await execOptional(
       host,
       'dpkg-query',

@@ -2,7 +2,7 @@
 import type { MemoryFacts } from '../../report/schema.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { boundedCount, excerpt, MAX_BYTES } from './support.js';
+import { boundedCount, excerpt, MAX_BYTES, readOptional } from './support.js';
 
 export function parseMeminfo(text: string): MemoryFacts {
   const m = /^MemTotal:\s+(\d+)\s*kB\s*$/m.exec(text);
@@ -14,12 +14,8 @@ export const memoryProbe: Probe<'memory', MemoryFacts> = {
   name: 'memory',
   timeoutMs: 2000,
   async run(host) {
-    let text: string;
-    try {
-      text = await host.readFile('/proc/meminfo');
-    } catch (e) {
-      throw new ProbeFailure('read', `cannot read /proc/meminfo: ${(e as Error).message}`);
-    }
+    const text = await readOptional(host, '/proc/meminfo');
+    if (text === null) throw new ProbeFailure('read', 'cannot read /proc/meminfo: ENOENT');
     return parseMeminfo(text);
   },
 };
