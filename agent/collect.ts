@@ -12,6 +12,7 @@ import { hostnameProbe } from './probes/hostname.js';
 import { jetsonProbe } from './probes/jetson.js';
 import { memoryProbe } from './probes/memory.js';
 import { osProbe } from './probes/os.js';
+import { pciProbe } from './probes/pci.js';
 import type { Probe, ProbeOptions } from './probes/probe.js';
 import { ProbeFailure } from './probes/probe.js';
 import { registriesProbe } from './probes/registries.js';
@@ -37,6 +38,7 @@ export const PROBES: ProbeTable = {
   registries: registriesProbe,
   dns: dnsProbe,
   apiServerEncryption: apiServerEncryptionProbe,
+  pci: pciProbe,
 };
 
 function emptyFacts(): Facts {
@@ -52,6 +54,7 @@ function emptyFacts(): Facts {
     registries: null,
     dns: null,
     apiServerEncryption: null,
+    pci: null,
   };
 }
 

@@ -17,6 +17,7 @@ export const PROBE_NAMES = [
   'registries',
   'dns',
   'apiServerEncryption',
+  'pci',
 ] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
 

@@ -64,6 +64,7 @@ describe('collectFacts on fixture hosts', () => {
     // The fixture's getent resolves its own name, as the host's /etc/hosts would.
     expect(facts.dns?.hostnameResolves).toBe(true);
     expect(facts.apiServerEncryption).toBeNull();
+    expect(facts.pci).toEqual({ nvidiaGpus: 1 });
     expectDisks(facts, true);
   });
 
@@ -81,6 +82,15 @@ describe('collectFacts on fixture hosts', () => {
     const { facts } = await collect('gpu-old-driver');
     expect(facts.dns?.nameservers.length).toBeGreaterThanOrEqual(0);
     expect(facts.dns?.hostnameResolves).toBeNull();
+  });
+
+  it('gpu-no-driver: an NVIDIA GPU on the PCI bus, no nvidia-smi', async () => {
+    const { facts, probeErrors } = await collect('gpu-no-driver');
+    expect(probeErrors).toEqual([]);
+    expect(facts.gpu).toBeNull();
+    expect(facts.pci).toEqual({ nvidiaGpus: 1 });
+    expect(facts.containerd?.version).toBe('1.7.27');
+    expect(Value.Errors(Facts, facts).First()?.message).toBeUndefined();
   });
 
   it('gpu-old-driver: A100 535.54.03 / CUDA 12.2', async () => {
@@ -195,6 +205,7 @@ describe('collectFacts on fixture hosts', () => {
     expect(facts.gpu).toBeNull();
     expect(facts.containerd).toBeNull();
     expect(facts.jetson).toBeNull();
+    expect(facts.pci).toBeNull(); // no sys/bus/pci: unknown, not zero
     expect(facts.os?.id).toBe('ubuntu');
     expect(facts.cpu).toMatchObject({ logicalCores: 4, physicalCores: 4 });
     expectDisks(facts, false);
