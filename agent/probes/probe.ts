@@ -28,7 +28,7 @@ export interface ProbeOptions {
   registries: string[] | null;
   /** Per-registry request timeout. */
   registryTimeoutMs: number;
-  /** Override of the URL scheme/port per registry, for tests against 127.0.0.1 (`https` by default). */
+  /** A CA file (this machine's, PEM) trusted for every registry on top of Node's roots and the host's bundle. */
   registryCaFile?: string | undefined;
 }
 
