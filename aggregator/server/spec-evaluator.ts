@@ -22,14 +22,14 @@ export interface SpecEvaluatorOptions {
 }
 
 /** Probes whose failure makes a role derived from facts meaningless (a timed-out nvidia-smi ≠ no GPU). */
-const ROLE_PROBES: ReadonlySet<ProbeName> = new Set<ProbeName>(['gpu', 'jetson']);
+const ROLE_PROBES: ReadonlySet<ProbeName> = new Set<ProbeName>(['gpu', 'jetson', 'pci']);
 
 const isRole = (value: string | undefined): value is Role =>
   value !== undefined && (ROLES as readonly string[]).includes(value);
 
 /**
  * The role decision for one report. Labels naming a role win. Otherwise the facts decide, except when the
- * gpu or jetson probe errored in this report: then the node keeps the role it had (the previous result's,
+ * gpu, jetson or pci probe errored in this report: then the node keeps the role it had (the previous result's,
  * else our role label), so one nvidia-smi timeout does not move a GPU node into the compute pool (role label,
  * breaker pool, taint).
  */

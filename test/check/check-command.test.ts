@@ -89,12 +89,12 @@ describe('check --json over fixture hosts', () => {
     ['gpu-operator', 0, 'pass', 'gpu', []],
     ['gpu-old-driver', 1, 'fail', 'gpu', ['gpu.driver:fail', 'gpu.cuda:fail', 'dns.resolution:warn']],
     ['gpu-535-216-cuda-caveat', 1, 'fail', 'gpu', ['gpu.cuda:fail', 'dns.resolution:warn']],
-    // No pci fact yet: nothing shows the GPU, so auto is compute and the failed probe errors its checks.
+    // The GPU is on the PCI bus, so auto is gpu even though nvidia-smi fails; its checks read error.
     [
       'gpu-driver-failure',
       1,
       'fail',
-      'compute',
+      'gpu',
       ['gpu.driver:error', 'gpu.cuda:error', 'dns.resolution:warn'],
     ],
     [
