@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fixtureHostPath } from '../../test/helpers/fixture-host.js';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../test/manifests/expected-args.js';
 import {
   CLI,
   cpuOf,
@@ -54,15 +55,12 @@ interface RssRun {
   accepted: number;
 }
 
-/** V8 flags that size the heap for a small long-lived process (the suggested DaemonSet setting). */
-export const TUNED_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=48'];
-
 /** Runs each variant of the agent CLI at the same time (they idle between cycles) against one aggregator. */
 async function agentRss(
   opts: BenchOptions,
   targetCycles: number,
   every: number,
-  variants: Array<{ label: string; nodeArgs: string[] }>,
+  variants: Array<{ label: string; nodeArgs: string[]; env: Record<string, string> }>,
 ): Promise<RssRun[]> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-agent-'));
   const tokenFile = path.join(dir, 'token');
@@ -117,7 +115,7 @@ async function agentRss(
             '--log-level',
             'debug',
           ],
-          { keepOutput: false, env: { NODE_NAME: '' } },
+          { keepOutput: false, env: { ...variant.env, NODE_NAME: '' } },
         );
         let cycles = 0;
         let accepted = 0;
@@ -215,12 +213,19 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
   const targetCycles = opts.quick ? 20 : 100;
   const every = opts.quick ? 2 : 5;
   opts.log(`agent: ${targetCycles} cycles of the agent CLI against a local aggregator`);
-  const [rss, tuned] = (await agentRss(opts, targetCycles, every, [
-    { label: 'defaults', nodeArgs: [] },
-    { label: TUNED_NODE_FLAGS.join(' '), nodeArgs: TUNED_NODE_FLAGS },
+  // The DaemonSet's flags and environment (one source: test/manifests/expected-args.ts), and Node's
+  // defaults alongside for context.
+  const deployedLabel = [
+    ...Object.entries(AGENT_ENV).map(([k, v]) => `${k}=${v}`),
+    'node',
+    ...AGENT_NODE_FLAGS,
+  ].join(' ');
+  const [rss, defaults] = (await agentRss(opts, targetCycles, every, [
+    { label: deployedLabel, nodeArgs: AGENT_NODE_FLAGS, env: AGENT_ENV },
+    { label: 'node defaults', nodeArgs: [], env: {} },
   ])) as [RssRun, RssRun];
   const { first, last, max, slopeAll, slopeTail } = rssFigures(rss);
-  const t = rssFigures(tuned);
+  const d = rssFigures(defaults);
 
   opts.log('agent: context (bare node, check --json)');
   const bare = await peakRss(['-e', 'setTimeout(() => {}, 800)']);
@@ -242,8 +247,8 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
     method: [
       `Fixture host \`${HOST}\` in \`local\` exec mode, \`--registries none\`. All processes run the **built** code with Node ${process.versions.node}.`,
       `**Cycle time**: a separate process imports \`dist/agent/collect.js\` (what the CLI runs) and times ${timing.cycles} consecutive \`collectFacts\` cycles, then ${timing.cycles} rounds of spawning the same commands a cycle runs (discovered by recording the host context's \`exec\` calls: ${timing.commands.map((c) => `\`${c}\``).join(', ')}) directly with \`child_process.spawn\`, all at once (the collector runs probes concurrently), then one after another; interleaved, ${timing.reps} repetition(s), medians of the per-cycle means. CPU = the process's own CPU (\`process.cpuUsage\`) + its reaped children's (\`/proc/self/stat\` cutime+cstime, 10 ms ticks, summed over the cycles). 3 warm-up cycles of each first.`,
-      `**Resident memory**: \`node dist/cli/main.js agent --interval 1s --heartbeat 1s --log-level debug\` (1 s is the shortest interval the agent accepts; heartbeat 1 s makes most cycles send a report) against \`node dist/cli/main.js aggregator --insecure-http --token-file\` on 127.0.0.1. Cycles are counted from the agent's debug log (\`report accepted\` or \`facts unchanged\`, one per probe); VmRSS from \`/proc/<pid>/status\` at cycle 1 and every ${every} cycles. Slope = least-squares KiB per cycle, over all samples and over the second half (after warm-up).`,
-      `**Heap sizing**: a second agent CLI runs at the same time with \`node ${TUNED_NODE_FLAGS.join(' ')}\` (same fixture host, same aggregator, its own node name), to show what V8 heap limits do to the same workload.`,
+      `**Resident memory**: \`${deployedLabel} dist/cli/main.js agent --interval 1s --heartbeat 1s --log-level debug\` (1 s is the shortest interval the agent accepts; heartbeat 1 s makes most cycles send a report) against \`node dist/cli/main.js aggregator --insecure-http --token-file\` on 127.0.0.1. Cycles are counted from the agent's debug log (\`report accepted\` or \`facts unchanged\`, one per probe); VmRSS from \`/proc/<pid>/status\` at cycle 1 and every ${every} cycles. Slope = least-squares KiB per cycle, over all samples and over the second half (after warm-up).`,
+      `The agent runs with the DaemonSet's V8 flags and environment (\`AGENT_NODE_FLAGS\`, \`AGENT_ENV\` in \`test/manifests/expected-args.ts\`, which the manifests test holds the DaemonSet to). **For context**, a second agent CLI runs at the same time with Node's defaults (same fixture host, same aggregator, its own node name).`,
       '**Context**: VmHWM of a bare `node -e` (sleeping 0.8 s) and of one `check --json` run on the same fixture host, polled every 3 ms until exit.',
     ],
     rows: [
@@ -263,12 +268,15 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
         'agent CLI: CPU per cycle (own / children)',
         `${fmt(rss.cpuPerCycleMs)} ms / ${fmt(rss.childCpuPerCycleMs)} ms`,
       ],
-      ['agent VmRSS first / last / max', `${fmt(mib(first))} / ${fmt(mib(last))} / ${fmt(mib(max))} MiB`],
+      [
+        'agent VmRSS (DaemonSet flags) first / last / max',
+        `${fmt(mib(first))} / ${fmt(mib(last))} / ${fmt(mib(max))} MiB`,
+      ],
       ['agent VmHWM (peak)', `${fmt(mib(rss.hwmKiB))} MiB`],
       ['agent VmRSS slope (all / after warm-up)', `${fmt(slopeAll, 2)} / ${fmt(slopeTail, 2)} KiB per cycle`],
       [
-        `agent with \`${tuned.label}\`: VmRSS first / last / max, slope after warm-up`,
-        `${fmt(mib(t.first))} / ${fmt(mib(t.last))} / ${fmt(mib(t.max))} MiB, ${fmt(t.slopeTail, 2)} KiB per cycle (${tuned.cycles} cycles, CPU ${fmt(tuned.cpuPerCycleMs)} ms per cycle)`,
+        'agent with Node defaults (context): VmRSS first / last / max, slope after warm-up',
+        `${fmt(mib(d.first))} / ${fmt(mib(d.last))} / ${fmt(mib(d.max))} MiB, ${fmt(d.slopeTail, 2)} KiB per cycle (${defaults.cycles} cycles, CPU ${fmt(defaults.cpuPerCycleMs)} ms per cycle)`,
       ],
       ['bare `node -e` VmHWM', `${fmt(mib(bare.hwmKiB))} MiB`],
       ['`check --json` VmHWM', `${fmt(mib(check.hwmKiB))} MiB`],
@@ -294,7 +302,7 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
         target: `≤ ${TARGET_RSS_MIB} MiB`,
         measured: `${fmt(mib(last))} MiB (max ${fmt(mib(max))})`,
         met: mib(max) <= TARGET_RSS_MIB,
-        limitedBy: `a bare Node ${process.versions.node} process is already ${fmt(mib(bare.hwmKiB))} MiB here (Node 24's own baseline); the agent's modules (probes, fast-xml-parser for nvidia-smi's XML) and V8 heap headroom add the rest — with \`${tuned.label}\` the same agent peaks at ${fmt(mib(t.max))} MiB`,
+        limitedBy: `a bare Node ${process.versions.node} process is already ${fmt(mib(bare.hwmKiB))} MiB here (Node 24's own baseline); the agent's modules (probes, fast-xml-parser for nvidia-smi's XML) and V8 heap headroom add the rest (with Node's default flags the same agent reaches ${fmt(mib(d.max))} MiB)`,
       },
       {
         what: 'no RSS growth across cycles',

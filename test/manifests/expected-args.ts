@@ -65,3 +65,29 @@ export const OVERLAY_AGGREGATOR_ARGS: Record<string, string[]> = {
     `${NAMESPACE}/${AGENT_SERVICE_ACCOUNT}`,
   ],
 };
+
+/** The image's program (Dockerfile ENTRYPOINT `node /app/dist/cli/main.js`); the DaemonSet's command wraps it. */
+export const IMAGE_CLI = '/app/dist/cli/main.js';
+
+/**
+ * V8 flags of the agent (a node-side process doing ~0.1 s of work a minute, so the optimizing compiler buys
+ * nothing and a small young generation keeps the resident set down). `--lite-mode` is refused in
+ * NODE_OPTIONS, so they go on the container's command line. bench/agent runs the agent with exactly these.
+ */
+export const AGENT_NODE_FLAGS = ['--lite-mode', '--max-semi-space-size=1', '--max-old-space-size=32'];
+
+/** The DaemonSet container's command: the image's ENTRYPOINT with AGENT_NODE_FLAGS in between. */
+export const AGENT_COMMAND = ['node', ...AGENT_NODE_FLAGS, IMAGE_CLI];
+
+/** Fixed environment of the agent container (besides NODE_NAME): glibc malloc arenas bound the RSS. */
+export const AGENT_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
+
+/**
+ * Fixed environment of the aggregator container. MALLOC_ARENA_MAX: glibc's per-thread arenas (libuv's
+ * pool, V8's GC helpers) otherwise hold freed memory; NODE_OPTIONS: a smaller young generation.
+ * bench/scale and bench/ingest start the aggregator with exactly these.
+ */
+export const AGGREGATOR_ENV: Record<string, string> = {
+  MALLOC_ARENA_MAX: '2',
+  NODE_OPTIONS: '--max-semi-space-size=8',
+};

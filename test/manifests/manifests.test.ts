@@ -24,12 +24,17 @@ import { serviceDnsNames } from '../../aggregator/tls/bootstrap.js';
 import {
   AGENT_ARGS,
   AGENT_CA_FILE,
+  AGENT_COMMAND,
+  AGENT_ENV,
   AGENT_HEALTH_PORT,
+  AGENT_NODE_FLAGS,
   AGENT_SERVICE_ACCOUNT,
   AGENT_TOKEN_FILE,
   AGGREGATOR_ARGS,
+  AGGREGATOR_ENV,
   AGGREGATOR_SERVICE_ACCOUNT,
   CA_CONFIGMAP,
+  IMAGE_CLI,
   NAMESPACE,
   OVERLAY_AGGREGATOR_ARGS,
   SERVICE_NAME,
@@ -121,6 +126,13 @@ function container(workload: K8sObject): Obj {
   const cs = containersOf(podSpecOf(workload) ?? {});
   expect(cs).toHaveLength(1);
   return cs[0] as Obj;
+}
+
+/** A container's env entries with a literal value (valueFrom ones are checked on their own). */
+function fixedEnv(c: Obj): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of arr(c['env'])) if (typeof e['value'] === 'string') out[String(e['name'])] = e['value'];
+  return out;
 }
 
 function argValue(args: string[], flag: string): string | undefined {
@@ -313,6 +325,12 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
     const pod = podSpecOf(ds) ?? {};
     const c = container(ds);
     expect(c['args']).toEqual(AGENT_ARGS);
+    // The image's ENTRYPOINT with the agent's V8 flags in between (bench/agent runs the same flags).
+    expect(c['command']).toEqual(AGENT_COMMAND);
+    const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+    expect(JSON.parse(entrypoint?.[1] ?? '[]')).toEqual(['node', IMAGE_CLI]);
+    expect(AGENT_COMMAND).toEqual(['node', ...AGENT_NODE_FLAGS, IMAGE_CLI]);
+    expect(fixedEnv(c)).toEqual(AGENT_ENV);
     expect(pod['serviceAccountName']).toBe(AGENT_SERVICE_ACCOUNT);
     expect(pod['automountServiceAccountToken']).toBe(false);
     expect(one(objects, 'ServiceAccount', AGENT_SERVICE_ACCOUNT)['automountServiceAccountToken']).toBe(false);
@@ -397,6 +415,9 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
     expect(obj(obj(c['livenessProbe'])['httpGet'])).toMatchObject({ path: '/healthz', scheme: 'HTTPS' });
     expect(obj(c['resources'])['limits']).toEqual({ memory: '512Mi' });
 
+    expect(c['command']).toBeUndefined();
+    // Memory settings (bench/scale starts the aggregator with the same environment).
+    expect(fixedEnv(c)).toEqual(AGGREGATOR_ENV);
     const args = c['args'] as string[];
     const expectedArgs = OVERLAY_AGGREGATOR_ARGS[target] ?? AGGREGATOR_ARGS;
     expect(args).toEqual(expectedArgs);
