@@ -90,13 +90,7 @@ describe('check --json over fixture hosts', () => {
     ['gpu-old-driver', 1, 'fail', 'gpu', ['gpu.driver:fail', 'gpu.cuda:fail', 'dns.resolution:warn']],
     ['gpu-535-216-cuda-caveat', 1, 'fail', 'gpu', ['gpu.cuda:fail', 'dns.resolution:warn']],
     // The GPU is on the PCI bus, so auto is gpu even though nvidia-smi fails; its checks read error.
-    [
-      'gpu-driver-failure',
-      1,
-      'fail',
-      'gpu',
-      ['gpu.driver:error', 'gpu.cuda:error', 'dns.resolution:warn'],
-    ],
+    ['gpu-driver-failure', 1, 'fail', 'gpu', ['gpu.driver:error', 'gpu.cuda:error', 'dns.resolution:warn']],
     [
       'control-plane',
       1,
