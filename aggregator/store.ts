@@ -121,6 +121,11 @@ export class NodeStore {
     return view;
   }
 
+  /** The node's latest stored report and result, as stored (no view built). */
+  latest(name: string): { report: Report; result: NodeResult } | undefined {
+    return this.nodes.get(name);
+  }
+
   get(name: string, now = Date.now()): NodeView | undefined {
     const entry = this.nodes.get(name);
     return entry ? this.view(name, entry, now) : undefined;

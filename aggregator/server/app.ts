@@ -145,12 +145,22 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
 
+  // One histogram child per (route, method, status), looked up once: prom-client would otherwise hash the
+  // label object on every request.
+  const requestSeconds = new Map<string, { observe(value: number): void }>();
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequestSeconds.observe(
-      { route, method: request.method, status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    const key = `${reply.statusCode} ${request.method} ${route}`;
+    let child = requestSeconds.get(key);
+    if (child === undefined) {
+      child = metrics.httpRequestSeconds.labels({
+        route,
+        method: request.method,
+        status: String(reply.statusCode),
+      });
+      requestSeconds.set(key, child);
+    }
+    child.observe(reply.elapsedTime / 1000);
     if (route === REPORTS_PATH && reply.statusCode >= 400) {
       metrics.reportsRejected.inc({
         reason: request.rejectReason ?? rejectReasonOf(reply.statusCode, undefined),
@@ -211,11 +221,19 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
       },
     },
     async (request, reply) => {
-      const report = request.body;
+      let report = request.body;
       const labels = kubernetes?.cluster.labelsOf(report.node);
-      const started = performance.now();
-      const result = evaluator.evaluate(report, labels);
-      metrics.evaluationSeconds.observe((performance.now() - started) / 1000);
+      const previous = evaluator.reuse ? store.latest(report.node) : undefined;
+      let result = previous ? evaluator.reuse?.(previous, report, labels) : undefined;
+      if (previous && result) {
+        // Same facts as last time: store the previous facts object (the result shares it), so a node keeps
+        // one facts object and this request's parsed copy dies young.
+        report = { ...report, facts: previous.report.facts, probeErrors: previous.report.probeErrors };
+      } else {
+        const started = performance.now();
+        result = evaluator.evaluate(report, labels);
+        metrics.evaluationSeconds.observe((performance.now() - started) / 1000);
+      }
       const view = store.accept(report, result);
       metrics.reportsAccepted.inc();
       return reply.code(202).send({

@@ -6,7 +6,8 @@ import type { RoleDecision } from '../../spec/api.js';
 import { evaluate } from '../../spec/evaluate.js';
 import type { Spec } from '../../spec/load.js';
 import { roleFromFacts, roleFromLabels } from '../../spec/role.js';
-import type { ReportEvaluator } from './evaluator.js';
+import type { PreviousEvaluation, ReportEvaluator } from './evaluator.js';
+import { jsonEqual, labelsEqual } from './json-equal.js';
 
 export interface SpecEvaluator extends ReportEvaluator {
   readonly spec: Spec;
@@ -58,8 +59,16 @@ export function decideRole(
   return fromFacts;
 }
 
+/** What an evaluation read besides the report: a result may be reused only while these are the same. */
+interface EvaluationInputs {
+  spec: Spec;
+  labels: Record<string, string> | undefined;
+}
+
 export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions = {}): SpecEvaluator {
   let spec = initial;
+  // Keyed by result: a result replaced by a re-evaluation (new spec) simply has no entry to match.
+  const inputsOf = new WeakMap<NodeResult, EvaluationInputs>();
   return {
     get spec() {
       return spec;
@@ -69,7 +78,32 @@ export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions
     },
     evaluate(report: Report, labels: Record<string, string> | undefined): NodeResult {
       const role = decideRole(report, labels, options);
-      return evaluate(report, spec, role, labels ? { labels } : undefined);
+      const result = evaluate(report, spec, role, labels ? { labels } : undefined);
+      // A copy: the informer's label object could change in place.
+      inputsOf.set(result, { spec, labels: labels ? { ...labels } : undefined });
+      return result;
+    },
+    reuse(previous: PreviousEvaluation, report: Report, labels: Record<string, string> | undefined) {
+      const inputs = inputsOf.get(previous.result);
+      // evaluate() is pure in (facts, probe errors, role, labels, spec); the role decision reads the same
+      // facts, probe errors and labels, or the previous role, which is this result's.
+      if (
+        inputs === undefined ||
+        inputs.spec !== spec ||
+        previous.report.node !== report.node ||
+        !labelsEqual(inputs.labels, labels) ||
+        !jsonEqual(previous.report.probeErrors, report.probeErrors) ||
+        !jsonEqual(previous.report.facts, report.facts)
+      ) {
+        return undefined;
+      }
+      const result: NodeResult = {
+        ...previous.result,
+        collectedAt: report.collectedAt,
+        evaluatedAt: new Date().toISOString(),
+      };
+      inputsOf.set(result, inputs);
+      return result;
     },
   };
 }
