@@ -108,6 +108,11 @@ const MAX_CONFLICT_RETRIES = 4;
 export class Reconciler {
   private readonly o: ReconcilerOptions;
   private readonly slots = new Map<string, Slot>();
+  /**
+   * Slots that may be pending or running (a superset; pruned by updateDepth). A slot only gets work via
+   * update(), which adds it here, so the queue depth costs O(busy slots), not O(all nodes), per report.
+   */
+  private readonly active = new Set<Slot>();
   private readonly lastState = new Map<string, NodeState>();
   /** Nodes that have reported since this process started: only those may lose labels or taints. */
   private readonly reported = new Set<string>();
@@ -138,6 +143,7 @@ export class Reconciler {
       this.slots.set(state.node, slot);
     }
     slot.pending = state;
+    this.active.add(slot);
     slot.attempt = 0;
     if (slot.timer) {
       clearTimeout(slot.timer);
@@ -153,6 +159,7 @@ export class Reconciler {
       slot.pending = undefined;
       if (slot.timer) clearTimeout(slot.timer);
       this.slots.delete(node);
+      this.active.delete(slot);
     }
     this.lastState.delete(node);
     this.reported.delete(node);
@@ -187,13 +194,13 @@ export class Reconciler {
   }
 
   private busy(): boolean {
-    for (const s of this.slots.values()) if (s.running || s.pending !== undefined) return true;
+    for (const s of this.active) if (s.running || s.pending !== undefined) return true;
     return false;
   }
 
   private updateDepth(): void {
-    let depth = 0;
-    for (const s of this.slots.values()) if (s.running || s.pending !== undefined) depth++;
+    for (const s of this.active) if (!s.running && s.pending === undefined) this.active.delete(s);
+    const depth = this.active.size;
     this.o.metrics.queueDepth.set(depth);
     if (depth === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
