@@ -70,7 +70,7 @@ The central service: receives agents' reports, evaluates them against the spec, 
 (/api/v1/..., /metrics, /openapi.json) and, with a Kubernetes configuration, reconciles node labels,
 taints and the BaselineNotMet condition.
 
-Listening and TLS (exactly one of the three):
+Listening, and TLS (exactly one of the last three):
   --listen HOST:PORT             address to listen on (default ${DEFAULT_LISTEN})
   --tls-cert FILE --tls-key FILE HTTPS with this certificate; the files are re-read when they change
   --tls-bootstrap NS/SECRET      in a cluster: keep a self-issued CA and serving certificate in this Secret
@@ -104,7 +104,7 @@ Kubernetes (with --kubeconfig FILE, or in-cluster; with neither it runs standalo
   --label-prefix PREFIX          prefix of labels, taint and annotations (default validator.osmo.nvidia.com/)
   --taint-roles LIST             roles whose failing nodes are tainted (default compute,gpu,jetson; or none)
   --max-tainted-percent N        taint at most N% of a role's nodes (default 25)
-  --qps N, --burst N             Kubernetes write rate limit
+  --qps N, --burst N             Kubernetes write rate limit (default 20, 50)
   --token-review-qps N, --token-review-burst N
                                  TokenReview rate limit (default 50, 100); excess reports get 503 + Retry-After
 
