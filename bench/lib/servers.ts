@@ -2,6 +2,7 @@
 // autocannon load generator in its own process.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { AGGREGATOR_ENV } from '../../test/manifests/expected-args.js';
 import type { LoadJob, LoadResult } from '../ingest/load-job.js';
 import { type Child, CLI, freePort, httpGet, spawnChild, TSX_IMPORT, waitFor } from './proc.js';
 
@@ -35,12 +36,15 @@ async function ready(child: Child, url: string, what: string): Promise<ServerChi
   };
 }
 
-/** `node dist/cli/main.js aggregator --listen 127.0.0.1:PORT --insecure-http ...args`, once /readyz is 200. */
+/**
+ * `node dist/cli/main.js aggregator --listen 127.0.0.1:PORT --insecure-http ...args`, once /readyz is 200,
+ * with the Deployment's environment (MALLOC_ARENA_MAX, NODE_OPTIONS: test/manifests/expected-args.ts).
+ */
 export async function startAggregator(args: string[]): Promise<ServerChild> {
   const port = await freePort();
   const child = spawnChild(
     [CLI, 'aggregator', '--listen', `127.0.0.1:${port}`, '--insecure-http', '--log-level', 'warn', ...args],
-    { keepOutput: true },
+    { keepOutput: true, env: AGGREGATOR_ENV },
   );
   return ready(child, `http://127.0.0.1:${port}`, 'the aggregator');
 }

@@ -84,10 +84,12 @@ export const AGENT_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
 
 /**
  * Fixed environment of the aggregator container. MALLOC_ARENA_MAX: glibc's per-thread arenas (libuv's
- * pool, V8's GC helpers) otherwise hold freed memory; NODE_OPTIONS: a smaller young generation.
- * bench/scale and bench/ingest start the aggregator with exactly these.
+ * pool, V8's GC helpers) otherwise hold freed memory. NODE_OPTIONS: a smaller young generation, and an old
+ * generation capped well inside the 512Mi limit: uncapped, V8 lets garbage (replaced Node objects, patch
+ * responses) pile up to ~560 MiB before a full GC with 5,000 nodes, whose live heap is ~150 MiB (raise it
+ * with the cluster: roughly 30 KiB per node). bench/scale and bench/ingest start the aggregator with these.
  */
 export const AGGREGATOR_ENV: Record<string, string> = {
   MALLOC_ARENA_MAX: '2',
-  NODE_OPTIONS: '--max-semi-space-size=8',
+  NODE_OPTIONS: '--max-semi-space-size=4 --max-old-space-size=256',
 };
