@@ -56,7 +56,7 @@ interface RssRun {
 }
 
 /** Runs each variant of the agent CLI at the same time (they idle between cycles) against one aggregator. */
-async function agentRss(
+export async function agentRss(
   opts: BenchOptions,
   targetCycles: number,
   every: number,

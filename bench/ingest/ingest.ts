@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { makeNode, startK8sEmulator } from '../../test/k8s-emulator/index.js';
+import { AGGREGATOR_ENV } from '../../test/manifests/expected-args.js';
 import { memoryOf } from '../lib/proc.js';
 import { fixtureFacts, makeReport, nodeName } from '../lib/reports.js';
 import type { BenchOptions, PartResult } from '../lib/result.js';
@@ -161,13 +162,17 @@ export async function runIngestPart(opts: BenchOptions): Promise<PartResult> {
     }
 
     const limited =
-      'evaluation of the spec, schema validation of the closed report schema (fastify/ajv), store update and metrics per report, on a machine where autocannon and the server share 2 cores';
+      "per report the aggregator authenticates (shared token: a SHA-256 of the presented token), parses and validates the closed report schema (ajv), compares the facts with the node's last report (an unchanged report reuses its evaluation), stores it and updates metrics; the bare route only parses; autocannon and the server share 2 cores, and on loopback the response's socket write (same in both) is the largest single cost";
     return {
       id: 'ingest',
       title: 'Aggregator ingest',
       method: [
         `Body: a report built from the facts the collector gathers on fixture host \`ubuntu2204-gpu-pass\` (${template.length} bytes), the node name rotating over ${n} distinct nodes (autocannon \`requests[].setupRequest\` sets the body and the bearer token per request).`,
-        `Servers, each its own child process with Node ${process.versions.node}: the built aggregator (\`node dist/cli/main.js aggregator --insecure-http\`) with TokenReview against the Kubernetes API emulator (${n} nodes, one bound ServiceAccount token issued per node with its node-name claim, JWT-shaped with an \`exp\` a day ahead as the aggregator requires before any TokenReview; \`--dry-run\` so no write backlog runs alongside; \`--token-review-qps 10000 --token-review-burst ${n}\` so the warm-up, which reviews every token at once, is not throttled), the built aggregator with a shared token (standalone), and a bare fastify POST route that only parses JSON. Plain HTTP on 127.0.0.1.`,
+        `Servers, each its own child process with Node ${process.versions.node}: the built aggregator (\`node dist/cli/main.js aggregator --insecure-http\`) with TokenReview against the Kubernetes API emulator (${n} nodes, one bound ServiceAccount token issued per node with its node-name claim, JWT-shaped with an \`exp\` a day ahead as the aggregator requires before any TokenReview; \`--dry-run\` so no write backlog runs alongside; \`--token-review-qps 10000 --token-review-burst ${n}\` so the warm-up, which reviews every token at once, is not throttled), the built aggregator with a shared token (standalone), and a bare fastify POST route that only parses JSON. Plain HTTP on 127.0.0.1. The aggregators run with the Deployment's environment (${Object.entries(
+          AGGREGATOR_ENV,
+        )
+          .map(([k, v]) => `\`${k}=${v}\``)
+          .join(', ')}).`,
         `Load: autocannon in its own process, ${connections} connections, ${durationS} s per run. A warm-up round first sends each node's report once to every server (fills the TokenReview cache and the store). Then ${opts.reps} repetition(s) of: max throughput against each server (interleaved), and a fixed ${FIXED_RATE} req/s (\`overallRate\`, coordinated-omission corrected) against each aggregator. Medians over repetitions. The emulator runs in the bench process; generator, servers and emulator share the machine's cores.`,
         'Reports are unchanged after the warm-up (same facts), so the reconciler has nothing to do during the timed runs — this measures ingest (auth, parse, validate, evaluate, store), not Kubernetes writes (part 3).',
       ],
