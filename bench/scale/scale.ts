@@ -323,8 +323,7 @@ export async function runScalePart(opts: BenchOptions): Promise<PartResult> {
           target: `≤ ${TARGET_RSS_MIB} MiB`,
           measured: `${fmt(rssStored)} MiB (peak ${fmt(rssMax)})`,
           met: rssStored <= TARGET_RSS_MIB,
-          limitedBy:
-            "the V8 heap holds each node's latest report and evaluation (one facts object per node, shared by the report and the result; ~30 check results) and the informer's copy of every Node object; the resident set adds V8's heap reservation, code and glibc malloc arenas on top of a ~130 MiB baseline (Node + fastify + @kubernetes/client-node, see context row)",
+          limitedBy: `the process is already ${memAtStart === null ? 'n/a' : fmt(mib(memAtStart.rssKiB))} MiB before any report, with the informer's ${n} Node objects cached (V8 heap ${fmt(heapAtStart)} MiB) on a ~${fmt(mib(clientRss))} MiB baseline (Node + @kubernetes/client-node); the stored reports and evaluations (one facts object per node, shared by report and result) and V8's old-generation headroom (capped by --max-old-space-size in the Deployment) add the rest. Meeting 256 MiB needs a smaller informer cache (e.g. keep only the labels, taints, annotations and conditions the reconciler reads), which is outside this pass`,
         },
         {
           what: 'writes caused by a full round of unchanged reports',
