@@ -6,7 +6,7 @@
 // if it fires anyway the watch resumes from the last resourceVersion without a LIST.
 import { CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { ClusterView } from '../contracts.js';
-import type { NodeView } from '../reconcile/node-view.js';
+import { type NodeView, slimNode } from '../reconcile/node-view.js';
 import { backoffMs } from './rate-limit.js';
 
 /** A watch that delivered an event or stayed open this long counts as healthy (resets the backoff). */
@@ -104,7 +104,7 @@ export class NodeInformer implements ClusterView {
     if (!name) return;
     const current = this.cache.get(name);
     if (current && !newer(node.metadata?.resourceVersion, current.metadata?.resourceVersion)) return;
-    this.cache.set(name, node);
+    this.cache.set(name, slimNode(node));
   }
 
   /** The node is gone (404 on a write). */
@@ -183,7 +183,7 @@ export class NodeInformer implements ClusterView {
         const name = item.metadata?.name;
         if (!name) continue;
         seen.add(name);
-        this.cache.set(name, item);
+        this.cache.set(name, slimNode(item));
       }
       for (const name of [...this.cache.keys()]) {
         if (!seen.has(name)) {

@@ -53,3 +53,30 @@ export function rfc3339(ms: number): string {
 export function conditionOf(node: NodeView | undefined, type: string): NodeConditionView | undefined {
   return node?.status?.conditions?.find((c) => c.type === type);
 }
+
+/**
+ * A copy of just the fields above. The informer caches every Node of the cluster; a real Node also carries
+ * `status.images` (every image on the node), addresses, capacity, volumes… that nothing here reads.
+ */
+export function slimNode(node: NodeView): NodeView {
+  const m = node.metadata;
+  const view: NodeView = {
+    metadata: {
+      ...(m?.name !== undefined && { name: m.name }),
+      ...(m?.uid !== undefined && { uid: m.uid }),
+      ...(m?.resourceVersion !== undefined && { resourceVersion: m.resourceVersion }),
+      ...(m?.labels && { labels: m.labels }),
+      ...(m?.annotations && { annotations: m.annotations }),
+    },
+  };
+  if (node.spec?.taints) view.spec = { taints: node.spec.taints };
+  const conditions = node.status?.conditions;
+  const runtime = node.status?.nodeInfo?.containerRuntimeVersion;
+  if (conditions || runtime !== undefined) {
+    view.status = {
+      ...(conditions && { conditions }),
+      ...(runtime !== undefined && { nodeInfo: { containerRuntimeVersion: runtime } }),
+    };
+  }
+  return view;
+}
