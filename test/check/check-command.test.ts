@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../agent/check-command.js';
 import type { CheckResult, NodeResult } from '../../report/schema.js';
+import { CONTRACT_CHECK_IDS } from '../helpers/contract.js';
 import { fixtureHostPath } from '../helpers/fixture-host.js';
 import { captureIo } from './io.js';
 
@@ -23,21 +24,6 @@ function byId(result: NodeResult, id: string): CheckResult {
   if (!c) throw new Error(`no check ${id}`);
   return c;
 }
-
-const CONTRACT_CHECK_IDS = [
-  'cpu.arch',
-  'cpu.cores',
-  'memory.total',
-  'disk.capacity',
-  'disk.free',
-  'os.release',
-  'gpu.driver',
-  'gpu.cuda',
-  'jetson.jetpack',
-  'containerd.version',
-  'registry.reachable',
-  'node.label',
-] as const;
 
 describe('check --json over fixture hosts', () => {
   it('prints one JSON document with the contract field paths', async () => {

@@ -4,21 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES } from '../../report/schema.js';
 import { loadSpec, parseSpec, SpecError, specRevision } from '../../spec/load.js';
-
-const CONTRACT_IDS = [
-  'cpu.arch',
-  'cpu.cores',
-  'memory.total',
-  'disk.capacity',
-  'disk.free',
-  'os.release',
-  'gpu.driver',
-  'gpu.cuda',
-  'jetson.jetpack',
-  'containerd.version',
-  'registry.reachable',
-  'node.label',
-];
+import { CONTRACT_CHECK_IDS as CONTRACT_IDS } from '../helpers/contract.js';
 
 const HEAD = `apiVersion: validator.osmo.nvidia.com/v1alpha1
 kind: NodeBaseline
