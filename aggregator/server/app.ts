@@ -392,14 +392,38 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } },
+    {
+      schema: {
+        summary: 'Prometheus metrics',
+        response: {
+          200: {
+            description: 'Prometheus text exposition format',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
     async (_request, reply) => {
       const body = await metrics.registry.metrics();
       return reply.type(metrics.registry.contentType).send(body);
     },
   );
 
-  app.get('/openapi.json', { schema: { summary: 'This OpenAPI document' } }, async () => app.swagger());
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        summary: 'This OpenAPI document',
+        response: {
+          200: {
+            description: 'OpenAPI 3 document',
+            content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } },
+          },
+        },
+      },
+    },
+    async () => app.swagger(),
+  );
 
   return {
     app,

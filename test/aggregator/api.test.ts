@@ -267,6 +267,14 @@ describe('spec, OpenAPI and no-auth', () => {
       'stale',
       'verdict',
     ]);
+    expect(Object.keys(doc.paths['/metrics'].get.responses['200'].content)).toEqual(['text/plain']);
+    expect(Object.keys(doc.paths['/openapi.json'].get.responses['200'].content)).toEqual([
+      'application/json',
+    ]);
+    // The metrics body still goes out as Prometheus text.
+    const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
+    expect(metrics.body).toContain('# HELP');
   });
 
   it('--no-auth accepts without a token and warns at start and on every report', async () => {
