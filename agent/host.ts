@@ -54,6 +54,8 @@ export const HOST_BIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', 
 
 const DEFAULT_MAX_READ = 4 * 1024 * 1024;
 const DEFAULT_MAX_BUFFER = 4 * 1024 * 1024;
+/** After a command's 'exit', how long its pipes may still deliver output before we stop reading them. */
+const EXIT_DRAIN_MS = 100;
 /** Like the kernel's limit on symbolic links followed in one lookup (ELOOP beyond it). */
 export const MAX_SYMLINK_HOPS = 40;
 
@@ -274,7 +276,7 @@ export function createHostContext(options: HostContextOptions): RootedHostContex
 
 // ---------------------------------------------------------------------------------------------------------
 // Live host processes. Each exec runs in its own process group (detached); the group stays registered until
-// the leader's 'close'. A process stuck in the kernel (D state, e.g. nvidia-smi after an Xid error) outlives
+// the leader's 'exit'. A process stuck in the kernel (D state, e.g. nvidia-smi after an Xid error) outlives
 // SIGKILL, so after a timeout it can stay registered for a long time: exec refuses to start a second copy
 // of it, and at exit every group still registered gets SIGKILL so no host command outlives the agent.
 
@@ -292,7 +294,7 @@ const liveProcesses = new Map<number, LiveProcess>();
 let exitHookInstalled = false;
 
 /**
- * SIGKILLs every process group started by exec that has not closed yet; returns how many were signalled.
+ * SIGKILLs every process group started by exec whose leader has not exited yet; returns how many were signalled.
  * Runs by itself at process exit; commands that handle SIGINT/SIGTERM call it before exiting too.
  * Synchronous, so it is safe in an 'exit' listener.
  */
@@ -379,11 +381,18 @@ function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
       opts.signal?.removeEventListener('abort', onAbort);
       fn();
     };
-    /** Kill the group and give up on it; it stays registered until its 'close'. */
+    /** Stop reading: whatever still holds the pipes (even outside the group) must not keep us alive. */
+    const letGo = () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.unref();
+    };
+    /** Kill the group and give up on it; it stays registered until its leader's 'exit'. */
     const abandon = (failure: ProbeFailure) => {
       killGroup();
       if (live !== null) live.abandoned = true;
       finish(() => reject(failure));
+      letGo();
     };
     const seconds = opts.timeoutMs / 1000;
     const timer = setTimeout(() => {
@@ -415,10 +424,7 @@ function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
         } else reject(new ProbeFailure('exec-failed', `${label}: ${e.message}`));
       });
     });
-    child.on('close', (code) => {
-      // The leader exited; anything it left behind in its group goes too.
-      killGroup();
-      if (live !== null) liveProcesses.delete(live.pid);
+    const succeed = (code: number | null) =>
       finish(() =>
         resolve({
           stdout: Buffer.concat(out).toString('utf8'),
@@ -426,6 +432,21 @@ function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
           code,
         }),
       );
+    child.on('exit', (code) => {
+      // The leader exited; anything it left behind in its group goes too.
+      killGroup();
+      if (live !== null) liveProcesses.delete(live.pid);
+      if (settled) return;
+      // 'close' waits for every holder of the pipes; one that left the group (setsid) can hold them for
+      // as long as it likes. Drain what was written for a moment, then stop waiting.
+      const drain = setTimeout(() => {
+        succeed(code);
+        letGo();
+      }, EXIT_DRAIN_MS);
+      child.once('close', () => {
+        clearTimeout(drain);
+        succeed(code);
+      });
     });
   });
 }

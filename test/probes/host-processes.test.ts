@@ -6,7 +6,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHostContext, isNotFound, killAllHostProcesses } from '../../agent/host.js';
 import { ProbeFailure } from '../../agent/probes/probe.js';
 import { execOptional } from '../../agent/probes/support.js';
@@ -48,9 +48,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // Grandchildren of the wedged command even when its test failed half-way.
-  for (const name of ['grandchild-q', 'grandchild-v']) {
-    const file = path.join(tmp, 'wedged', name);
+  // Leaders of the wedged command and escaped children even when a test failed half-way.
+  for (const name of [
+    'wedged/leader-q',
+    'wedged/leader-v',
+    'escapes/escaped1',
+    'escapes-agent/escaped1',
+    'escapes-agent/escaped2',
+  ]) {
+    const file = path.join(tmp, name);
     if (existsSync(file)) pidsToReap.push(Number(readFileSync(file, 'utf8')));
   }
   // Only our own leftover sleeps: never a pid 0/1 or a recycled pid.
@@ -105,60 +111,63 @@ describe('a found command that cannot start', () => {
 });
 
 describe('a command that survived its kill', () => {
-  it('is not started again while it still runs; once it closes it can run again', async () => {
+  it('is not started again while it still runs; once it exits it can run again', async () => {
     const root = path.join(tmp, 'wedged');
     const starts = path.join(root, 'starts');
-    const grandchild = path.join(root, 'grandchild-q');
     const release = path.join(root, 'release');
-    // Stands for a process SIGKILL cannot end (D state): a grandchild in its own session, out of reach of
-    // the group kill, keeps stdout open, so 'close' is not seen until the test ends it.
     await script(
       path.join(root, 'usr/bin/wedged'),
       [
         `echo start >> '${starts}'`,
         `if [ -e '${release}' ]; then echo released; exit 0; fi`,
-        `setsid sh -c 'echo $$ > "$0"; exec sleep 30' '${root}/grandchild'"$1" &`,
+        `echo $$ > '${root}/leader'"$1"`,
         'exec sleep 30',
       ].join('\n'),
     );
-    const host = createHostContext({ root, execMode: 'local', path: '' });
-    await expect(host.exec('wedged', ['-q'], { timeoutMs: 300 })).rejects.toMatchObject({
-      kind: 'timeout',
-      message: expect.stringContaining('did not answer within 0.3s'),
-    });
-    await until(
-      () => existsSync(grandchild) && readFileSync(grandchild, 'utf8').endsWith('\n'),
-      'grandchild',
-    );
-    const stuck = Number(readFileSync(grandchild, 'utf8'));
-    pidsToReap.push(stuck);
+    // Stands for a process SIGKILL cannot end (D state, e.g. nvidia-smi after an Xid error): the group
+    // kill is swallowed, so the leader's 'exit' is not seen until the test ends it.
+    const realKill = process.kill.bind(process);
+    const kill = vi
+      .spyOn(process, 'kill')
+      .mockImplementation((pid: number, signal?: string | number) =>
+        pid < 0 && signal === 'SIGKILL' ? true : realKill(pid, signal),
+      );
+    try {
+      const host = createHostContext({ root, execMode: 'local', path: '' });
+      await expect(host.exec('wedged', ['-q'], { timeoutMs: 300 })).rejects.toMatchObject({
+        kind: 'timeout',
+        message: expect.stringContaining('did not answer within 0.3s'),
+      });
+      const stuck = Number(readFileSync(`${root}/leader-q`, 'utf8'));
+      pidsToReap.push(stuck);
 
-    const again = await host.exec('wedged', ['-q'], { timeoutMs: 300 }).catch((e: unknown) => e);
-    expect(again).toBeInstanceOf(ProbeFailure);
-    expect(again).toMatchObject({
-      kind: 'timeout',
-      message: expect.stringMatching(
-        /^wedged from a previous run is still running \(pid \d+, stuck for \d+s\); not starting another$/,
-      ),
-    });
-    expect(await readFile(starts, 'utf8')).toBe('start\n'); // no second copy was started
-    // Other arguments are another command.
-    await expect(host.exec('wedged', ['-v'], { timeoutMs: 300 })).rejects.toMatchObject({
-      message: expect.stringContaining('did not answer'),
-    });
+      const again = await host.exec('wedged', ['-q'], { timeoutMs: 300 }).catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(ProbeFailure);
+      expect(again).toMatchObject({
+        kind: 'timeout',
+        message: expect.stringMatching(
+          /^wedged from a previous run is still running \(pid \d+, stuck for \d+s\); not starting another$/,
+        ),
+      });
+      expect(await readFile(starts, 'utf8')).toBe('start\n'); // no second copy was started
+      // Other arguments are another command.
+      await expect(host.exec('wedged', ['-v'], { timeoutMs: 300 })).rejects.toMatchObject({
+        message: expect.stringContaining('did not answer'),
+      });
+      pidsToReap.push(Number(readFileSync(`${root}/leader-v`, 'utf8')));
 
-    // The stuck process finally ends: its 'close' clears the guard.
-    await writeFile(release, '');
-    process.kill(stuck, 'SIGKILL');
-    let result: unknown;
-    await until(async () => {
-      result = await host.exec('wedged', ['-q'], { timeoutMs: 5000 }).catch((e: unknown) => e);
-      return !(result instanceof ProbeFailure && result.message.includes('still running'));
-    }, "the stuck process's close");
-    expect(result).toEqual({ stdout: 'released\n', stderr: '', code: 0 });
-    // The '-v' run's grandchild is cleaned up too.
-    await until(() => existsSync(`${root}/grandchild-v`), "the '-v' grandchild");
-    pidsToReap.push(Number(readFileSync(`${root}/grandchild-v`, 'utf8')));
+      // The stuck process finally ends: its 'exit' clears the guard.
+      await writeFile(release, '');
+      realKill(stuck, 'SIGKILL');
+      let result: unknown;
+      await until(async () => {
+        result = await host.exec('wedged', ['-q'], { timeoutMs: 5000 }).catch((e: unknown) => e);
+        return !(result instanceof ProbeFailure && result.message.includes('still running'));
+      }, "the stuck process's exit");
+      expect(result).toEqual({ stdout: 'released\n', stderr: '', code: 0 });
+    } finally {
+      kill.mockRestore();
+    }
   });
 
   it('concurrent runs of the same command that nobody gave up on are not refused', async () => {
@@ -170,6 +179,55 @@ describe('a command that survived its kill', () => {
       host.exec('quick', [], { timeoutMs: 5000 }),
     ]);
     expect(both.map((r) => r.stdout)).toEqual(['ok\n', 'ok\n']);
+  });
+});
+
+describe('a command that exits while something it started holds its output', () => {
+  // A fake nvidia-smi that leaves a child in its own session (out of reach of the group kill) holding
+  // stdout: the command answered and exited, so it must count as finished.
+  async function escapingHost(name: string) {
+    const root = path.join(tmp, name);
+    await script(
+      path.join(root, 'usr/bin/nvidia-smi'),
+      [`setsid sh -c 'echo $$ > "$0"; exec sleep 20' '${root}/escaped1' &`, 'echo 535.104.05'].join('\n'),
+    );
+    return root;
+  }
+
+  it('is finished at its exit, with its output, well before its timeout', async () => {
+    const root = await escapingHost('escapes');
+    const host = createHostContext({ root, execMode: 'local', path: '' });
+    const started = Date.now();
+    const result = await host.exec('nvidia-smi', [], { timeoutMs: 10_000 });
+    expect(result).toEqual({ stdout: '535.104.05\n', stderr: '', code: 0 });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('does not keep the process alive (neither after an exit nor after a timeout)', async () => {
+    const root = await escapingHost('escapes-agent');
+    await script(
+      path.join(root, 'usr/bin/hangs'),
+      [`setsid sh -c 'echo $$ > "$0"; exec sleep 20' '${root}/escaped2' &`, 'exec sleep 20'].join('\n'),
+    );
+    // An agent-like process that does not call process.exit: it ends only when nothing holds its loop.
+    const child = [
+      `const { createHostContext } = await import(${JSON.stringify(path.join(REPO, 'agent/host.ts'))});`,
+      `const host = createHostContext({ root: ${JSON.stringify(root)}, execMode: 'local', path: '' });`,
+      `const r = await host.exec('nvidia-smi', [], { timeoutMs: 10000 });`,
+      `const e = await host.exec('hangs', [], { timeoutMs: 300 }).catch((e) => e.kind);`,
+      'console.log(r.stdout.trim(), e);',
+    ].join('\n');
+    const started = Date.now();
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', '--input-type=module', '-e', child],
+        { cwd: REPO, timeout: 15_000 },
+        (err, out) => (err ? reject(err) : resolve(out)),
+      );
+    });
+    expect(stdout).toBe('535.104.05 timeout\n');
+    expect(Date.now() - started).toBeLessThan(10_000); // the escaped sleeps last 20s
   });
 });
 
