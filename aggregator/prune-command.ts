@@ -13,6 +13,7 @@ import {
 import { apiStatus } from './k8s/api-errors.js';
 import { loadKubeConfig } from './k8s/client.js';
 import { DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX, makeNames, type Names } from './k8s/names.js';
+import { listNodesInPages } from './k8s/node-pages.js';
 import { ownedKeys } from './reconcile/ownership.js';
 
 export const HELP = `Usage: osmo-node-validator prune [options]
@@ -42,8 +43,6 @@ const FLAGS = {
 
 /** Attempts per node when it changed between read and write (409/422). */
 const MAX_ATTEMPTS = 4;
-const PAGE_SIZE = 500;
-const MAX_PAGES = 10_000;
 
 export interface PruneIo {
   out(line: string): void;
@@ -137,15 +136,20 @@ function errorText(err: unknown): string {
 }
 
 async function listAllNodes(core: CoreV1Api): Promise<V1Node[]> {
-  const nodes: V1Node[] = [];
-  let next: string | undefined;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const list = await core.listNode({ limit: PAGE_SIZE, ...(next ? { _continue: next } : {}) });
-    nodes.push(...list.items);
-    next = list.metadata?._continue || undefined;
-    if (!next) return nodes;
-  }
-  throw new Error(`more than ${MAX_PAGES} pages of nodes`);
+  let nodes: V1Node[] = [];
+  await listNodesInPages(
+    core,
+    (items) => {
+      nodes.push(...items);
+      return true;
+    },
+    {
+      onRestart: () => {
+        nodes = [];
+      },
+    },
+  );
+  return nodes;
 }
 
 /** Prunes one node; returns what was removed. Re-reads and re-plans when the node changed underneath. */

@@ -1,12 +1,13 @@
-// A Node informer: list, then watch from the list's resourceVersion with bookmarks; relist after a 410 or
-// a real error, with capped exponential backoff while watches keep failing; and a watchdog, because the
-// client's watch can stall without closing: when no event or bookmark arrives within watchdogMs the watch
-// is aborted and the cache relisted. A quiet watch is normal (bookmarks come about once a minute, quiet
+// A Node informer: list (in pages, each slimmed before the next is fetched), then watch from the list's
+// resourceVersion with bookmarks; relist after a 410 or a real error, with capped exponential backoff while
+// watches keep failing; and a watchdog, because the client's watch can stall without closing: when no event
+// or bookmark arrives within watchdogMs the watch is aborted and the cache relisted. A quiet watch is normal (bookmarks come about once a minute, quiet
 // nodes change every few minutes): the client's own inactivity timeout is raised above the watchdog, and
 // if it fires anyway the watch resumes from the last resourceVersion without a LIST.
 import { CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { ClusterView } from '../contracts.js';
 import { type NodeView, slimNode } from '../reconcile/node-view.js';
+import { listNodesInPages } from './node-pages.js';
 import { backoffMs } from './rate-limit.js';
 
 /** A watch that delivered an event or stayed open this long counts as healthy (resets the backoff). */
@@ -176,27 +177,39 @@ export class NodeInformer implements ClusterView {
     if (this.stopped) return;
     const generation = ++this.generation;
     try {
-      const list = await this.core.listNode();
-      if (generation !== this.generation || this.stopped) return;
-      const seen = new Set<string>();
-      for (const item of list.items as NodeView[]) {
-        const name = item.metadata?.name;
-        if (!name) continue;
-        seen.add(name);
-        this.cache.set(name, slimNode(item));
+      // Page by page, each page slimmed before the next is fetched: only slim copies outlive a page.
+      const fresh = new Map<string, NodeView>();
+      const list = await listNodesInPages(
+        this.core,
+        (items) => {
+          if (generation !== this.generation || this.stopped) return false;
+          for (const item of items as NodeView[]) {
+            const name = item.metadata?.name;
+            if (name) fresh.set(name, slimNode(item));
+          }
+          return true;
+        },
+        { onRestart: () => fresh.clear() },
+      );
+      if (!list.complete || generation !== this.generation || this.stopped) return;
+      for (const [name, view] of fresh) {
+        // A write answered while the list was paging may be newer than its page.
+        const current = this.cache.get(name);
+        if (!current || newer(view.metadata?.resourceVersion, current.metadata?.resourceVersion))
+          this.cache.set(name, view);
       }
       for (const name of [...this.cache.keys()]) {
-        if (!seen.has(name)) {
+        if (!fresh.has(name)) {
           this.cache.delete(name);
           this.options.onDelete?.(name);
         }
       }
-      this.resourceVersion = list.metadata?.resourceVersion;
+      this.resourceVersion = list.resourceVersion;
       this.hasSynced = true;
       // failures is NOT reset here: a watch that fails right after a good list (RBAC without `watch`, a
       // proxy cutting streams) must keep backing off. It resets once a watch proves healthy.
       this.lastError = undefined;
-      this.options.logger.debug({ nodes: seen.size, resourceVersion: this.resourceVersion }, 'listed nodes');
+      this.options.logger.debug({ nodes: fresh.size, resourceVersion: this.resourceVersion }, 'listed nodes');
       await this.watch();
     } catch (err) {
       if (generation !== this.generation || this.stopped) return;

@@ -31,6 +31,78 @@ export interface MakeNodeOptions {
   unschedulable?: boolean;
   /** ISO time used for timestamps (default: a fixed instant, so objects are reproducible). */
   time?: string;
+  /**
+   * Realistic size: `status.images` with this many entries (a GPU node typically lists ~50) and the
+   * `metadata.managedFields` a kubelet and controllers leave, so a node weighs ~15 KB as on a real cluster.
+   */
+  images?: number;
+}
+
+/** `status.images` as a kubelet reports it: two names (digest and tag) and a size per image. */
+function imageList(count: number): JsonObject[] {
+  const images: JsonObject[] = [];
+  for (let i = 0; i < count; i++) {
+    const repo = `registry.example.com/team-${i % 7}/workload-image-${i}`;
+    const digest = (i.toString(16).padStart(8, '0') + 'c0ffee'.repeat(10)).slice(0, 64);
+    images.push({
+      names: [`${repo}@sha256:${digest}`, `${repo}:v1.${i}.0-cuda12.4-ubuntu22.04`],
+      sizeBytes: 1_000_000_000 + i * 7_919,
+    });
+  }
+  return images;
+}
+
+/** What kubelet, node-lifecycle controller and kube-proxy leave in `metadata.managedFields`. */
+function managedFields(time: string): JsonObject[] {
+  const entry = (manager: string, subresource: string | undefined, fields: JsonObject): JsonObject => ({
+    manager,
+    operation: 'Update',
+    apiVersion: 'v1',
+    time,
+    fieldsType: 'FieldsV1',
+    fieldsV1: fields,
+    ...(subresource ? { subresource } : {}),
+  });
+  const conditionFields: JsonObject = {};
+  for (const type of ['DiskPressure', 'MemoryPressure', 'PIDPressure', 'Ready']) {
+    conditionFields[`k:{"type":"${type}"}`] = {
+      '.': {},
+      'f:lastHeartbeatTime': {},
+      'f:lastTransitionTime': {},
+      'f:message': {},
+      'f:reason': {},
+      'f:status': {},
+      'f:type': {},
+    };
+  }
+  return [
+    entry('kubelet', undefined, {
+      'f:metadata': {
+        'f:annotations': { '.': {}, 'f:volumes.kubernetes.io/controller-managed-attach-detach': {} },
+        'f:labels': {
+          '.': {},
+          'f:beta.kubernetes.io/arch': {},
+          'f:beta.kubernetes.io/os': {},
+          'f:kubernetes.io/arch': {},
+          'f:kubernetes.io/hostname': {},
+          'f:kubernetes.io/os': {},
+        },
+      },
+    }),
+    entry('kube-controller-manager', undefined, {
+      'f:metadata': { 'f:annotations': { 'f:node.alpha.kubernetes.io/ttl': {} } },
+      'f:spec': { 'f:podCIDR': {}, 'f:podCIDRs': { '.': {}, 'v:"10.244.0.0/24"': {} } },
+    }),
+    entry('kubelet', 'status', {
+      'f:status': {
+        'f:allocatable': { 'f:cpu': {}, 'f:ephemeral-storage': {}, 'f:memory': {}, 'f:pods': {} },
+        'f:capacity': { 'f:cpu': {}, 'f:ephemeral-storage': {}, 'f:memory': {}, 'f:pods': {} },
+        'f:conditions': conditionFields,
+        'f:images': {},
+        'f:nodeInfo': { 'f:bootID': {}, 'f:containerRuntimeVersion': {}, 'f:kernelVersion': {} },
+      },
+    }),
+  ];
 }
 
 const FIXED_TIME = '2025-01-01T00:00:00Z';
@@ -91,6 +163,7 @@ export function makeNode(name: string, opts: MakeNodeOptions = {}): JsonObject {
         ...(opts.annotations ?? {}),
       },
       creationTimestamp: time,
+      ...(opts.images !== undefined ? { managedFields: managedFields(time) } : {}),
     },
     spec,
     status: {
@@ -114,6 +187,7 @@ export function makeNode(name: string, opts: MakeNodeOptions = {}): JsonObject {
         operatingSystem: 'linux',
         architecture: arch,
       },
+      ...(opts.images !== undefined ? { images: imageList(opts.images) } : {}),
     },
   };
 }
