@@ -1,13 +1,13 @@
 // Resolver configuration (etc/resolv.conf nameservers) and whether the host's own name resolves, as the
 // host resolves it.
-import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { DnsFacts } from '../../report/schema.js';
 import type { HostContext } from '../host.js';
+import { resolveAsHost } from './host-resolve.js';
 import { readHostName } from './hostname.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { execOptional, readOptional } from './support.js';
+import { readOptional } from './support.js';
 
 export const HOSTNAME_LOOKUP_TIMEOUT_MS = 3000;
 
@@ -30,45 +30,23 @@ export function parseResolvConf(text: string): string[] {
   return servers;
 }
 
-/** true/false from dns.lookup; false also when it does not answer within the bound. */
-async function resolves(name: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-    signal.addEventListener('abort', () => resolve(false), { once: true });
-  });
-  try {
-    return await Promise.race([
-      lookup(name).then(
-        () => true,
-        () => false,
-      ),
-      bound,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
- * Whether the host resolves a name the way the host itself would: `getent ahosts` run on the host goes
- * through its nsswitch, /etc/hosts and resolv.conf (the agent pod's own resolver may be cluster DNS).
- * Without getent, dns.lookup answers only when this machine is the host (root `/`); otherwise unknown.
+ * Whether the host resolves its own name the way the host itself would (see resolveAsHost); null when
+ * that cannot be told from here. No answer within the bound counts as "does not resolve".
  */
 async function hostResolves(host: HostContext, name: string, signal: AbortSignal): Promise<boolean | null> {
-  let r: Awaited<ReturnType<typeof execOptional>>;
-  try {
-    r = await execOptional(host, 'getent', ['ahosts', name], HOSTNAME_LOOKUP_TIMEOUT_MS, signal);
-  } catch (e) {
-    if (e instanceof ProbeFailure && e.kind === 'timeout') return false;
-    throw e;
+  const r = await resolveAsHost(host, name, HOSTNAME_LOOKUP_TIMEOUT_MS, signal);
+  switch (r.kind) {
+    case 'resolved':
+      return true;
+    case 'not-found':
+    case 'timeout':
+      return false;
+    case 'unknown':
+      // getent could not be run at all: the probe fails and says why, rather than "unknown".
+      if (r.cause instanceof ProbeFailure) throw r.cause;
+      return null;
   }
-  if (r !== null) {
-    if (r.code === 0) return true;
-    if (r.code === 2) return false; // getent: key not found
-    return null;
-  }
-  return host.root === '/' ? resolves(name, HOSTNAME_LOOKUP_TIMEOUT_MS, signal) : null;
 }
 
 export const dnsProbe: Probe<'dns', DnsFacts> = {

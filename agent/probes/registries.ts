@@ -3,16 +3,16 @@
 // apply, not the pod's cluster DNS), then HTTPS GET /v2/ to that address with the name as TLS server name
 // and Host header, trusting what the host trusts. A registry answering 200 or 401 is reachable.
 // Unreachable registries are facts, not probe failures.
-import { lookup } from 'node:dns/promises';
 import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { isIP } from 'node:net';
 import { getCACertificates } from 'node:tls';
 import type { RegistryResult } from '../../report/schema.js';
 import type { HostContext } from '../host.js';
+import { type ResolvedAddress, resolveAsHost } from './host-resolve.js';
 import type { Probe } from './probe.js';
 import { ProbeFailure } from './probe.js';
-import { excerpt, execOptional, firstLine, MAX_STR, readOptional, realHostPath } from './support.js';
+import { excerpt, MAX_STR, readOptional, realHostPath } from './support.js';
 
 export const DEFAULT_REGISTRIES = ['nvcr.io', 'ghcr.io', 'docker.io'];
 
@@ -54,15 +54,6 @@ export function parseRegistryTarget(spec: string): RegistryTarget {
   return { host: s, hostname, port, endpoint: m[3] === undefined ? shownHost : `${shownHost}:${port}` };
 }
 
-/** The first address `getent ahosts NAME` printed (`ADDRESS STREAM NAME` lines, getaddrinfo's order). */
-export function parseGetentAhosts(output: string): string | null {
-  for (const line of output.split('\n')) {
-    const address = line.trim().split(/\s+/)[0] ?? '';
-    if (address.length <= 64 && isIP(address) !== 0) return address;
-  }
-  return null;
-}
-
 const NETWORK_CODES = new Set([
   'ENOTFOUND',
   'EAI_AGAIN',
@@ -80,61 +71,24 @@ function describe(e: unknown): string {
   return (err.message || String(e)).slice(0, MAX_ERROR);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => finish(() => reject(new Error(`timeout after ${ms}ms`)));
-    const timer = setTimeout(onAbort, ms);
-    const finish = (fn: () => void) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      fn();
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => finish(() => resolve(v)),
-      (e: unknown) => finish(() => reject(e)),
-    );
-  });
-}
-
-type Resolution = { address: string } | { error: string };
-
-/**
- * The address the host would contact for `name`. getent runs as a host command (in the pod: chrooted into
- * the host, on the host's network), so it sees what containerd sees. Without getent, dns.lookup stands in
- * only when this machine is the host (root `/`); otherwise the name stays unresolved and says why.
- */
-async function resolveAsHost(
+/** The addresses the host would contact for `name`, or why there are none (RegistryResult.error). */
+async function hostAddresses(
   host: HostContext,
   name: string,
   timeoutMs: number,
   signal: AbortSignal,
-): Promise<Resolution> {
-  let r: Awaited<ReturnType<typeof execOptional>>;
-  try {
-    r = await execOptional(host, 'getent', ['ahosts', name], timeoutMs, signal);
-  } catch (e) {
-    if (e instanceof ProbeFailure && e.kind === 'timeout') return { error: `timeout after ${timeoutMs}ms` };
-    return { error: `cannot resolve ${name} as the host does: ${describe(e)}`.slice(0, MAX_ERROR) };
+): Promise<{ addresses: ResolvedAddress[] } | { error: string }> {
+  const r = await resolveAsHost(host, name, timeoutMs, signal);
+  switch (r.kind) {
+    case 'resolved':
+      return { addresses: r.addresses };
+    case 'not-found':
+      return { error: 'ENOTFOUND' }; // dns.lookup's word for it
+    case 'timeout':
+      return { error: `timeout after ${timeoutMs}ms` };
+    case 'unknown':
+      return { error: r.reason.slice(0, MAX_ERROR) };
   }
-  if (r === null) {
-    if (host.root !== '/') return { error: `cannot resolve ${name} as the host does: getent not found` };
-    try {
-      return { address: (await withTimeout(lookup(name), timeoutMs, signal)).address };
-    } catch (e) {
-      return { error: describe(e) };
-    }
-  }
-  if (r.code === 2) return { error: 'ENOTFOUND' }; // getent: key not found (dns.lookup's word for it)
-  const address = r.code === 0 ? parseGetentAhosts(r.stdout) : null;
-  if (address !== null) return { address };
-  const said = firstLine(r);
-  return {
-    error: `getent ahosts ${name} exited ${r.code}${said ? `: ${said}` : ' without an address'}`.slice(
-      0,
-      MAX_ERROR,
-    ),
-  };
 }
 
 /** The host's CA bundle (first of HOST_CA_BUNDLES that exists), read under the host root; null when none. */
@@ -250,9 +204,9 @@ export async function probeRegistry(
   const started = performance.now();
   let address = target.hostname;
   if (!isIP(target.hostname)) {
-    const resolved = await resolveAsHost(host, target.hostname, options.timeoutMs, signal);
+    const resolved = await hostAddresses(host, target.hostname, options.timeoutMs, signal);
     if ('error' in resolved) return failed(false, resolved.error);
-    address = resolved.address;
+    address = resolved.addresses[0]!.address;
   }
   let ca: string[];
   try {

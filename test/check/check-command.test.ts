@@ -73,23 +73,17 @@ describe('check --json over fixture hosts', () => {
   it.each([
     ['ubuntu2204-gpu-pass', 0, 'pass', 'gpu', []],
     ['gpu-operator', 0, 'pass', 'gpu', []],
-    ['gpu-old-driver', 1, 'fail', 'gpu', ['gpu.driver:fail', 'gpu.cuda:fail', 'dns.resolution:warn']],
-    ['gpu-535-216-cuda-caveat', 1, 'fail', 'gpu', ['gpu.cuda:fail', 'dns.resolution:warn']],
+    ['gpu-old-driver', 1, 'fail', 'gpu', ['gpu.driver:fail', 'gpu.cuda:fail']],
+    ['gpu-535-216-cuda-caveat', 1, 'fail', 'gpu', ['gpu.cuda:fail']],
     // The GPU is on the PCI bus, so auto is gpu even though nvidia-smi fails; its checks read error.
-    ['gpu-driver-failure', 1, 'fail', 'gpu', ['gpu.driver:error', 'gpu.cuda:error', 'dns.resolution:warn']],
-    [
-      'control-plane',
-      1,
-      'fail',
-      'control-plane',
-      ['cpu.cores:fail', 'memory.total:fail', 'disk.free:fail', 'dns.resolution:warn'],
-    ],
-    ['jetson-jp60', 1, 'fail', 'jetson', ['gpu.cuda:fail', 'jetson.jetpack:fail', 'dns.resolution:warn']],
-    ['jetson-jp62', 0, 'warn', 'jetson', ['dns.resolution:warn']],
-    ['containerd-2x', 0, 'warn', 'compute', ['containerd.version:warn', 'dns.resolution:warn']],
-    ['rhel9', 0, 'warn', 'compute', ['os.release:warn', 'dns.resolution:warn']],
-    ['operator-small-memory', 0, 'warn', 'compute', ['dns.resolution:warn']],
-    ['bare', 1, 'fail', 'compute', ['containerd.version:fail', 'dns.resolution:warn']],
+    ['gpu-driver-failure', 1, 'fail', 'gpu', ['gpu.driver:error', 'gpu.cuda:error']],
+    ['control-plane', 1, 'fail', 'control-plane', ['cpu.cores:fail', 'memory.total:fail', 'disk.free:fail']],
+    ['jetson-jp60', 1, 'fail', 'jetson', ['gpu.cuda:fail', 'jetson.jetpack:fail']],
+    ['jetson-jp62', 0, 'pass', 'jetson', []],
+    ['containerd-2x', 0, 'warn', 'compute', ['containerd.version:warn']],
+    ['rhel9', 0, 'warn', 'compute', ['os.release:warn']],
+    ['operator-small-memory', 0, 'pass', 'compute', []],
+    ['bare', 1, 'fail', 'compute', ['containerd.version:fail']],
   ] as const)('%s: exit %i, verdict %s, role %s', async (host, exit, verdict, role, notPassing) => {
     const { code, result } = await checkJson(host);
     expect(result).toMatchObject({ verdict, role, roleSource: 'facts' });
@@ -98,6 +92,18 @@ describe('check --json over fixture hosts', () => {
       .map((c) => `${c.id}:${c.status}`);
     expect(shown).toEqual(notPassing);
     expect(code).toBe(exit);
+  });
+
+  it("dns.resolution never uses this machine's resolver: the host's getent, else not tested", async () => {
+    // ubuntu2204-gpu-pass has a getent fake under its root; bare has none (this machine's PATH has one).
+    const withGetent = await checkJson('ubuntu2204-gpu-pass');
+    expect(withGetent.result.facts.dns?.hostnameResolves).toBe(true);
+    const without = await checkJson('bare');
+    expect(without.result.facts.dns?.hostnameResolves).toBeNull();
+    expect(byId(without.result, 'dns.resolution')).toMatchObject({
+      status: 'pass',
+      observed: expect.stringContaining('host name not tested'),
+    });
   });
 
   it('the control-plane fixture is recognised by its kube-apiserver manifest', async () => {

@@ -9,7 +9,8 @@ import path from 'node:path';
 import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHostContext, type HostContext } from '../../agent/host.js';
-import { parseGetentAhosts, registriesProbe } from '../../agent/probes/registries.js';
+import { parseGetentAhosts } from '../../agent/probes/host-resolve.js';
+import { registriesProbe } from '../../agent/probes/registries.js';
 import { fixtureHostContext, fixtureHostPath } from '../helpers/fixture-host.js';
 
 let dir: string;
@@ -137,8 +138,19 @@ describe('registries probe', () => {
     expect(r).toMatchObject({ reachable: false, dnsResolved: false, httpStatus: null, error: 'ENOTFOUND' });
   });
 
-  it('no getent under a host root other than /: unresolved, never resolved by the pod', async () => {
-    const [r] = (await runOn(fixtureHostContext('bare'), [`localhost:${ports.ok}`]))!;
+  it("local mode, root other than /, getent only on this machine's PATH: unknown, never the pod's answer", async () => {
+    // The normal PATH: this machine's getent (if any) would consult THIS machine's nsswitch and resolv.conf.
+    const local = createHostContext({ root: fixtureHostPath('bare'), execMode: 'local' });
+    const [r] = (await runOn(local, [`localhost:${ports.ok}`]))!;
+    const expected =
+      (await local.which('getent')) === null
+        ? 'cannot resolve localhost as the host does: getent not found'
+        : 'cannot resolve localhost as the host does: use --exec-mode chroot';
+    expect(r).toMatchObject({ reachable: false, dnsResolved: false, httpStatus: null, error: expected });
+  });
+
+  it('no getent anywhere under a host root other than /: unknown, says so', async () => {
+    const [r] = (await runOn(hostAt(fixtureHostPath('bare')), [`localhost:${ports.ok}`]))!;
     expect(r).toMatchObject({
       reachable: false,
       dnsResolved: false,
@@ -253,12 +265,17 @@ describe('registries probe', () => {
 });
 
 describe('parseGetentAhosts', () => {
-  it('the first address, in getaddrinfo order', () => {
+  it('every distinct address, in getaddrinfo order', () => {
     expect(
       parseGetentAhosts('2001:db8::5     STREAM nvcr.io\n2001:db8::5     DGRAM\n10.1.2.3        STREAM\n'),
-    ).toBe('2001:db8::5');
-    expect(parseGetentAhosts('10.1.2.3        STREAM registry.local\n')).toBe('10.1.2.3');
-    expect(parseGetentAhosts('')).toBeNull();
-    expect(parseGetentAhosts('not an address\n')).toBeNull();
+    ).toEqual([
+      { address: '2001:db8::5', family: 6 },
+      { address: '10.1.2.3', family: 4 },
+    ]);
+    expect(parseGetentAhosts('10.1.2.3        STREAM registry.local\n')).toEqual([
+      { address: '10.1.2.3', family: 4 },
+    ]);
+    expect(parseGetentAhosts('')).toEqual([]);
+    expect(parseGetentAhosts('not an address\n')).toEqual([]);
   });
 });
