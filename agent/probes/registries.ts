@@ -5,7 +5,7 @@
 // Unreachable registries are facts, not probe failures.
 import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { getCACertificates } from 'node:tls';
 import type { RegistryResult } from '../../report/schema.js';
 import type { HostContext } from '../host.js';
@@ -121,9 +121,22 @@ async function containerdRegistryCerts(host: HostContext, target: RegistryTarget
   return certs;
 }
 
+/**
+ * A `lookup` for https.request that answers with what the host resolved: every address when asked for all
+ * (Node then tries each in turn, happy eyeballs across families), else the first.
+ */
+function lookupFrom(addresses: ResolvedAddress[]): LookupFunction {
+  return (_hostname, options, callback) => {
+    const first = addresses[0]!;
+    if (options.all) callback(null, addresses);
+    else callback(null, first.address, first.family);
+  };
+}
+
 function httpsStatus(
   target: RegistryTarget,
-  address: string,
+  /** The host's addresses for a name; null when the registry is named by an IP address. */
+  addresses: ResolvedAddress[] | null,
   ca: string[],
   timeoutMs: number,
   /** The configured bound, for the message: it must not vary between runs (the agent's fingerprint). */
@@ -133,8 +146,10 @@ function httpsStatus(
   const named = isIP(target.hostname) === 0;
   return new Promise<number>((resolve, reject) => {
     const req = request({
-      // The address the host resolved; the name goes into SNI, certificate verification and Host.
-      host: address,
+      // The addresses the host resolved, tried in its order; the name goes into SNI, certificate
+      // verification and Host.
+      host: target.hostname,
+      ...(addresses === null ? {} : { lookup: lookupFrom(addresses), autoSelectFamily: true }),
       port: target.port,
       path: '/v2/',
       method: 'GET',
@@ -202,11 +217,11 @@ export async function probeRegistry(
     error,
   });
   const started = performance.now();
-  let address = target.hostname;
+  let addresses: ResolvedAddress[] | null = null;
   if (!isIP(target.hostname)) {
     const resolved = await hostAddresses(host, target.hostname, options.timeoutMs, signal);
     if ('error' in resolved) return failed(false, resolved.error);
-    address = resolved.addresses[0]!.address;
+    addresses = resolved.addresses;
   }
   let ca: string[];
   try {
@@ -218,7 +233,7 @@ export async function probeRegistry(
   const remaining = Math.max(1, options.timeoutMs - Math.round(performance.now() - started));
   const requestStart = performance.now();
   try {
-    const status = await httpsStatus(target, address, ca, remaining, options.timeoutMs, signal);
+    const status = await httpsStatus(target, addresses, ca, remaining, options.timeoutMs, signal);
     const latencyMs = Math.round((performance.now() - requestStart) * 10) / 10;
     const reachable = status === 200 || status === 401;
     return {

@@ -158,6 +158,20 @@ describe('registries probe', () => {
     });
   });
 
+  it('tries every address the host resolved, in order, not only the first', async () => {
+    const root = await hostCopy('multi-address');
+    // 127.0.0.2 is loopback too, but nothing listens there: the first address refuses the connection.
+    await writeFile(
+      path.join(root, 'usr/bin/getent'),
+      '#!/bin/sh\nprintf "127.0.0.2       STREAM registry.test\\n127.0.0.1       STREAM\\n"\n',
+      { mode: 0o755 },
+    );
+    hostHeaders.length = 0;
+    const [r] = (await runOn(hostAt(root), [`registry.test:${ports.auth}`]))!;
+    expect(r).toMatchObject({ dnsResolved: true, reachable: true, httpStatus: 401, error: null });
+    expect(hostHeaders).toEqual([`registry.test:${ports.auth}`]);
+  });
+
   it('a resolver that never answers → timeout, within the bound', async () => {
     const started = performance.now();
     const [r] = (await run([`hang.test:${ports.ok}`], 300))!;
