@@ -65,8 +65,6 @@ export interface NodeStoreOptions {
   onSinkError?: (err: unknown) => void;
   /** The nodes the cluster says we manage (read only once `cluster` has synced). */
   managedNodes?: () => ManagedNode[];
-  /** When this process started (default: construction time); deadlines are at least this + staleAfterMs. */
-  startedAt?: number;
 }
 
 export interface ReevaluateOptions {
@@ -93,7 +91,11 @@ export class NodeStore {
   private readonly forgetGraceMs: number;
   private readonly onSinkError: (err: unknown) => void;
   private readonly managedNodes: (() => ManagedNode[]) | undefined;
-  private readonly startedAt: number;
+  /**
+   * When a sweep first found the cluster synced. Agents cannot report before that (/readyz keeps them
+   * away until the first node list) and back off for minutes while refused, so deadlines count from here.
+   */
+  private firstSyncAt: number | undefined;
   /** Managed nodes without a report in this process, by name. */
   private readonly unreported = new Map<string, Unreported>();
   private timer: NodeJS.Timeout | undefined;
@@ -108,7 +110,6 @@ export class NodeStore {
     this.forgetGraceMs = options.forgetGraceMs ?? 60_000;
     this.onSinkError = options.onSinkError ?? (() => {});
     this.managedNodes = options.managedNodes;
-    this.startedAt = options.startedAt ?? Date.now();
   }
 
   /** Record an accepted, evaluated report and tell the sink. */
@@ -232,24 +233,25 @@ export class NodeStore {
   }
 
   /**
-   * Managed nodes that have not reported here: a deadline when first seen after the cluster synced (our
-   * condition's heartbeat + staleAfterMs when still ahead, else process start + staleAfterMs), and one stale
-   * NodeState for the sink when it passes. The sink leaves taints as they are for stale nodes.
+   * Managed nodes that have not reported here: a deadline when first seen after the cluster synced, the
+   * later of (first sync + staleAfterMs) and (our condition's heartbeat + staleAfterMs), so every agent
+   * has a full staleAfterMs to reach this process once it accepts reports; and one stale NodeState for the
+   * sink when it passes. The sink leaves taints as they are for stale nodes.
    */
   private sweepUnreported(now: number): void {
     if (!this.managedNodes || !this.cluster?.synced()) return;
+    this.firstSyncAt ??= now;
     const seen = new Set<string>();
     for (const m of this.managedNodes()) {
       if (this.nodes.has(m.name) || m.role === undefined) continue;
       seen.add(m.name);
       let u = this.unreported.get(m.name);
       if (!u) {
-        const fromHeartbeat =
-          m.lastHeartbeatMs === undefined ? undefined : m.lastHeartbeatMs + this.staleAfterMs;
+        const fromSync = this.firstSyncAt + this.staleAfterMs;
         const deadline =
-          fromHeartbeat !== undefined && fromHeartbeat > now
-            ? fromHeartbeat
-            : this.startedAt + this.staleAfterMs;
+          m.lastHeartbeatMs === undefined
+            ? fromSync
+            : Math.max(fromSync, m.lastHeartbeatMs + this.staleAfterMs);
         u = { role: m.role, lastHeartbeatMs: m.lastHeartbeatMs, deadline, notified: false };
         this.unreported.set(m.name, u);
       }

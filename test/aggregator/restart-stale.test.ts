@@ -55,8 +55,8 @@ describe('staleness of managed nodes after a restart', () => {
   it('each silent managed node goes stale at its deadline; reported and unmanaged ones do not', async () => {
     const t0 = Date.now();
     const emu = await startEmulator([
-      managed('old', t0 - 20 * 60_000, true), // heartbeat long ago → process start + stale-after
-      managed('recent', t0 - 2 * 60_000), // heartbeat + stale-after still ahead → that
+      managed('old', t0 - 20 * 60_000, true), // heartbeat long ago
+      managed('recent', t0 - 2 * 60_000), // heartbeat + stale-after still ahead, but before first sync's
       managed('alive', t0 - 60_000),
       makeNode('other', { labels: { 'node-type': 'gpu' } }),
     ]);
@@ -68,10 +68,10 @@ describe('staleness of managed nodes after a restart', () => {
       sink: integration.sink,
       cluster: integration.cluster,
       managedNodes: integration.managedNodes,
-      startedAt: t0,
     });
     const reportOf = (node: string) => sampleReport(node);
-    store.sweep(t0 + 60_000);
+    const firstSync = t0 + 60_000;
+    store.sweep(firstSync);
     await integration.idle();
     expect(emu.writes()).toBe(0);
     // `alive` reports: it is never made stale by this path.
@@ -79,16 +79,18 @@ describe('staleness of managed nodes after a restart', () => {
     await integration.idle();
     emu.reset();
 
-    // `recent`: its heartbeat + stale-after (t0 + 13 min) comes before process start + stale-after.
+    // `recent`: its heartbeat + stale-after (t0 + 13 min) is not a deadline: its agent may have been
+    // refused (not ready) until the first sync, so it gets stale-after from then.
     store.sweep(t0 + 13 * 60_000 + 1000);
+    store.sweep(firstSync + STALE_MS - 1);
+    await integration.idle();
+    expect(emu.writes()).toBe(0);
+
+    // Both: first sync + stale-after.
+    store.sweep(firstSync + STALE_MS);
     await integration.idle();
     expect(ourCondition(emu, 'recent')?.status).toBe('Unknown');
     expect(labels(emu, 'recent')[names.labels.conformant]).toBe('unknown');
-    expect(ourCondition(emu, 'old')?.status).toBe('True');
-
-    // `old`: process start + stale-after.
-    store.sweep(t0 + STALE_MS);
-    await integration.idle();
     expect(ourCondition(emu, 'old')?.status).toBe('Unknown');
     expect(ourCondition(emu, 'old')?.reason).toBe('NoRecentReport');
     expect(labels(emu, 'old')[names.labels.conformant]).toBe('unknown');
@@ -100,13 +102,13 @@ describe('staleness of managed nodes after a restart', () => {
 
     // One notification each: later sweeps write nothing more.
     const writes = emu.writes();
-    store.sweep(t0 + STALE_MS + 60_000);
+    store.sweep(firstSync + STALE_MS + 30_000);
     await integration.idle();
     expect(emu.writes()).toBe(writes);
     expect(store.unreportedStale().map((n) => n.name)).toEqual(['old', 'recent']);
 
     // A report brings it back.
-    store.accept(reportOf('old'), nodeState('old', 'pass').result!, t0 + STALE_MS + 120_000);
+    store.accept(reportOf('old'), nodeState('old', 'pass').result!, firstSync + STALE_MS + 120_000);
     await integration.idle();
     await waitFor(() => ourCondition(emu, 'old')?.status === 'False', 3000, 'old to pass again');
     expect(store.unreportedStale().map((n) => n.name)).toEqual(['recent']);
@@ -126,14 +128,53 @@ describe('staleness of managed nodes after a restart', () => {
       sink,
       cluster,
       managedNodes: () => [{ name: 'n1', role: 'compute', lastHeartbeatMs: undefined }],
-      startedAt: 0,
     });
     store.sweep(STALE_MS * 10);
     expect(sink.updates).toEqual([]);
     synced = true;
     store.sweep(STALE_MS * 10);
+    expect(sink.updates).toEqual([]);
+    store.sweep(STALE_MS * 11);
     expect(sink.updates).toEqual([
       { node: 'n1', role: 'compute', verdict: 'unknown', stale: true, result: null },
+    ]);
+  });
+
+  it('a slow first sync gives agents a full stale-after from it, not from process start', () => {
+    const sink = new RecordingSink();
+    let synced = false;
+    const cluster: ClusterView = {
+      labelsOf: () => undefined,
+      runtimeVersionOf: () => undefined,
+      nodeNames: () => ['healthy', 'dead'],
+      synced: () => synced,
+    };
+    const t0 = Date.now();
+    // Both reported (heartbeat) a minute before the restart.
+    const heartbeat = t0 - 60_000;
+    const store = new NodeStore({
+      staleAfterMs: STALE_MS,
+      sink,
+      cluster,
+      managedNodes: () => [
+        { name: 'healthy', role: 'gpu', lastHeartbeatMs: heartbeat },
+        { name: 'dead', role: 'gpu', lastHeartbeatMs: heartbeat },
+      ],
+    });
+    // The node list takes 20 minutes to sync (API server overloaded): /readyz refuses agents meanwhile.
+    store.sweep(t0 + 10 * 60_000);
+    const firstSync = t0 + 20 * 60_000;
+    synced = true;
+    store.sweep(firstSync);
+    expect(sink.updates).toEqual([]);
+    // Agents back off up to 5 minutes after being refused; `healthy` gets through 6 minutes later.
+    store.sweep(firstSync + 5 * 60_000);
+    store.accept(sampleReport('healthy'), nodeState('healthy', 'pass').result!, firstSync + 6 * 60_000);
+    store.sweep(firstSync + STALE_MS - 1);
+    expect(sink.updates.filter((u) => u.verdict === 'unknown')).toEqual([]);
+    store.sweep(firstSync + STALE_MS);
+    expect(sink.updates.filter((u) => u.verdict === 'unknown')).toEqual([
+      { node: 'dead', role: 'gpu', verdict: 'unknown', stale: true, result: null },
     ]);
   });
 
@@ -150,8 +191,8 @@ describe('staleness of managed nodes after a restart', () => {
       managedNodes: () => [
         { name: 'gone-quiet', role: 'gpu', lastHeartbeatMs: Date.parse('2025-01-01T00:00:00Z') },
       ],
-      startedAt: Date.now() - STALE_MS,
     });
+    store.sweep(Date.now() - STALE_MS);
     store.sweep();
     t = await makeApp({ store });
     const list = await t.app.inject({ method: 'GET', url: '/api/v1/nodes' });
