@@ -259,6 +259,15 @@ function versionFact(facts: Facts, fact: VersionFact): VersionLookup {
   }
 }
 
+/**
+ * containerd reports upstream pre-releases as `2.0.0-rc.3`; read as Debian that hyphen starts a revision
+ * and sorts ABOVE 2.0.0. Written `2.0.0~rc.3` it sorts before the release, as upstream means. Older agents
+ * sent either form; both compare right.
+ */
+export function containerdAsDebian(text: string): string {
+  return text.replace(/^(\d+(?:\.\d+)*)-((?:rc|beta|alpha)\.?\d+)$/, '$1~$2');
+}
+
 function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
   const p = check.roles[role];
   const fact = p?.fact ?? check.fact;
@@ -297,7 +306,9 @@ function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
           message: found.message,
         };
       }
-      const v = parseVersion(found.text, scheme);
+      const comparable =
+        fact === 'containerd.version' && scheme === 'debian' ? containerdAsDebian(found.text) : found.text;
+      const v = parseVersion(comparable, scheme);
       if (!v) {
         return {
           status: 'error',

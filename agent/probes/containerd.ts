@@ -11,9 +11,9 @@ import { boundedString, excerpt, execOptional, firstLine } from './support.js';
  *   containerd version 0.2.4 commit: <sha>                        (legacy)
  *   containerd 1.6.20~ds1 1.6.20~ds1-1+b1 / containerd 1.6.12-0ubuntu1~22.04.1  (distro builds)
  * The version is the first token after "containerd" that starts with a digit (or v+digit); its upstream
- * part is the leading dotted numbers, without distro suffixes. An upstream pre-release is kept with its
- * hyphen written as `~` (`v2.0.0-rc.3` → `2.0.0~rc.3`): versions are compared in Debian order, where
- * `-rc.3` would read as a revision and sort ABOVE 2.0.0, while `~` sorts before the release.
+ * part is the leading dotted numbers, without distro suffixes. An upstream pre-release is kept as upstream
+ * writes it (`v2.0.0-rc.3` → `2.0.0-rc.3`): the fact is upstream text (CONTRACT); ordering it before the
+ * release is the comparison's business (spec/compile.ts), so reports of every agent version compare alike.
  */
 export function parseContainerdVersion(output: string): ContainerdFacts {
   const raw =
@@ -27,7 +27,7 @@ export function parseContainerdVersion(output: string): ContainerdFacts {
   for (const token of tokens.slice(1)) {
     const m = /^v?(\d+\.\d+(?:\.\d+)?)(?:-((?:rc|beta|alpha)\.?\d+))?/.exec(token);
     if (m) {
-      const version = m[2] === undefined ? m[1]! : `${m[1]}~${m[2]}`;
+      const version = m[2] === undefined ? m[1]! : `${m[1]}-${m[2]}`;
       return {
         version: boundedString(version, 64, 'containerd version'),
         raw: boundedString(raw, 512, 'containerd --version line'),

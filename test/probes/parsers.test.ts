@@ -13,7 +13,6 @@ import { parseMeminfo } from '../../agent/probes/memory.js';
 import { parseOsRelease } from '../../agent/probes/os.js';
 import { ProbeFailure } from '../../agent/probes/probe.js';
 import { parseRegistryTarget } from '../../agent/probes/registries.js';
-import { compareVersions } from '../../spec/versions.js';
 import { realFixturePath } from '../helpers/fixture-host.js';
 
 const real = (name: string) => readFile(realFixturePath(name), 'utf8');
@@ -50,18 +49,12 @@ describe('containerd --version (real outputs)', () => {
     expect(parseContainerdVersion('containerd 1.6.20~ds1 1.6.20~ds1-1+b1\n').version).toBe('1.6.20');
     expect(parseContainerdVersion('containerd 1.6.12-0ubuntu1~22.04.1\n').version).toBe('1.6.12');
   });
-  it('writes upstream pre-releases with ~ so Debian ordering puts them before the release', () => {
+  it('keeps upstream pre-releases as upstream text (no leading v, no distro suffix)', () => {
     const v = (line: string) => parseContainerdVersion(line).version;
-    expect(v('containerd github.com/containerd/containerd v2.0.0-rc.3 abc\n')).toBe('2.0.0~rc.3');
-    expect(v('containerd github.com/containerd/containerd/v2 v2.0.0-beta.2 abc\n')).toBe('2.0.0~beta.2');
-    expect(v('containerd containerd.io 1.7.27-rc.1 abc\n')).toBe('1.7.27~rc.1');
-    expect(v('containerd github.com/containerd/containerd v1.7.0-alpha1 abc\n')).toBe('1.7.0~alpha1');
-    // The order that matters: rc < release < next release; a distro revision is not a pre-release.
-    expect(compareVersions(v('containerd containerd.io 1.7.27-rc.1 abc'), '1.7.27', 'debian')).toBe(-1);
-    expect(
-      compareVersions(v('containerd x v2.0.0-beta.2 abc'), v('containerd x v2.0.0-rc.1 abc'), 'debian'),
-    ).toBe(-1);
-    expect(compareVersions(v('containerd x v2.0.0-rc.1 abc'), '1.7.27', 'debian')).toBe(1);
+    expect(v('containerd github.com/containerd/containerd v2.0.0-rc.3 abc\n')).toBe('2.0.0-rc.3');
+    expect(v('containerd github.com/containerd/containerd/v2 v2.0.0-beta.2 abc\n')).toBe('2.0.0-beta.2');
+    expect(v('containerd containerd.io 1.7.27-rc.1 abc\n')).toBe('1.7.27-rc.1');
+    expect(v('containerd github.com/containerd/containerd v1.7.0-alpha1 abc\n')).toBe('1.7.0-alpha1');
     expect(v('containerd 1.6.12-0ubuntu1~22.04.1\n')).toBe('1.6.12');
   });
   it('rejects output that is not containerd --version', () => {

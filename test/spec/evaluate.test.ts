@@ -228,6 +228,18 @@ describe('evaluate', () => {
     expect(at('nonsense').status).toBe('error');
   });
 
+  it('containerd pre-releases sort before their release, as new (-rc) and old (~rc) agents report them', () => {
+    const at = (version: string) =>
+      check(run(buildFacts({ containerd: { version, raw: version } }), 'compute'), 'containerd.version');
+    for (const v of ['1.7.27-rc.1', '1.7.27~rc.1', '1.7.27-beta.2', '1.7.27-alpha1']) {
+      expect(at(v)).toMatchObject({ status: 'fail', observed: v });
+    }
+    expect(at('1.7.28-rc.1').status).toBe('pass');
+    expect(at('2.0.0-rc.3').status).toBe('warn');
+    // A Debian revision is not a pre-release.
+    expect(at('1.7.27-1').status).toBe('pass');
+  });
+
   it('os.release: Ubuntu 24.04 passes, 20.04 fails, RHEL 9 and Rocky warn, Debian fails', () => {
     const os = (id: string, versionId: string, idLike: string[] = []) =>
       check(

@@ -95,7 +95,7 @@ describe('debian versions against dpkg’s documented ordering', () => {
     ['1.7.27-1', '1.7.27-1+b1'],
     ['1.7.27-0ubuntu1~22.04.1', '1.7.27-0ubuntu1'],
     ['1.7.27', '1.7.28~rc.1'],
-    // containerd's upstream pre-release `1.7.27-rc.1` becomes `1.7.27~rc.1` in the probe (see below).
+    // containerd's upstream pre-release `1.7.27-rc.1` is compared as `1.7.27~rc.1` (spec/compile.ts).
     ['1.7.27~rc.1', '1.7.27'],
     ['9:1.0', '10:0.1'],
   ];
@@ -117,7 +117,7 @@ describe('debian versions against dpkg’s documented ordering', () => {
   });
 
   it('an upstream `-rc.1` read as Debian is a revision, so it sorts AFTER the release', () => {
-    // This is why the containerd probe must map `-rc.N` to `~rc.N` before comparing.
+    // This is why spec/compile.ts maps containerd's `-rc.N` to `~rc.N` before comparing.
     expect(cmp('1.7.27-rc.1', '1.7.27')).toBe(1);
   });
 });
