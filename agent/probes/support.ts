@@ -12,7 +12,7 @@
 //   only the first ones (resolv.conf nameservers, ID_LIKE in order of closeness, GPUs); entries the
 //   consumer would ignore anyway (a resolv.conf nameserver that is not an address) are skipped.
 // - Error texts (ProbeError.message, RegistryResult.error) are messages, not facts: they are cut to fit.
-import type { ExecResult, HostContext, RootedHostContext } from '../host.js';
+import type { ExecResult, HostContext } from '../host.js';
 import { isNotFound, resolveInRoot } from '../host.js';
 import { ProbeFailure } from './probe.js';
 
@@ -95,12 +95,18 @@ export function firstLine(r: ExecResult): string {
 
 /**
  * Where a host path really lives on this machine, its symlinks resolved under the host root (an absolute
- * link restarts at the root, as on the host). For directory listings and nested roots; files are read
- * with host.readFile, which does the same itself.
+ * link restarts at the root, as on the host). For directory listings, nested roots and paths handed to
+ * commands; files are read with host.readFile, which does the same itself. A link loop (ELOOP) or another
+ * fs error is a ProbeFailure('read') naming the path, never an untyped (internal) error.
  */
-export function realHostPath(host: HostContext, path: string): Promise<string> {
-  const rooted = host as Partial<RootedHostContext>;
-  return typeof rooted.resolveInRoot === 'function'
-    ? rooted.resolveInRoot(path)
-    : resolveInRoot(host.root, path);
+export async function realHostPath(host: HostContext, path: string): Promise<string> {
+  try {
+    return await resolveInRoot(host.root, path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ProbeFailure(
+      'read',
+      `cannot resolve ${path} under the host root: ${code ?? (e as Error).message}`,
+    );
+  }
 }

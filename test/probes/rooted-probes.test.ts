@@ -10,6 +10,7 @@ import { gpuProbe } from '../../agent/probes/gpu.js';
 import { hostnameProbe, readHostName } from '../../agent/probes/hostname.js';
 import { jetsonProbe } from '../../agent/probes/jetson.js';
 import { memoryProbe } from '../../agent/probes/memory.js';
+import { realHostPath } from '../../agent/probes/support.js';
 import { fixtureHostPath, realFixturePath } from '../helpers/fixture-host.js';
 
 const OPTIONS = { registries: null, registryTimeoutMs: 1000 };
@@ -147,5 +148,24 @@ describe('paths handed to commands resolve under the host root', () => {
     await symlink('/data/dpkg', path.join(root, 'var/lib/dpkg'));
     const jetson = await jetsonProbe.run(local(root), OPTIONS, signal());
     expect(jetson).toMatchObject({ l4tVersion: '36.4.3', jetpackPackageVersion: '6.2+b77' });
+  });
+});
+
+describe('a host path that cannot be resolved (symlink loop)', () => {
+  it("is a typed 'read' failure naming the path, not an internal error", async () => {
+    const root = await copyHost('jetson-jp62');
+    await mkdir(path.join(root, 'var/lib'), { recursive: true });
+    await symlink('dpkg', path.join(root, 'var/lib/dpkg')); // dpkg -> dpkg: ELOOP
+    // jetson: dpkg-query --admindir=<the host's /var/lib/dpkg resolved under the root>
+    await expect(jetsonProbe.run(local(root), OPTIONS, signal())).rejects.toMatchObject({
+      name: 'ProbeFailure',
+      kind: 'read',
+      message: 'cannot resolve /var/lib/dpkg under the host root: ELOOP',
+    });
+    // The same helper gives nvidia-smi's GPU-operator driver root to the gpu probe.
+    await expect(realHostPath(local(root), '/var/lib/dpkg/status')).rejects.toMatchObject({
+      kind: 'read',
+      message: 'cannot resolve /var/lib/dpkg/status under the host root: ELOOP',
+    });
   });
 });
