@@ -202,8 +202,6 @@ function defaultCollect(config: AgentConfig): Promise<Collected> {
   return collectFacts(host, {
     registries: config.registries,
     registryTimeoutMs: config.registryTimeoutMs,
-    // As in check: the registries are probed concurrently; leave room for DNS and TLS above one timeout.
-    timeoutsMs: { registries: config.registryTimeoutMs + 2000 },
   });
 }
 

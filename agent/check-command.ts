@@ -159,8 +159,6 @@ async function checkHost(config: CheckConfig, io: CheckIo): Promise<number> {
   const { facts, probeErrors } = await collectFacts(host, {
     registries: config.registries,
     registryTimeoutMs: config.registryTimeoutMs,
-    // The registries are probed concurrently; leave room above one registry's timeout for DNS and TLS.
-    timeoutsMs: { registries: config.registryTimeoutMs + 2000 },
   });
   const collectedAt = new Date().toISOString();
 

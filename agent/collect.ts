@@ -104,6 +104,17 @@ async function runBounded<K extends ProbeName>(
   }
 }
 
+/** Above one registry's own bound: the registries are probed concurrently; room for DNS and TLS setup. */
+export const REGISTRIES_PROBE_MARGIN_MS = 2000;
+
+/** The bound collectFacts puts on a probe: an override, else derived from the options, else its own. */
+export function probeTimeoutMs(name: ProbeName, options: CollectOptions): number {
+  const override = options.timeoutsMs?.[name];
+  if (override !== undefined) return override;
+  if (name === 'registries') return options.registryTimeoutMs + REGISTRIES_PROBE_MARGIN_MS;
+  return PROBES[name].timeoutMs;
+}
+
 export async function collectFacts(
   host: HostContext,
   options: CollectOptions,
@@ -114,7 +125,7 @@ export async function collectFacts(
   await Promise.all(
     names.map(async <K extends ProbeName>(name: K) => {
       const probe = PROBES[name] as Probe<K, Facts[K]>;
-      const timeoutMs = options.timeoutsMs?.[name] ?? probe.timeoutMs;
+      const timeoutMs = probeTimeoutMs(name, options);
       try {
         facts[name] = await runBounded(probe, host, options, timeoutMs);
       } catch (e) {
