@@ -4,6 +4,7 @@ import type { CheckResult, ProbeName, Role } from '../../report/schema.js';
 import type { NodeState } from '../contracts.js';
 import { sanitizeLabelValue } from '../k8s/label-values.js';
 import type { Names } from '../k8s/names.js';
+import { type NodeConditionView, rfc3339, timeMs } from './node-view.js';
 
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -85,7 +86,30 @@ function informativeLabels(
   return { labels, keep };
 }
 
-export function desiredState(state: NodeState, names: Names, config: DesiredConfig): DesiredNodeState {
+const NO_REPORT = "no recent report from the node's validator agent";
+
+/**
+ * The Unknown message. A node that never reported to this process (a restart) has no report to date it:
+ * when an earlier process already said NoRecentReport its message stands (rewriting it would be a write
+ * after every restart that only loses "since"); otherwise the since is our condition's last heartbeat,
+ * written when that process last heard from the node.
+ */
+function staleMessage(state: NodeState, current: NodeConditionView | undefined): string {
+  const collectedAt = state.result?.collectedAt;
+  if (collectedAt) return `${NO_REPORT} since ${collectedAt}`;
+  if (current?.status === 'Unknown' && current.reason === 'NoRecentReport' && current.message)
+    return current.message;
+  const heartbeat = current?.status === 'Unknown' ? undefined : timeMs(current?.lastHeartbeatTime);
+  return heartbeat === undefined ? NO_REPORT : `${NO_REPORT} since ${rfc3339(heartbeat)}`;
+}
+
+/** `current`: our condition as the node has it now (dates a stale node that never reported to us). */
+export function desiredState(
+  state: NodeState,
+  names: Names,
+  config: DesiredConfig,
+  current?: NodeConditionView,
+): DesiredNodeState {
   const failing = failingChecks(state);
   const stale = state.stale || state.verdict === 'unknown';
   const conformant = stale ? 'unknown' : state.verdict === 'fail' ? 'false' : 'true';
@@ -98,12 +122,11 @@ export function desiredState(state: NodeState, names: Names, config: DesiredConf
   let condition: DesiredCondition;
   let taint: DesiredNodeState['taint'];
   if (stale) {
-    const since = state.result?.collectedAt ? ` since ${state.result.collectedAt}` : '';
     condition = {
       type: names.conditionType,
       status: 'Unknown',
       reason: 'NoRecentReport',
-      message: clip(`no recent report from the node's validator agent${since}`),
+      message: clip(staleMessage(state, current)),
     };
     taint = 'unchanged';
   } else if (state.verdict === 'fail') {

@@ -13,7 +13,7 @@ import { type DesiredConfig, type DesiredNodeState, desiredState } from './desir
 import { hasOurTaint, ownsTaint, planNodePatch, planStatusPatch } from './diff.js';
 import { type EventBody, nodeEvent } from './events.js';
 import type { ReconcileMetrics } from './metrics.js';
-import type { NodeView } from './node-view.js';
+import { conditionOf, type NodeView } from './node-view.js';
 
 export interface KubeApi {
   /** JSON merge patch of the Node object (labels, annotations, taints, resourceVersion). */
@@ -375,12 +375,12 @@ export class Reconciler {
 
   private async reconcile(state: NodeState): Promise<void> {
     const { names } = this.o;
-    const desired = desiredState(state, names, this.o.desired);
     let node = this.o.cache.get(state.node);
     if (!node) {
       node = await this.call('read', state.node, () => this.o.api.readNode(state.node));
       this.o.cache.observe(node);
     }
+    const desired = desiredState(state, names, this.o.desired, conditionOf(node, names.conditionType));
     if (desired.taint !== 'present') {
       this.breakerNotified.delete(state.node);
       if (!this.o.dryRun || desired.taint === 'absent') this.reservations.delete(state.node);
@@ -417,7 +417,10 @@ export class Reconciler {
     if (!this.o.dryRun) this.reservations.delete(state.node);
 
     // 2. The condition, alone, on nodes/status.
-    const status = planStatusPatch(node, desired.condition, this.now(), this.o.heartbeatThrottleMs);
+    // A stale node's condition carries no news, so no heartbeat: it keeps when the node went quiet, and a
+    // restart over an already-Unknown node rewrites nothing.
+    const throttle = state.stale ? Number.POSITIVE_INFINITY : this.o.heartbeatThrottleMs;
+    const status = planStatusPatch(node, desired.condition, this.now(), throttle);
     if (status) {
       this.record(state.node, 'status-patch', status.summary, status.body);
       if (!this.o.dryRun) {

@@ -114,6 +114,49 @@ describe('staleness of managed nodes after a restart', () => {
     expect(store.unreportedStale().map((n) => n.name)).toEqual(['recent']);
   });
 
+  it('a restart over a node an earlier process already made stale writes nothing', async () => {
+    const t0 = Date.now();
+    const reportedAt = t0 - 60 * 60_000;
+    const wentStale = reportedAt + STALE_MS;
+    const node = managed('quiet', wentStale);
+    const meta = node['metadata'] as { labels: Record<string, string> };
+    meta.labels[names.labels.conformant] = 'unknown';
+    const status = node['status'] as { conditions: Array<Record<string, string>> };
+    const ours = status.conditions.find((c) => c['type'] === names.conditionType);
+    Object.assign(ours ?? {}, {
+      status: 'Unknown',
+      reason: 'NoRecentReport',
+      message: `no recent report from the node's validator agent since ${iso(reportedAt)}`,
+      lastHeartbeatTime: iso(wentStale),
+      lastTransitionTime: iso(wentStale),
+    });
+    const emu = await startEmulator([node, managed('fresh', t0 - 10 * 60_000)]);
+    cleanup.push(() => emu.close());
+    const { integration } = await startIntegration(emu);
+    cleanup.push(() => integration.stop());
+    const store = new NodeStore({
+      staleAfterMs: STALE_MS,
+      sink: integration.sink,
+      cluster: integration.cluster,
+      managedNodes: integration.managedNodes,
+    });
+    store.sweep(t0);
+    store.sweep(t0 + STALE_MS);
+    await integration.idle();
+    expect(store.unreportedStale().map((n) => n.name)).toEqual(['fresh', 'quiet']);
+    // `quiet` was Unknown already: not a byte changes (its message keeps when it last reported).
+    expect(emu.requestsBy('PATCH', /\/quiet/)).toEqual([]);
+    expect(ourCondition(emu, 'quiet')?.message).toBe(
+      `no recent report from the node's validator agent since ${iso(reportedAt)}`,
+    );
+    // `fresh` goes stale now; its message says since when (its last heartbeat), as for a node that
+    // reported to this process.
+    expect(ourCondition(emu, 'fresh')?.status).toBe('Unknown');
+    expect(ourCondition(emu, 'fresh')?.message).toBe(
+      `no recent report from the node's validator agent since ${iso(t0 - 10 * 60_000)}`,
+    );
+  });
+
   it('nothing happens before the cluster has synced', () => {
     const sink = new RecordingSink();
     let synced = false;

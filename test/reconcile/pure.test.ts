@@ -91,6 +91,33 @@ describe('desired state', () => {
     expect(d.taint).toBe('unchanged');
     expect(d.labels[names.labels.driverVersion]).toBe('535.216.03');
   });
+  it('stale without a report in this process: dated by our last heartbeat, or an earlier message kept', () => {
+    const unreported = {
+      node: 'n1',
+      role: 'gpu' as const,
+      verdict: 'unknown' as const,
+      stale: true,
+      result: null,
+    };
+    const base = "no recent report from the node's validator agent";
+    expect(desiredState(unreported, names, config).condition.message).toBe(base);
+    const passing = {
+      type: names.conditionType,
+      status: 'False',
+      lastHeartbeatTime: new Date(Date.UTC(2025, 0, 2)),
+    };
+    expect(desiredState(unreported, names, config, passing).condition.message).toBe(
+      `${base} since 2025-01-02T00:00:00Z`,
+    );
+    const earlier = {
+      type: names.conditionType,
+      status: 'Unknown',
+      reason: 'NoRecentReport',
+      message: `${base} since 2025-01-01T00:00:00Z`,
+      lastHeartbeatTime: '2025-01-01T00:15:00Z',
+    };
+    expect(desiredState(unreported, names, config, earlier).condition.message).toBe(earlier.message);
+  });
   it('omits informative labels that cannot be valid', () => {
     const f = facts();
     f.gpu = { driverVersion: 'x'.repeat(70), cudaVersion: '12.2 beta', devices: [], containerToolkit: null };
