@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Document, isPair, isScalar, isSeq, type Node, parseDocument, visit } from 'yaml';
 import type { Spec } from './spec-types.js';
-import { SpecError, validateSpec } from './validate.js';
+import { type NumberSources, SpecError, validateSpec } from './validate.js';
 
 export type { Spec } from './spec-types.js';
 export { SpecError } from './validate.js';
@@ -21,7 +21,7 @@ export function parseSpec(text: string, fileName: string): Spec {
     const where = e ? lineCol(text, e.pos[0]) : 'YAML';
     throw new SpecError(fileName, where, `invalid YAML: ${e?.message.split('\n')[0] ?? 'parse error'}`);
   }
-  rejectLossyNumbers(doc, fileName);
+  const numbers = numberSources(doc);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: 50 });
@@ -29,27 +29,19 @@ export function parseSpec(text: string, fileName: string): Spec {
     // An alias to a missing anchor or an alias bomb is found only here, and is still the file's fault.
     throw new SpecError(fileName, 'YAML', `invalid YAML: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return validateSpec(value, fileName);
+  return validateSpec(value, fileName, numbers);
 }
 
-/**
- * A plain YAML number whose source text does not print back the same (`12.10` → 12.1, `1.0` → 1, `0x10`)
- * loses what the author wrote before validation could see it: reject it here, where the source text is
- * still known, naming the field where it is written (an anchor's definition, not its aliases).
- */
-function rejectLossyNumbers(doc: Document, fileName: string): void {
+/** The source text of every plain YAML number, by field path, for validateSpec's messages. */
+function numberSources(doc: Document): NumberSources {
+  const numbers = new Map<string, { source: string; value: number }>();
   visit(doc, {
     Scalar(_key, node, ancestors) {
       if (typeof node.value !== 'number' || node.type !== 'PLAIN' || node.source === undefined) return;
-      const src = node.source;
-      if (src === String(node.value)) return;
-      throw new SpecError(
-        fileName,
-        fieldPath([...ancestors, node]),
-        `${src} is a YAML number, read as ${node.value}; quote versions ("${src}") so no digit is lost`,
-      );
+      numbers.set(fieldPath([...ancestors, node]), { source: node.source, value: node.value });
     },
   });
+  return numbers;
 }
 
 /** `checks[5].roles.gpu.min` for a chain Document → … → node, in the validator's notation. */

@@ -39,8 +39,29 @@ type Obj = Record<string, unknown>;
 const ID_RE = /^[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*$/;
 const ROLE_SET: ReadonlySet<string> = new Set(ROLES);
 
+/**
+ * What a YAML spec's author wrote for each plain number, by field path in the validator's notation
+ * (`checks[5].roles.gpu.min`; an anchor's definition, not its aliases). parseSpec collects it while the
+ * source text is still known, so every "YAML number" rejection quotes the original text.
+ */
+export type NumberSources = ReadonlyMap<string, { source: string; value: number }>;
+
+/** The one message for a YAML number where text was meant (or where reading it lost digits). */
+function yamlNumberProblem(source: string, value: number): string {
+  const read = source === String(value) ? '' : `, read as ${value}`;
+  return `${source} is a YAML number${read}; quote versions ("${source}") so no digit is lost`;
+}
+
 class Validator {
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    readonly numbers: NumberSources = new Map(),
+  ) {}
+
+  /** A number where a string is required: quotes what the author wrote when known. */
+  yamlNumber(path: string, value: number): never {
+    this.fail(path, yamlNumberProblem(this.numbers.get(path)?.source ?? String(value), value));
+  }
 
   fail(path: string, problem: string): never {
     throw new SpecError(this.file, path, problem);
@@ -143,10 +164,7 @@ function roleMap<P>(
 function versionValue(val: Validator, p: Obj, key: string, path: string, scheme: VersionScheme): string {
   const text = p[key];
   // YAML reads `12.10` as the number 12.1: a version must be a string, or a digit is silently lost.
-  // (parseSpec already names the lossy ones with their source text; this catches the rest, e.g. `12.6`.)
-  if (typeof text === 'number') {
-    val.fail(join(path, key), `${text} is a YAML number; quote versions ("${text}") so no digit is lost`);
-  }
+  if (typeof text === 'number') val.yamlNumber(join(path, key), text);
   if (typeof text !== 'string') val.fail(join(path, key), `must be a version string, got ${describe(text)}`);
   if (!parseVersion(text, scheme)) {
     val.fail(
@@ -266,9 +284,16 @@ function checkOf(val: Validator, raw: unknown, path: string): SpecCheck {
   }
 }
 
-/** Validates a parsed YAML/JSON document as a spec; throws SpecError naming file, field and problem. */
-export function validateSpec(doc: unknown, file: string): Spec {
-  const val = new Validator(file);
+/**
+ * Validates a parsed YAML/JSON document as a spec; throws SpecError naming file, field and problem.
+ * `numbers` (from parseSpec) lets a number that YAML read differently from its text (`12.10` → 12.1,
+ * `0x10`) be refused wherever it is, quoting the text: past this point only the changed value is known.
+ */
+export function validateSpec(doc: unknown, file: string, numbers: NumberSources = new Map()): Spec {
+  const val = new Validator(file, numbers);
+  for (const [path, { source, value }] of numbers) {
+    if (source !== String(value)) val.yamlNumber(path, value);
+  }
   const root = val.object(doc, '');
   val.closed(root, '', ['apiVersion', 'kind', 'metadata', 'checks']);
   val.oneOf(root, 'apiVersion', '', [SPEC_API_VERSION]);

@@ -2,8 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ROLES } from '../../report/schema.js';
 import { loadSpec, parseSpec, SpecError, specRevision } from '../../spec/load.js';
+import { validateSpec } from '../../spec/validate.js';
 import { CONTRACT_CHECK_IDS as CONTRACT_IDS } from '../helpers/contract.js';
 
 const HEAD = `apiVersion: validator.osmo.nvidia.com/v1alpha1
@@ -123,6 +125,34 @@ describe('parseSpec errors name the file, the field path and the problem', () =>
 `;
     expect(errorOf(specWith(ver)).message).toBe(
       'spec.yaml: checks[0].roles.gpu.min: "535.x" is not a nvidia-driver version (quote it in YAML, e.g. "12.6")',
+    );
+  });
+
+  it('one path refuses YAML numbers: validateSpec quotes the text parseSpec saw', () => {
+    const doc = parse(
+      specWith(`  - id: gpu.cuda
+    description: d
+    rule: minVersion
+    fact: gpu.cudaVersion
+    scheme: dotted
+    severity: fail
+    remediation: r
+    source: s
+    roles:
+      gpu: { min: 12.6 }
+`),
+    );
+    const at = 'checks[0].roles.gpu.min';
+    expect(() => validateSpec(doc, 'spec.yaml', new Map([[at, { source: '12.60', value: 12.6 }]]))).toThrow(
+      `spec.yaml: ${at}: 12.60 is a YAML number, read as 12.6; quote versions ("12.60") so no digit is lost`,
+    );
+    // A lossy number anywhere, even where a number is fine, is refused before anything else.
+    expect(() =>
+      validateSpec(doc, 'spec.yaml', new Map([['metadata.revision', { source: '0x10', value: 16 }]])),
+    ).toThrow('spec.yaml: metadata.revision: 0x10 is a YAML number, read as 16; quote versions ("0x10")');
+    // Without the source (a JSON document), the value is all there is.
+    expect(() => validateSpec(doc, 'spec.json')).toThrow(
+      `spec.json: ${at}: 12.6 is a YAML number; quote versions ("12.6") so no digit is lost`,
     );
   });
 
