@@ -87,9 +87,16 @@ describe('probe failures', () => {
     // The shell's command line carries the script's path (unique to this copy): that is the marker.
     const marker = path.join(root, 'usr/bin/nvidia-ctk');
     await writeFile(marker, '#!/bin/sh\nsleep 600\n');
+    const budgetMs = 400;
     const started = performance.now();
-    const gpu = await gpuProbeWith(10_000, 400).run(host(root), OPTIONS, new AbortController().signal);
-    expect(performance.now() - started).toBeLessThan(2000);
+    const gpu = await gpuProbeWith(10_000, budgetMs).run(host(root), OPTIONS, new AbortController().signal);
+    // Measured against the configured budget: the hang was waited for, and no longer than the budget
+    // (generous margin for a loaded machine), far from nvidia-ctk's 600 s.
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(budgetMs - 50);
+    expect(elapsed).toBeLessThan(budgetMs + 1500);
+    // As shipped, the probe's own bound leaves room for nvidia-smi's timeout plus the whole toolkit budget.
+    expect(gpuProbe.timeoutMs).toBeGreaterThan(NVIDIA_SMI_TIMEOUT_MS + TOOLKIT_BUDGET_MS);
     expect(gpu).toMatchObject({ driverVersion: '570.124.04', cudaVersion: '12.8', containerToolkit: null });
     expect(gpu?.devices).toHaveLength(1);
     let alive = await processesMatching(marker);
@@ -98,11 +105,6 @@ describe('probe failures', () => {
       alive = await processesMatching(marker);
     }
     expect(alive).toEqual([]);
-  });
-
-  it('the toolkit lookup is bounded to ~3 s in all (best-effort, within the gpu probe)', () => {
-    expect(TOOLKIT_BUDGET_MS).toBeLessThanOrEqual(3000);
-    expect(gpuProbe.timeoutMs).toBeGreaterThan(NVIDIA_SMI_TIMEOUT_MS + TOOLKIT_BUDGET_MS);
   });
 
   it('truncated nvidia-smi XML → parse error, no GPU facts', async () => {

@@ -1,5 +1,8 @@
 // NVIDIA GPUs on the PCI bus from the host's sysfs: seen without a driver, and never a Jetson's bridges or
 // a GPU's audio function.
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
 import { collectFacts } from '../../agent/collect.js';
@@ -40,10 +43,34 @@ describe('pci probe on fixture hosts', () => {
     expect(await run('bare')).toBeNull();
   });
 
-  it("this machine's sysfs (host root /) gives a count, not an error", async () => {
-    const host = createHostContext({ root: '/', execMode: 'local' });
-    const facts = await pciProbe.run(host, OPTIONS, new AbortController().signal);
-    if (facts !== null) expect(facts.nvidiaGpus).toBeGreaterThanOrEqual(0);
+  it('counts every NVIDIA display function, through sysfs links; an empty bus is zero, not unknown', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'osmo-pci-'));
+    try {
+      const devices = path.join(root, 'sys/bus/pci/devices');
+      await mkdir(devices, { recursive: true });
+      const empty = createHostContext({ root, execMode: 'local', path: '' });
+      expect(await pciProbe.run(empty, OPTIONS, new AbortController().signal)).toEqual({ nvidiaGpus: 0 });
+      const fns: [string, string, string | null][] = [
+        ['0000:01:00.0', '0x10de', '0x030000'], // VGA
+        ['0000:01:00.1', '0x10de', '0x040300'], // its audio function
+        ['0000:41:00.0', '0x10DE', '0x030200'], // 3D controller
+        ['0000:00:01.0', '0x10de', '0x060400'], // bridge
+        ['0000:02:00.0', '0x1002', '0x030000'], // another vendor's GPU
+        ['0000:03:00.0', '0x10de', null], // no class file
+      ];
+      for (const [bdf, vendor, pciClass] of fns) {
+        // As on a real host: the entry is an absolute link into sys/devices, resolved under the root.
+        const real = path.join(root, 'sys/devices/pci0000:00', bdf);
+        await mkdir(real, { recursive: true });
+        await writeFile(path.join(real, 'vendor'), `${vendor}\n`);
+        if (pciClass !== null) await writeFile(path.join(real, 'class'), `${pciClass}\n`);
+        await symlink(`/sys/devices/pci0000:00/${bdf}`, path.join(devices, bdf));
+      }
+      const host = createHostContext({ root, execMode: 'local', path: '' });
+      expect(await pciProbe.run(host, OPTIONS, new AbortController().signal)).toEqual({ nvidiaGpus: 2 });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 
