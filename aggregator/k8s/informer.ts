@@ -67,6 +67,11 @@ export class NodeInformer implements ClusterView {
   /** When the current watch started, and whether it delivered anything (decides whether failures reset). */
   private watchStartedAt = 0;
   private watchDelivered = false;
+  /**
+   * The generation of the watch in progress, open or still connecting: the watchdog covers both (a server
+   * that accepts the connection and never answers leaves watch() pending up to the client's timeout).
+   */
+  private watchGeneration: number | undefined;
   lastError: string | undefined;
 
   constructor(options: NodeInformerOptions) {
@@ -134,10 +139,10 @@ export class NodeInformer implements ClusterView {
   }
 
   private checkWatchdog(): void {
-    if (this.stopped || this.controller === undefined) return;
+    if (this.stopped || this.watchGeneration !== this.generation) return;
     if (Date.now() - this.lastActivity < this.options.watchdogMs) return;
     this.options.logger.warn(
-      { watchdogMs: this.options.watchdogMs },
+      { watchdogMs: this.options.watchdogMs, connecting: this.controller === undefined },
       'node watch silent for longer than the watchdog allows; restarting it',
     );
     this.restart('watchdog');
@@ -210,7 +215,9 @@ export class NodeInformer implements ClusterView {
       // proxy cutting streams) must keep backing off. It resets once a watch proves healthy.
       this.lastError = undefined;
       this.options.logger.debug({ nodes: fresh.size, resourceVersion: this.resourceVersion }, 'listed nodes');
-      await this.watch();
+      // Not awaited: the watch connects in the background (the watchdog covers one that never answers),
+      // so start() and a relist end with the list.
+      void this.watch();
     } catch (err) {
       if (generation !== this.generation || this.stopped) return;
       this.failures++;
@@ -226,6 +233,7 @@ export class NodeInformer implements ClusterView {
   private async watch(): Promise<void> {
     if (this.stopped) return;
     const generation = this.generation;
+    this.watchGeneration = generation;
     this.lastActivity = Date.now();
     this.watchStartedAt = this.lastActivity;
     this.watchDelivered = false;
@@ -240,43 +248,52 @@ export class NodeInformer implements ClusterView {
     // easily is; stalls are the watchdog's job, so the client waits longer than the watchdog.
     // (private in the typings, a plain field in the code: see node_modules/@kubernetes/client-node/dist/watch.js)
     (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = this.options.watchdogMs * 2;
-    const controller = await watch.watch(
-      '/api/v1/nodes',
-      query,
-      (phase: string, obj: unknown) => {
-        if (generation !== this.generation) return;
-        this.lastActivity = Date.now();
-        this.watchDelivered = true;
-        this.onEvent(phase, obj);
-      },
-      (err: unknown) => {
-        if (generation !== this.generation || this.stopped) return;
-        const healthy = this.watchDelivered || Date.now() - this.watchStartedAt >= HEALTHY_WATCH_MS;
-        if (healthy) this.failures = 0;
-        if (err && isClientTimeout(err)) {
-          // Only silence, not an error: resume from the last resourceVersion, no LIST.
-          this.options.logger.debug({}, 'node watch idle past the client timeout; watching again');
-          this.restart('closed');
-        } else if (!err) {
-          // A stream closed at once with nothing in it (a proxy cutting streams) must not loop hot.
-          if (!healthy) this.failures++;
-          this.restart('closed');
-        } else if (err && statusCodeOf(err) === 410) {
-          this.options.logger.info({ code: 410 }, 'node watch expired; relisting');
-          this.restart('expired');
-        } else if (err) {
-          this.failures++;
-          this.lastError = err instanceof Error ? err.message : String(err);
-          this.options.logger.warn(
-            { err: this.lastError, failures: this.failures },
-            'node watch failed; relisting after a backoff',
-          );
-          this.restart('error');
-        }
-      },
-    );
+    let controller: AbortController;
+    try {
+      controller = await watch.watch(
+        '/api/v1/nodes',
+        query,
+        (phase: string, obj: unknown) => {
+          if (generation !== this.generation) return;
+          this.lastActivity = Date.now();
+          this.watchDelivered = true;
+          this.onEvent(phase, obj);
+        },
+        (err: unknown) => this.watchEnded(generation, err),
+      );
+    } catch (err) {
+      // Before any request (no cluster in the config, a token file unreadable): a failed watch like any.
+      this.watchEnded(generation, err ?? new Error('watch could not start'));
+      return;
+    }
     if (generation === this.generation) this.controller = controller;
     else controller.abort();
+  }
+
+  private watchEnded(generation: number, err: unknown): void {
+    if (generation !== this.generation || this.stopped) return;
+    const healthy = this.watchDelivered || Date.now() - this.watchStartedAt >= HEALTHY_WATCH_MS;
+    if (healthy) this.failures = 0;
+    if (err && isClientTimeout(err)) {
+      // Only silence, not an error: resume from the last resourceVersion, no LIST.
+      this.options.logger.debug({}, 'node watch idle past the client timeout; watching again');
+      this.restart('closed');
+    } else if (!err) {
+      // A stream closed at once with nothing in it (a proxy cutting streams) must not loop hot.
+      if (!healthy) this.failures++;
+      this.restart('closed');
+    } else if (statusCodeOf(err) === 410) {
+      this.options.logger.info({ code: 410 }, 'node watch expired; relisting');
+      this.restart('expired');
+    } else {
+      this.failures++;
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.options.logger.warn(
+        { err: this.lastError, failures: this.failures },
+        'node watch failed; relisting after a backoff',
+      );
+      this.restart('error');
+    }
   }
 
   private onEvent(phase: string, obj: unknown): void {

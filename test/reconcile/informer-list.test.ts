@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NodeInformer } from '../../aggregator/k8s/informer.js';
 import { listNodesInPages, NODE_PAGE_SIZE, type NodeLister } from '../../aggregator/k8s/node-pages.js';
 import { makeNode } from '../k8s-emulator/index.js';
-import { memoryLogger, startEmulator } from './k8s-setup.js';
+import { memoryLogger, startEmulator, waitFor } from './k8s-setup.js';
 
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -42,7 +42,9 @@ describe('node informer list', () => {
     }
     expect(informer.runtimeVersionOf('node-1999')).toBe('containerd://1.7.27');
     // The watch starts from the list's resourceVersion.
-    const watch = emu.requestsBy('GET', '/api/v1/nodes').find((r) => r.query['watch'] === 'true');
+    const watchOf = () => emu.requestsBy('GET', '/api/v1/nodes').find((r) => r.query['watch'] === 'true');
+    await waitFor(() => watchOf() !== undefined, 2000, 'the watch');
+    const watch = watchOf();
     expect(watch?.query['resourceVersion']).toBe(emu.resourceVersion);
   });
 });

@@ -48,7 +48,40 @@ async function startInformer(emu: K8sEmulator, watchdogMs: number, relistBaseMs 
   return { informer, lines };
 }
 
+/** Pin client-node's Watch timeout at `ms` whatever the informer asks for (a hang lasts this long). */
+function pinWatchTimeout(ms: number): void {
+  Object.defineProperty(Watch.prototype, 'requestTimeoutMs', {
+    configurable: true,
+    get: () => ms,
+    set: () => undefined,
+  });
+  cleanup.push(() => {
+    delete (Watch.prototype as unknown as Record<string, unknown>)['requestTimeoutMs'];
+  });
+}
+
 describe('node informer watch', () => {
+  it('the watchdog restarts a watch the server accepted but never answered', async () => {
+    pinWatchTimeout(30_000);
+    // Bookmarks keep a healthy watch within the 200 ms watchdog.
+    const emu = await startEmulator([makeNode('n1')], { bookmarkIntervalMs: 50 });
+    cleanup.push(() => emu.close());
+    const hangMs = 1500;
+    const hang = emu.inject({ path: '/api/v1/nodes', watch: true, delayMs: hangMs });
+    const { informer, lines } = await startInformer(emu, 200);
+    await waitFor(() => hang.hits === 1, 1000, 'the first watch');
+    const hungAt = Date.now();
+    // Without the watchdog this watch() stays pending until the client's timeout (here 30 s).
+    await waitFor(() => watches(emu).length >= 2, 1000, 'a second watch before the hung one answers');
+    expect(lists(emu).length).toBe(2);
+    expect(lines.some((l) => l.level === 'warn' && /watchdog/.test(l.msg ?? ''))).toBe(true);
+    emu.nodes.put(makeNode('n2'));
+    await waitFor(() => informer.nodeNames().includes('n2'), 1000, 'n2 through the new watch');
+    // The hung request is answered late: the informer drops that watch (older generation).
+    await waitFor(() => Date.now() - hungAt > hangMs + 100, hangMs + 500, 'the hung watch to answer');
+    await waitFor(() => emu.openWatches() === 1, 1000, 'the late watch to be closed');
+  });
+
   it('asks the client to wait longer than the watchdog before calling a quiet watch dead', async () => {
     const asked = capWatchTimeout(60_000);
     const emu = await startEmulator([makeNode('n1')]);
