@@ -10,7 +10,7 @@ import {
   setHeaderOptions,
   type V1Node,
 } from '@kubernetes/client-node';
-import { apiStatus } from './k8s/api-errors.js';
+import { apiStatus, describeApiError } from './k8s/api-errors.js';
 import { loadKubeConfig } from './k8s/client.js';
 import { DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX, makeNames, type Names } from './k8s/names.js';
 import { listNodesInPages } from './k8s/node-pages.js';
@@ -129,12 +129,6 @@ export function statusPatch(node: V1Node, names: Names): JsonPatchOp[] {
   ];
 }
 
-function errorText(err: unknown): string {
-  const code = apiStatus(err);
-  const msg = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
-  return code === undefined ? msg : `HTTP ${code}: ${msg.slice(0, 200)}`;
-}
-
 async function listAllNodes(core: CoreV1Api): Promise<V1Node[]> {
   let nodes: V1Node[] = [];
   await listNodesInPages(
@@ -213,7 +207,7 @@ export async function prune(options: PruneOptions, io: PruneIo): Promise<number>
       if (!isEmpty(removed)) changed += 1;
     } catch (e) {
       failed += 1;
-      io.err(`${name}: FAILED (${errorText(e)})`);
+      io.err(`${name}: FAILED (${describeApiError(e)})`);
     }
   }
   const verb = options.dryRun ? 'would prune' : 'pruned';
@@ -264,7 +258,7 @@ export async function runPrune(argv: string[], io: PruneIo): Promise<number> {
     const failed = await prune({ kubeConfig, names, dryRun: values['dry-run'] ?? false }, io);
     return failed > 0 ? 1 : 0;
   } catch (e) {
-    io.err(`osmo-node-validator prune: cannot list nodes (${errorText(e)})`);
+    io.err(`osmo-node-validator prune: cannot list nodes (${describeApiError(e)})`);
     return 1;
   }
 }

@@ -8,3 +8,10 @@ export function apiStatus(err: unknown): number | undefined {
   if (typeof e.code === 'number') return e.code;
   return typeof e.statusCode === 'number' ? e.statusCode : undefined;
 }
+
+/** One line for logs and messages: `HTTP <code>: <first line, clipped>`, or the first line alone. */
+export function describeApiError(err: unknown): string {
+  const code = apiStatus(err);
+  const msg = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+  return code === undefined ? msg : `HTTP ${code}: ${msg.slice(0, 200)}`;
+}

@@ -7,6 +7,7 @@
 import { CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { ClusterView } from '../contracts.js';
 import { type NodeView, slimNode } from '../reconcile/node-view.js';
+import { apiStatus } from './api-errors.js';
 import { listNodesInPages } from './node-pages.js';
 import { backoffMs } from './rate-limit.js';
 
@@ -17,12 +18,6 @@ const MAX_RELIST_BACKOFF_MS = 30_000;
 /** client-node's Watch aborts with this DOMException name after its inactivity timeout (requestTimeoutMs). */
 function isClientTimeout(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
-}
-
-function statusCodeOf(err: unknown): number | undefined {
-  const code =
-    typeof err === 'object' && err !== null ? (err as { statusCode?: unknown }).statusCode : undefined;
-  return typeof code === 'number' ? code : undefined;
 }
 
 export interface InformerLogger {
@@ -37,8 +32,6 @@ export interface NodeInformerOptions {
   logger: InformerLogger;
   /** Called when a node disappears from the cluster. */
   onDelete?: (name: string) => void;
-  /** Called on every add/update (after the cache changed). */
-  onUpsert?: (node: NodeView) => void;
   onRestart?: (reason: 'error' | 'closed' | 'watchdog' | 'expired') => void;
   /** Before the first list succeeds, and between relists after errors. */
   relistBaseMs?: number;
@@ -282,7 +275,7 @@ export class NodeInformer implements ClusterView {
       // A stream closed at once with nothing in it (a proxy cutting streams) must not loop hot.
       if (!healthy) this.failures++;
       this.restart('closed');
-    } else if (statusCodeOf(err) === 410) {
+    } else if (apiStatus(err) === 410) {
       this.options.logger.info({ code: 410 }, 'node watch expired; relisting');
       this.restart('expired');
     } else {
@@ -315,9 +308,6 @@ export class NodeInformer implements ClusterView {
       this.options.onDelete?.(name);
       return;
     }
-    if (phase === 'ADDED' || phase === 'MODIFIED') {
-      this.observe(node);
-      this.options.onUpsert?.(node);
-    }
+    if (phase === 'ADDED' || phase === 'MODIFIED') this.observe(node);
   }
 }

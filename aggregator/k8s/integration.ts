@@ -8,7 +8,7 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import { ROLES, type Role } from '../../report/schema.js';
+import type { Role } from '../../report/schema.js';
 import type { KubernetesIntegration, NodeState } from '../contracts.js';
 import { clusterCheckResults, type StorageClassView } from '../reconcile/cluster-checks.js';
 import { DEFAULT_TAINT_ROLES, type TaintEffect } from '../reconcile/desired.js';
@@ -19,6 +19,7 @@ import type { ManagedNode } from '../store.js';
 import { NodeInformer } from './informer.js';
 import type { Names } from './names.js';
 import { TokenBucket } from './rate-limit.js';
+import { isRole } from './roles.js';
 
 export interface KubernetesIntegrationOptions {
   kubeConfig: KubeConfig;
@@ -63,7 +64,7 @@ export function managedNodesOf(nodes: readonly NodeView[], names: Names): Manage
     const name = node.metadata?.name;
     if (!name || node.metadata?.annotations?.[names.annotations.managedLabels] === undefined) continue;
     const label = node.metadata?.labels?.[names.labels.role];
-    const role = (ROLES as readonly string[]).includes(label ?? '') ? (label as Role) : undefined;
+    const role = isRole(label) ? label : undefined;
     const lastHeartbeatMs = timeMs(conditionOf(node, names.conditionType)?.lastHeartbeatTime);
     out.push({ name, role, lastHeartbeatMs });
   }

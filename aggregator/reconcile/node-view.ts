@@ -40,11 +40,6 @@ export function timeMs(value: unknown): number | undefined {
   return undefined;
 }
 
-export function timeString(value: unknown): string | undefined {
-  const ms = timeMs(value);
-  return ms === undefined ? undefined : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
 /** Kubernetes times have second precision (RFC 3339). */
 export function rfc3339(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -2,12 +2,13 @@
 // exponential backoff, 429 Retry-After, 409 re-read-and-retry, the taint circuit breaker, events and
 // dry-run. It reads nodes from the informer cache and writes at most one Node patch and one
 // nodes/status patch per change.
-import { ROLES, type Role } from '../../report/schema.js';
+import type { Role } from '../../report/schema.js';
 import { roleFromLabels } from '../../spec/role.js';
 import type { NodeState, PlannedChange } from '../contracts.js';
 import { apiStatus } from '../k8s/api-errors.js';
 import type { Names } from '../k8s/names.js';
 import { backoffMs, retryAfterMs, Semaphore, type TokenBucket } from '../k8s/rate-limit.js';
+import { isRole } from '../k8s/roles.js';
 import { allowedTainted, breakerAllows } from './breaker.js';
 import { type DesiredConfig, type DesiredNodeState, desiredState } from './desired.js';
 import { hasOurTaint, ownsTaint, planNodePatch, planStatusPatch } from './diff.js';
@@ -311,7 +312,7 @@ export class Reconciler {
     const fromLabels = roleFromLabels(labels)?.role;
     if (fromLabels) return fromLabels;
     const ours = labels[this.o.names.labels.role];
-    return (ROLES as readonly string[]).includes(ours ?? '') ? (ours as Role) : undefined;
+    return isRole(ours) ? ours : undefined;
   }
 
   /** May this node get a new taint? False (with a warning, once) when the breaker is open. */

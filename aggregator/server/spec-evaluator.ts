@@ -1,11 +1,12 @@
 // The real ReportEvaluator: the spec in force, the role from the node's cluster labels when they name one,
 // else from the facts, and the labels handed to the node.label check. The spec can be replaced while the
 // server runs (live reload, aggregator/spec-watcher.ts): each evaluation reads the one in force.
-import { type NodeResult, type ProbeName, type Report, ROLES, type Role } from '../../report/schema.js';
+import type { NodeResult, ProbeName, Report, Role } from '../../report/schema.js';
 import type { RoleDecision } from '../../spec/api.js';
 import { evaluate } from '../../spec/evaluate.js';
 import type { Spec } from '../../spec/load.js';
 import { roleFromFacts, roleFromLabels } from '../../spec/role.js';
+import { isRole } from '../k8s/roles.js';
 import type { PreviousEvaluation, ReportEvaluator } from './evaluator.js';
 import { jsonEqual, labelsEqual } from './json-equal.js';
 
@@ -24,9 +25,6 @@ export interface SpecEvaluatorOptions {
 
 /** Probes whose failure makes a role derived from facts meaningless (a timed-out nvidia-smi ≠ no GPU). */
 const ROLE_PROBES: ReadonlySet<ProbeName> = new Set<ProbeName>(['gpu', 'jetson', 'pci']);
-
-const isRole = (value: string | undefined): value is Role =>
-  value !== undefined && (ROLES as readonly string[]).includes(value);
 
 /**
  * The role decision for one report. Labels naming a role win. Otherwise the facts decide, except when the
@@ -90,6 +88,9 @@ export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions
       if (
         inputs === undefined ||
         inputs.spec !== spec ||
+        // Never true from the app (the store keeps one report per node), but the role decision may have
+        // read this node's previous role, so a result is valid for its own node only: one compare keeps
+        // the method honest for any caller.
         previous.report.node !== report.node ||
         !labelsEqual(inputs.labels, labels) ||
         !jsonEqual(previous.report.probeErrors, report.probeErrors) ||

@@ -9,7 +9,7 @@ import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Secret } from '@ku
 // selfsigned (EC P-256 via WebCrypto) issues; node:crypto's X509Certificate checks. (@peculiar/x509 v2
 // needs a Reflect metadata polyfill that is not a dependency of this package.)
 import { generate } from 'selfsigned';
-import { apiStatus } from '../k8s/api-errors.js';
+import { apiStatus, describeApiError } from '../k8s/api-errors.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Backdating absorbs clock skew between the aggregator and the agents. */
@@ -254,12 +254,6 @@ async function orNull<T>(p: Promise<T>): Promise<T | null> {
   }
 }
 
-function describeError(e: unknown): string {
-  const code = apiStatus(e);
-  const msg = e instanceof Error ? (e.message.split('\n')[0] ?? e.message) : String(e);
-  return code === undefined ? msg : `HTTP ${code}: ${msg}`;
-}
-
 export async function bootstrapTls(options: TlsBootstrapOptions): Promise<TlsBootstrap> {
   const { namespace, secretName } = options;
   const caConfigMapName = options.caConfigMapName ?? DEFAULT_CA_CONFIGMAP;
@@ -420,7 +414,7 @@ export async function bootstrapTls(options: TlsBootstrapOptions): Promise<TlsBoo
         }
         schedule(nextDelay());
       } catch (e) {
-        log('warn', `TLS bootstrap: re-check failed (${describeError(e)}); retrying`);
+        log('warn', `TLS bootstrap: re-check failed (${describeApiError(e)}); retrying`);
         schedule(options.retryMs ?? 5 * 60 * 1000);
         throw e;
       }

@@ -12,6 +12,8 @@ function setup() {
   const evaluator = createSpecEvaluator(baseline);
   const report = sampleReport();
   const result = evaluator.evaluate(report, labels);
+  // Without reuse every `reuse?.()` below is undefined: the negative tests would pass vacuously.
+  expect(evaluator.reuse).toBeDefined();
   return { evaluator, report, previous: { report, result } };
 }
 
@@ -59,6 +61,7 @@ describe('evaluation reuse', () => {
     expect(evaluator.reuse?.(previous, report, labels)).toBeUndefined();
   });
 
+  // The app never asks (its store is per node); the guard keeps reuse correct for any caller.
   it('another node never reuses this node’s result', () => {
     const { evaluator, previous } = setup();
     const other = { ...sampleReport(), node: 'another-node' };
