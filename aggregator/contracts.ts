@@ -67,3 +67,11 @@ export interface KubernetesIntegration {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** The structured logger the aggregator's parts take (pino's shape; tests pass small fakes). */
+export interface StructuredLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}

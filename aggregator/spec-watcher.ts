@@ -8,18 +8,14 @@ import { readFile } from 'node:fs/promises';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Report } from '../report/schema.js';
 import { parseSpec, type Spec, SpecError } from '../spec/load.js';
+import type { StructuredLogger } from './contracts.js';
 import type { AggregatorMetrics } from './server/metrics.js';
 import type { SpecEvaluator } from './server/spec-evaluator.js';
 import type { NodeStore } from './store.js';
 
 export const DEFAULT_SPEC_POLL = '30s';
 
-export interface SpecLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+export type SpecLogger = StructuredLogger;
 
 export interface SpecFile {
   spec: Spec;

@@ -5,7 +5,7 @@
 // nodes change every few minutes): the client's own inactivity timeout is raised above the watchdog, and
 // if it fires anyway the watch resumes from the last resourceVersion without a LIST.
 import { CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
-import type { ClusterView } from '../contracts.js';
+import type { ClusterView, StructuredLogger } from '../contracts.js';
 import { type NodeView, slimNode } from '../reconcile/node-view.js';
 import { apiStatus } from './api-errors.js';
 import { listNodesInPages } from './node-pages.js';
@@ -20,11 +20,7 @@ function isClientTimeout(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
 }
 
-export interface InformerLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+export type InformerLogger = Pick<StructuredLogger, 'info' | 'warn' | 'debug'>;
 
 export interface NodeInformerOptions {
   kubeConfig: KubeConfig;

@@ -4,7 +4,7 @@
 // nodes/status patch per change.
 import type { Role } from '../../report/schema.js';
 import { roleFromLabels } from '../../spec/role.js';
-import type { NodeState, PlannedChange } from '../contracts.js';
+import type { NodeState, PlannedChange, StructuredLogger } from '../contracts.js';
 import { apiStatus } from '../k8s/api-errors.js';
 import type { Names } from '../k8s/names.js';
 import { backoffMs, retryAfterMs, Semaphore, type TokenBucket } from '../k8s/rate-limit.js';
@@ -32,12 +32,7 @@ export interface NodeCache {
   evict(name: string): void;
 }
 
-export interface ReconcileLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+export type ReconcileLogger = StructuredLogger;
 
 export interface ReconcilerOptions {
   api: KubeApi;
