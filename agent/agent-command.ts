@@ -2,6 +2,7 @@
 // wires the host context, the collector, the sender and the reporter loop, an optional /healthz endpoint,
 // and SIGTERM. Nothing here imports fastify, pino, the Kubernetes client, execa or systeminformation.
 import http from 'node:http';
+import { errorMessage } from '../report/error-message.js';
 import type { Facts, ProbeError, Report } from '../report/schema.js';
 import { packageVersion } from '../report/version.js';
 import { collectFacts, DEFAULT_REGISTRIES } from './collect.js';
@@ -226,7 +227,7 @@ async function startupNodeName(config: AgentConfig, deps: AgentDeps): Promise<st
   try {
     hostnameFact = await (deps.hostname ?? defaultHostname)(config);
   } catch (e) {
-    hostnameError = e instanceof Error ? e.message : String(e);
+    hostnameError = errorMessage(e);
   }
   return resolveNodeName({
     hostnameFact,
@@ -380,7 +381,7 @@ async function runOnce(
     try {
       outcome = await reportOnce(collectReport, send, controller.signal);
     } catch (e) {
-      stderr(`osmo-node-validator agent: ${e instanceof Error ? e.message : String(e)}\n`);
+      stderr(`osmo-node-validator agent: ${errorMessage(e)}\n`);
       return EXIT_USAGE;
     }
     const { report, result } = outcome;

@@ -4,6 +4,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import { errorMessage } from '../report/error-message.js';
 import type { ExecMode } from './host.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 
@@ -140,6 +141,6 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(argv: string[
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
+    throw new UsageError(errorMessage(e));
   }
 }

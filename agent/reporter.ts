@@ -2,6 +2,8 @@
 // send when the facts changed or the heartbeat is due, and when the aggregator is unavailable back off
 // exponentially with full jitter while keeping only the newest report (a newer probe replaces the pending
 // one: memory stays bounded however long the outage). Logs one line per state change, not per retry.
+
+import { errorMessage } from '../report/error-message.js';
 import type { Report } from '../report/schema.js';
 import { type Fingerprint, fingerprint, fingerprintChanged } from './fingerprint.js';
 import type { Logger } from './log.js';
@@ -178,7 +180,7 @@ export function createReporter(deps: ReporterDeps, options: ReporterOptions): Re
     try {
       result = await deps.send(item.report, abort.signal);
     } catch (e) {
-      result = { kind: 'unavailable', reason: e instanceof Error ? e.message : String(e) };
+      result = { kind: 'unavailable', reason: errorMessage(e) };
     }
     if (stopped) return;
     // A newer report that arrived meanwhile wins over the one just tried.

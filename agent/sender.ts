@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import { errorMessage } from '../report/error-message.js';
 import type { Report } from '../report/schema.js';
 import { UsageError } from './options.js';
 
@@ -109,7 +110,7 @@ export function serverMessage(status: number, body: string): string {
 function errorReason(e: unknown, caFile: string | undefined): string {
   const err = e as NodeJS.ErrnoException;
   const code = typeof err?.code === 'string' ? err.code : undefined;
-  const message = err instanceof Error ? err.message : String(e);
+  const message = errorMessage(e);
   const tls =
     code !== undefined &&
     (code.includes('CERT') ||
@@ -170,7 +171,7 @@ export function createSender(options: SenderOptions): SendFn {
       if (options.tokenFile !== undefined) token = await readToken(options.tokenFile);
       if (isHttps) agent = await agentFor();
     } catch (e) {
-      return { kind: 'local-error', message: e instanceof Error ? e.message : String(e) };
+      return { kind: 'local-error', message: errorMessage(e) };
     }
     const body = Buffer.from(JSON.stringify(report));
     const headers: Record<string, string | number> = {

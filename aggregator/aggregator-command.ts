@@ -5,6 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import { parseDurationInRange } from '../agent/options.js';
+import { errorMessage } from '../report/error-message.js';
 import { loadSpec } from '../spec/load.js';
 import { NoAuthenticator } from './auth/no-auth.js';
 import { SharedTokenAuthenticator } from './auth/shared-token.js';
@@ -425,8 +426,4 @@ function stopRequested(signal: AbortSignal | undefined): Promise<string> {
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -3,6 +3,7 @@
 // here, before anything starts, and every problem is a UsageError naming the flag (exit status 2).
 import { parseArgs } from 'node:util';
 import { parseDurationInRange, UsageError } from '../agent/options.js';
+import { errorMessage } from '../report/error-message.js';
 import { ROLES, type Role } from '../report/schema.js';
 import {
   DEFAULT_AGENT_SERVICE_ACCOUNT,
@@ -63,7 +64,7 @@ export function readFlags(
   try {
     values = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false }).values;
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
   const merged: Record<string, string | boolean | undefined> = { ...values };
   for (const [flag, spec] of Object.entries(flags)) {
@@ -95,7 +96,7 @@ export function parseNamespacedNameFlag(text: string, flag: string): NamespacedN
   try {
     return parseNamespacedName(text);
   } catch (err) {
-    throw new UsageError(`${flag}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UsageError(`${flag}: ${errorMessage(err)}`);
   }
 }
 

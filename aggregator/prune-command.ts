@@ -10,6 +10,7 @@ import {
   setHeaderOptions,
   type V1Node,
 } from '@kubernetes/client-node';
+import { errorMessage } from '../report/error-message.js';
 import { apiStatus, describeApiError } from './k8s/api-errors.js';
 import { loadKubeConfig } from './k8s/client.js';
 import { DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX, makeNames, type Names } from './k8s/names.js';
@@ -235,7 +236,7 @@ export async function runPrune(argv: string[], io: PruneIo): Promise<number> {
       values['condition-prefix'] ?? DEFAULT_CONDITION_PREFIX,
     );
   } catch (e) {
-    io.err(`osmo-node-validator prune: ${e instanceof Error ? e.message : String(e)}`);
+    io.err(`osmo-node-validator prune: ${errorMessage(e)}`);
     io.err('Run `osmo-node-validator prune --help` for the options.');
     return 2;
   }
@@ -243,9 +244,7 @@ export async function runPrune(argv: string[], io: PruneIo): Promise<number> {
   try {
     kubeConfig = loadKubeConfig(values.kubeconfig);
   } catch (e) {
-    io.err(
-      `osmo-node-validator prune: cannot load --kubeconfig: ${e instanceof Error ? e.message : String(e)}`,
-    );
+    io.err(`osmo-node-validator prune: cannot load --kubeconfig: ${errorMessage(e)}`);
     return 2;
   }
   if (!kubeConfig) {

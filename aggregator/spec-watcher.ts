@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { errorMessage } from '../report/error-message.js';
 import type { Report } from '../report/schema.js';
 import { parseSpec, type Spec, SpecError } from '../spec/load.js';
 import type { StructuredLogger } from './contracts.js';
@@ -296,8 +297,4 @@ function sha256(text: string): string {
 /** Same parsed content (e.g. only comments or formatting changed). */
 function sameSpec(a: Spec, b: Spec): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -5,6 +5,11 @@
 export const ROLES = ['control-plane', 'operator', 'compute', 'gpu', 'jetson'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Whether a string (a role label's value, a configured role) names a role: the one check for every reader. */
+export function isRole(value: string | undefined): value is Role {
+  return value !== undefined && (ROLES as readonly string[]).includes(value);
+}
+
 export const PROBE_NAMES = [
   'hostname',
   'cpu',

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Document, isPair, isScalar, isSeq, type Node, parseDocument, visit } from 'yaml';
+import { errorMessage } from '../report/error-message.js';
 import type { Spec } from './spec-types.js';
 import { type NumberSources, SpecError, validateSpec } from './validate.js';
 
@@ -27,7 +28,7 @@ export function parseSpec(text: string, fileName: string): Spec {
     value = doc.toJS({ maxAliasCount: 50 });
   } catch (e) {
     // An alias to a missing anchor or an alias bomb is found only here, and is still the file's fault.
-    throw new SpecError(fileName, 'YAML', `invalid YAML: ${e instanceof Error ? e.message : String(e)}`);
+    throw new SpecError(fileName, 'YAML', `invalid YAML: ${errorMessage(e)}`);
   }
   return validateSpec(value, fileName, numbers);
 }

@@ -1,5 +1,6 @@
 // What a failed Kubernetes API call says, read the one way every caller (reconciler, prune, TLS bootstrap,
 // TokenReview auth) uses: client-node's ApiException carries `code`; its Watch and fetch errors `statusCode`.
+import { errorMessage } from '../../report/error-message.js';
 
 /** The HTTP status of a failed API call, or undefined when there was none (network error, timeout). */
 export function apiStatus(err: unknown): number | undefined {
@@ -12,6 +13,6 @@ export function apiStatus(err: unknown): number | undefined {
 /** One line for logs and messages: `HTTP <code>: <first line, clipped>`, or the first line alone. */
 export function describeApiError(err: unknown): string {
   const code = apiStatus(err);
-  const msg = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+  const msg = errorMessage(err, { firstLine: true });
   return code === undefined ? msg : `HTTP ${code}: ${msg.slice(0, 200)}`;
 }

@@ -5,6 +5,7 @@
 // nodes change every few minutes): the client's own inactivity timeout is raised above the watchdog, and
 // if it fires anyway the watch resumes from the last resourceVersion without a LIST.
 import { CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
+import { errorMessage } from '../../report/error-message.js';
 import type { ClusterView, StructuredLogger } from '../contracts.js';
 import { type NodeView, slimNode } from '../reconcile/node-view.js';
 import { apiStatus } from './api-errors.js';
@@ -210,7 +211,7 @@ export class NodeInformer implements ClusterView {
     } catch (err) {
       if (generation !== this.generation || this.stopped) return;
       this.failures++;
-      this.lastError = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      this.lastError = errorMessage(err, { firstLine: true });
       this.options.logger.warn(
         { err: this.lastError, failures: this.failures },
         'listing nodes failed; retrying',
@@ -276,7 +277,7 @@ export class NodeInformer implements ClusterView {
       this.restart('expired');
     } else {
       this.failures++;
-      this.lastError = err instanceof Error ? err.message : String(err);
+      this.lastError = errorMessage(err);
       this.options.logger.warn(
         { err: this.lastError, failures: this.failures },
         'node watch failed; relisting after a backoff',

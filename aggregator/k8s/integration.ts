@@ -8,6 +8,8 @@ import {
   setHeaderOptions,
 } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
+import { isRole } from '../../report/constants.js';
+import { errorMessage } from '../../report/error-message.js';
 import type { Role } from '../../report/schema.js';
 import type { KubernetesIntegration, NodeState } from '../contracts.js';
 import { clusterCheckResults, type StorageClassView } from '../reconcile/cluster-checks.js';
@@ -19,7 +21,6 @@ import type { ManagedNode } from '../store.js';
 import { NodeInformer } from './informer.js';
 import type { Names } from './names.js';
 import { TokenBucket } from './rate-limit.js';
-import { isRole } from './roles.js';
 
 export interface KubernetesIntegrationOptions {
   kubeConfig: KubeConfig;
@@ -106,7 +107,7 @@ async function listStorageClasses(storage: StorageV1Api): Promise<StorageClassIn
       })),
     };
   } catch (err) {
-    const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+    const message = errorMessage(err, { firstLine: true });
     return { storageClasses: null, storageClassError: message };
   }
 }

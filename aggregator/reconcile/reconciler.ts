@@ -2,13 +2,15 @@
 // exponential backoff, 429 Retry-After, 409 re-read-and-retry, the taint circuit breaker, events and
 // dry-run. It reads nodes from the informer cache and writes at most one Node patch and one
 // nodes/status patch per change.
+
+import { isRole } from '../../report/constants.js';
+import { errorMessage } from '../../report/error-message.js';
 import type { Role } from '../../report/schema.js';
 import { roleFromLabels } from '../../spec/role.js';
 import type { NodeState, PlannedChange, StructuredLogger } from '../contracts.js';
 import { apiStatus } from '../k8s/api-errors.js';
 import type { Names } from '../k8s/names.js';
 import { backoffMs, retryAfterMs, Semaphore, type TokenBucket } from '../k8s/rate-limit.js';
-import { isRole } from '../k8s/roles.js';
 import { allowedTainted, breakerAllows } from './breaker.js';
 import { type DesiredConfig, type DesiredNodeState, desiredState } from './desired.js';
 import { hasOurTaint, ownsTaint, planNodePatch, planStatusPatch } from './diff.js';
@@ -61,10 +63,6 @@ function headerOf(err: unknown, name: string): string | undefined {
     if (k.toLowerCase() === name && typeof v === 'string') return v;
   }
   return undefined;
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
 }
 
 const PLAN_KINDS: readonly PlannedChange['kind'][] = ['node-patch', 'status-patch', 'event'];
@@ -238,7 +236,7 @@ export class Reconciler {
         const max = this.o.maxAttempts ?? 8;
         if (slot.attempt >= max) {
           this.o.logger.error(
-            { node, attempts: slot.attempt, err: messageOf(err) },
+            { node, attempts: slot.attempt, err: errorMessage(err, { firstLine: true }) },
             'giving up reconciling node until its next update',
           );
           if (slot.pending === state) slot.pending = undefined;
@@ -247,7 +245,7 @@ export class Reconciler {
         }
         const delay = backoffMs(slot.attempt, this.o.backoffBaseMs ?? 1000, 300_000);
         this.o.logger.warn(
-          { node, attempt: slot.attempt, retryInMs: delay, err: messageOf(err) },
+          { node, attempt: slot.attempt, retryInMs: delay, err: errorMessage(err, { firstLine: true }) },
           'reconcile failed',
         );
         slot.timer = setTimeout(() => {
@@ -365,7 +363,10 @@ export class Reconciler {
       await this.call('event', node, () => this.o.api.createEvent(this.o.eventNamespace, body));
     } catch (err) {
       // An event is informative: losing one must not undo or repeat the patches.
-      this.o.logger.warn({ node, reason, err: messageOf(err) }, 'could not create event');
+      this.o.logger.warn(
+        { node, reason, err: errorMessage(err, { firstLine: true }) },
+        'could not create event',
+      );
     }
   }
 

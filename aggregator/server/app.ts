@@ -15,6 +15,7 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
+import { errorMessage } from '../../report/error-message.js';
 import { type CheckResult, Report, ROLES, type Role } from '../../report/schema.js';
 import { bearerToken, isStaged, type Principal } from '../auth/staged.js';
 import type { AgentAuthenticator, KubernetesIntegration } from '../contracts.js';
@@ -456,7 +457,7 @@ function clusterChecksError(err: unknown): CheckResult {
     status: 'error',
     observed: null,
     expected: null,
-    message: `cluster checks could not run: ${err instanceof Error ? err.message : String(err)}`,
+    message: `cluster checks could not run: ${errorMessage(err)}`,
     remediation: null,
     source: null,
   };
@@ -473,7 +474,7 @@ function explainJsonErrors(parse: FastifyBodyParser<string>): FastifyBodyParser<
         JSON.parse(body);
         message = 'body contains a forbidden "__proto__" or "constructor.prototype" key';
       } catch (syntax) {
-        message = `body is not valid JSON: ${syntax instanceof Error ? syntax.message : String(syntax)}`;
+        message = `body is not valid JSON: ${errorMessage(syntax)}`;
       }
       done(
         Object.assign(new Error(message), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }),

@@ -1,12 +1,13 @@
 // The real ReportEvaluator: the spec in force, the role from the node's cluster labels when they name one,
 // else from the facts, and the labels handed to the node.label check. The spec can be replaced while the
 // server runs (live reload, aggregator/spec-watcher.ts): each evaluation reads the one in force.
+
+import { isRole } from '../../report/constants.js';
 import type { NodeResult, ProbeName, Report, Role } from '../../report/schema.js';
 import type { RoleDecision } from '../../spec/api.js';
 import { evaluate } from '../../spec/evaluate.js';
 import type { Spec } from '../../spec/load.js';
 import { roleFromFacts, roleFromLabels } from '../../spec/role.js';
-import { isRole } from '../k8s/roles.js';
 import type { PreviousEvaluation, ReportEvaluator } from './evaluator.js';
 import { jsonEqual, labelsEqual } from './json-equal.js';
 

@@ -9,6 +9,7 @@ import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Secret } from '@ku
 // selfsigned (EC P-256 via WebCrypto) issues; node:crypto's X509Certificate checks. (@peculiar/x509 v2
 // needs a Reflect metadata polyfill that is not a dependency of this package.)
 import { generate } from 'selfsigned';
+import { errorMessage } from '../../report/error-message.js';
 import { apiStatus, describeApiError } from '../k8s/api-errors.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -163,10 +164,6 @@ interface Policy {
   caRenewBeforeMs: number;
 }
 
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 function loadCa(data: PemData): Ca | string {
   if (!data['ca.crt'] || !data['ca.key']) return 'no CA in the Secret';
   try {
@@ -176,7 +173,7 @@ function loadCa(data: PemData): Ca | string {
     if (!cert.checkPrivateKey(key)) return 'ca.key does not match ca.crt';
     return { cert, key, certPem: data['ca.crt'], keyPem: data['ca.key'] };
   } catch (e) {
-    return `the CA does not parse: ${errText(e)}`;
+    return `the CA does not parse: ${errorMessage(e)}`;
   }
 }
 
@@ -222,7 +219,7 @@ function assess(data: PemData, now: Date, policy: Policy): Assessment {
     }
     return { state: 'ok', ca, notAfter };
   } catch (e) {
-    return renew(`the serving certificate does not parse: ${errText(e)}`);
+    return renew(`the serving certificate does not parse: ${errorMessage(e)}`);
   }
 }
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
+import { errorMessage } from '../../report/error-message.js';
 
 export interface TlsPair {
   cert: string;
@@ -24,7 +25,7 @@ function checkPair(pair: TlsPair, certFile: string, keyFile: string): void {
     createSecureContext(pair);
   } catch (err) {
     throw new Error(
-      `TLS certificate ${certFile} and key ${keyFile} are not a usable pair: ${err instanceof Error ? err.message : String(err)}`,
+      `TLS certificate ${certFile} and key ${keyFile} are not a usable pair: ${errorMessage(err)}`,
     );
   }
 }
@@ -65,7 +66,7 @@ export function watchTlsFiles(options: TlsWatcherOptions): TlsWatcher {
       return true;
     } catch (err) {
       // Report each broken state once, not on every poll; retry until the files make a good pair.
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg = errorMessage(err);
       if (msg !== lastFailed) onError(err);
       lastFailed = msg;
       return false;

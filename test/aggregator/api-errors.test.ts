@@ -2,7 +2,7 @@
 // reconciler, integration and the spec evaluator.
 import { describe, expect, it } from 'vitest';
 import { apiStatus, describeApiError } from '../../aggregator/k8s/api-errors.js';
-import { isRole } from '../../aggregator/k8s/roles.js';
+import { isRole } from '../../report/constants.js';
 
 describe('api errors', () => {
   it('reads the status from ApiException `code` or Watch `statusCode`', () => {
