@@ -1,7 +1,9 @@
 // Runs every probe concurrently, each bounded by its own timeout. A probe that fails or overruns leaves
 // its facts field null (disks: []) and adds a ProbeError; the other facts are unaffected.
+import { LIMITS } from '../report/limits.js';
 import type { Facts, ProbeError, ProbeName } from '../report/schema.js';
 import type { HostContext } from './host.js';
+import { ProbeFailure } from './probe-failure.js';
 import { apiServerEncryptionProbe } from './probes/api-server-encryption.js';
 import { containerdProbe } from './probes/containerd.js';
 import { cpuProbe } from './probes/cpu.js';
@@ -14,7 +16,6 @@ import { memoryProbe } from './probes/memory.js';
 import { osProbe } from './probes/os.js';
 import { pciProbe } from './probes/pci.js';
 import type { Probe, ProbeOptions } from './probes/probe.js';
-import { ProbeFailure } from './probes/probe.js';
 import { registriesProbe } from './probes/registries.js';
 
 export { DEFAULT_REGISTRIES } from './probes/registries.js';
@@ -61,11 +62,12 @@ function emptyFacts(): Facts {
 class ProbeTimeout extends Error {}
 
 function toProbeError(probe: ProbeName, e: unknown): ProbeError {
-  if (e instanceof ProbeFailure) return { probe, kind: e.kind, message: e.message.slice(0, 2048) };
+  const max = LIMITS.probeError.message;
+  if (e instanceof ProbeFailure) return { probe, kind: e.kind, message: e.message.slice(0, max) };
   const err = e as NodeJS.ErrnoException;
   const kind =
     err?.code === 'ENOENT' || err?.code === 'EACCES' || err?.code === 'EISDIR' ? 'read' : 'internal';
-  return { probe, kind, message: String(err?.message ?? e).slice(0, 2048) };
+  return { probe, kind, message: String(err?.message ?? e).slice(0, max) };
 }
 
 async function runBounded<K extends ProbeName>(

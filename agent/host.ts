@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, lstat, open, readlink, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { ProbeFailure } from './probes/probe.js';
+import { ProbeFailure } from './probe-failure.js';
 
 export type ExecMode = 'local' | 'chroot';
 

@@ -4,23 +4,13 @@
 // Kubernetes names nodes. The first value present decides: an invalid one is an error naming its source,
 // never skipped and never replaced by a placeholder, so a report can only ever land on the right node.
 import os from 'node:os';
-
-/** The report schema's node pattern (report/schema.ts, not imported: it would load typebox). */
-export const NODE_NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-export const NODE_NAME_MAX_LENGTH = 253;
-
-const RULE =
-  "lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters";
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../report/grammars.js';
 
 export class NodeNameError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'NodeNameError';
   }
-}
-
-export function isValidNodeName(name: string): boolean {
-  return name.length <= NODE_NAME_MAX_LENGTH && NODE_NAME_PATTERN.test(name);
 }
 
 export interface NodeNameSources {
@@ -40,8 +30,10 @@ export interface NodeNameSources {
 
 function checked(value: string, source: string, hint: string): string {
   const name = value.trim().toLowerCase();
-  if (!isValidNodeName(name)) {
-    throw new NodeNameError(`${source}: ${JSON.stringify(value)} is not a valid node name (${RULE})${hint}`);
+  if (!isDnsSubdomain(name)) {
+    throw new NodeNameError(
+      `${source}: ${JSON.stringify(value)} is not a valid node name (${DNS_SUBDOMAIN_RULE})${hint}`,
+    );
   }
   return name;
 }

@@ -5,6 +5,8 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { errorMessage } from '../report/error-message.js';
+import { parseRegistryHost } from '../report/grammars.js';
+import { LIMITS } from '../report/limits.js';
 import type { ExecMode } from './host.js';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
 
@@ -90,10 +92,6 @@ export function parseHostRoot(text: string, flag = '--host-root'): string {
   return dir;
 }
 
-const REGISTRY_HOST =
-  /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::(\d{1,5}))?$/i;
-const REGISTRY_IPV6 = /^\[[0-9a-f:.]+\](?::(\d{1,5}))?$/i;
-
 /**
  * `--registries`: comma-separated `host[:port]` list; `none` → null (the probe is skipped).
  * Duplicates are dropped, order kept.
@@ -106,11 +104,10 @@ export function parseRegistries(text: string, flag = '--registries'): string[] |
     .map((h) => h.trim())
     .filter((h) => h.length > 0);
   if (hosts.length === 0) throw new UsageError(`${flag}: empty list; give host[:port],... or none`);
-  if (hosts.length > 32) throw new UsageError(`${flag}: at most 32 registries`);
+  const max = LIMITS.facts.registryItems;
+  if (hosts.length > max) throw new UsageError(`${flag}: at most ${max} registries`);
   for (const host of hosts) {
-    const m = REGISTRY_HOST.exec(host) ?? REGISTRY_IPV6.exec(host);
-    const port = m?.[1] === undefined ? null : Number(m[1]);
-    if (m === null || host.length > 256 || (port !== null && (port < 1 || port > 65535))) {
+    if (parseRegistryHost(host) === null) {
       throw new UsageError(
         `${flag}: ${JSON.stringify(host)} is not host[:port] (e.g. nvcr.io, mirror.local:5000)`,
       );

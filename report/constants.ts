@@ -26,6 +26,23 @@ export const PROBE_NAMES = [
 ] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
 
+/** Why a probe could not finish (ProbeError.kind): a closed list, so a consumer can branch on it. */
+export const PROBE_ERROR_KINDS = [
+  /** It did not answer within its bound (or a command it ran did not). */
+  'timeout',
+  /** A host command could not be started, or printed too much. */
+  'exec-failed',
+  /** A host command was found but is not executable. */
+  'not-executable',
+  /** A host file could not be read (other than not existing). */
+  'read',
+  /** Host output was not what the probe understands, or a value is beyond the schema's bounds. */
+  'parse',
+  /** Anything else: a bug in the probe. */
+  'internal',
+] as const;
+export type ProbeErrorKind = (typeof PROBE_ERROR_KINDS)[number];
+
 export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'skip', 'error'] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
 

@@ -2,13 +2,18 @@
 // against the JSON Schema they compile to, and the OpenAPI document is generated from the same objects.
 // Every object is closed (additionalProperties: false) so an unknown field is a named 400, not silently kept.
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { CHECK_STATUSES, PROBE_NAMES, ROLES, VERDICTS } from './constants.js';
+import { CHECK_STATUSES, PROBE_ERROR_KINDS, PROBE_NAMES, ROLES, VERDICTS } from './constants.js';
+import { DNS_SUBDOMAIN_MAX_LENGTH, DNS_SUBDOMAIN_PATTERN, REGISTRY_HOST_PATTERN } from './grammars.js';
+import { LIMITS } from './limits.js';
 
-// The plain lists live in constants.ts (no imports) so the agent can use them without loading typebox.
+// The plain lists, limits and grammars live in constants.ts, limits.ts and grammars.ts (no package imports)
+// so the agent can use them without loading typebox.
 export {
   CHECK_STATUSES,
   type CheckStatus,
+  PROBE_ERROR_KINDS,
   PROBE_NAMES,
+  type ProbeErrorKind,
   type ProbeName,
   ROLES,
   type Role,
@@ -19,20 +24,21 @@ export {
 const closed = { additionalProperties: false } as const;
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 /** A short human string (names, versions, messages). Bounded so no report can carry megabytes in one field. */
-const Str = (maxLength = 256) => Type.String({ maxLength });
-const Count = () => Type.Integer({ minimum: 0, maximum: 1_000_000 });
-const Bytes = () => Type.Integer({ minimum: 0, maximum: 2 ** 53 - 1 });
+const Str = (maxLength: number) => Type.String({ maxLength });
+const Count = () => Type.Integer({ minimum: 0, maximum: LIMITS.count });
+const Bytes = () => Type.Integer({ minimum: 0, maximum: LIMITS.bytes });
+const OneOf = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
 
-export const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)));
+export const RoleSchema = OneOf(ROLES);
 
 export const CpuFacts = Type.Object(
   {
     /** `x86_64`, `arm64` (uname's aarch64), or whatever uname -m prints. */
-    arch: Str(64),
+    arch: Str(LIMITS.cpu.arch),
     /** Online logical CPUs: what the kubelet reports as capacity.cpu. */
     logicalCores: Count(),
     physicalCores: Nullable(Count()),
-    model: Nullable(Str()),
+    model: Nullable(Str(LIMITS.cpu.model)),
   },
   closed,
 );
@@ -42,7 +48,7 @@ export const MemoryFacts = Type.Object({ totalBytes: Bytes() }, closed);
 export const DiskFacts = Type.Object(
   {
     /** Path on the host (not under the host root): `/` or `/var/lib/containerd`. */
-    path: Str(),
+    path: Str(LIMITS.disk.path),
     capacityBytes: Bytes(),
     freeBytes: Bytes(),
   },
@@ -51,22 +57,22 @@ export const DiskFacts = Type.Object(
 
 export const OsFacts = Type.Object(
   {
-    id: Str(64),
-    versionId: Nullable(Str(64)),
-    prettyName: Nullable(Str()),
-    idLike: Type.Array(Str(64), { maxItems: 16 }),
-    kernelRelease: Nullable(Str()),
+    id: Str(LIMITS.os.id),
+    versionId: Nullable(Str(LIMITS.os.versionId)),
+    prettyName: Nullable(Str(LIMITS.os.prettyName)),
+    idLike: Type.Array(Str(LIMITS.os.idLike), { maxItems: LIMITS.os.idLikeItems }),
+    kernelRelease: Nullable(Str(LIMITS.os.kernelRelease)),
   },
   closed,
 );
 
 export const GpuDevice = Type.Object(
   {
-    name: Str(),
-    uuid: Str(),
+    name: Str(LIMITS.gpuDevice.name),
+    uuid: Str(LIMITS.gpuDevice.uuid),
     memoryMiB: Nullable(Count()),
-    pciBusId: Nullable(Str(64)),
-    migMode: Nullable(Str(32)),
+    pciBusId: Nullable(Str(LIMITS.gpuDevice.pciBusId)),
+    migMode: Nullable(Str(LIMITS.gpuDevice.migMode)),
   },
   closed,
 );
@@ -74,8 +80,8 @@ export const GpuDevice = Type.Object(
 export const ContainerToolkitFacts = Type.Object(
   {
     /** Which binary was found: nvidia-ctk or nvidia-container-runtime. */
-    binary: Str(64),
-    version: Nullable(Str(64)),
+    binary: Str(LIMITS.containerToolkit.binary),
+    version: Nullable(Str(LIMITS.containerToolkit.version)),
   },
   closed,
 );
@@ -83,51 +89,62 @@ export const ContainerToolkitFacts = Type.Object(
 export const GpuFacts = Type.Object(
   {
     /** Exactly as the driver prints it, e.g. `535.216.03`. */
-    driverVersion: Str(64),
+    driverVersion: Str(LIMITS.gpu.driverVersion),
     /** The CUDA version the driver supports (nvidia-smi's cuda_version), e.g. `12.2`; null when N/A. */
-    cudaVersion: Nullable(Str(64)),
-    devices: Type.Array(GpuDevice, { maxItems: 64 }),
+    cudaVersion: Nullable(Str(LIMITS.gpu.cudaVersion)),
+    devices: Type.Array(GpuDevice, { maxItems: LIMITS.gpu.deviceItems }),
     containerToolkit: Nullable(ContainerToolkitFacts),
   },
   closed,
 );
 
+/** What a Jetson's agent reads on the host. */
+const jetsonHostFacts = {
+  /** e.g. `36.4.3`, from /etc/nv_tegra_release; null when only soc0/family identified the Jetson. */
+  l4tVersion: Nullable(Str(LIMITS.jetson.l4tVersion)),
+  /** The `nvidia-jetpack` package version from dpkg, when installed. */
+  jetpackPackageVersion: Nullable(Str(LIMITS.jetson.jetpackPackageVersion)),
+  /** usr/local/cuda/version.json's cuda.version, when present. */
+  cudaVersion: Nullable(Str(LIMITS.jetson.cudaVersion)),
+  board: Nullable(Str(LIMITS.jetson.board)),
+};
+/** The JetPack release of `l4tVersion`, from the spec's L4T → JetPack table; null when it is not in it. */
+const jetpackVersion = Nullable(Str(LIMITS.jetson.jetpackVersion));
+
+/**
+ * Jetson facts as an agent reports them. `jetpackVersion` is not the agent's to tell: the evaluation
+ * derives it from the spec's table (spec/jetpack.ts). Agents before that change still send it; it is
+ * accepted and replaced by the table's answer.
+ */
 export const JetsonFacts = Type.Object(
-  {
-    /** e.g. `36.4.3`, from /etc/nv_tegra_release; null when only soc0/family identified the Jetson. */
-    l4tVersion: Nullable(Str(64)),
-    /** From the L4T → JetPack table; null when the L4T release is not in it. */
-    jetpackVersion: Nullable(Str(64)),
-    /** The `nvidia-jetpack` package version from dpkg, when installed. */
-    jetpackPackageVersion: Nullable(Str(128)),
-    /** usr/local/cuda/version.json's cuda.version, when present. */
-    cudaVersion: Nullable(Str(64)),
-    board: Nullable(Str(128)),
-  },
+  { ...jetsonHostFacts, jetpackVersion: Type.Optional(jetpackVersion) },
   closed,
 );
+
+/** Jetson facts as evaluated (`check --json`, the API): `jetpackVersion` always present. */
+export const EvaluatedJetsonFacts = Type.Object({ ...jetsonHostFacts, jetpackVersion }, closed);
 
 export const ContainerdFacts = Type.Object(
   {
     /** Normalised upstream version: no leading v, no distro suffix. */
-    version: Str(64),
+    version: Str(LIMITS.containerd.version),
     /** The line `containerd --version` printed, for the record. */
-    raw: Str(512),
+    raw: Str(LIMITS.containerd.raw),
   },
   closed,
 );
 
 export const RegistryResult = Type.Object(
   {
-    /** host[:port] as configured. */
-    host: Str(),
+    /** host[:port] as configured (report/grammars.ts). */
+    host: Type.String({ maxLength: LIMITS.registry.host, pattern: REGISTRY_HOST_PATTERN }),
     /** The host actually contacted (docker.io → registry-1.docker.io). */
-    endpoint: Str(),
+    endpoint: Str(LIMITS.registry.endpoint),
     reachable: Type.Boolean(),
     dnsResolved: Type.Boolean(),
     httpStatus: Nullable(Type.Integer({ minimum: 100, maximum: 599 })),
-    latencyMs: Nullable(Type.Number({ minimum: 0, maximum: 3_600_000 })),
-    error: Nullable(Str(1024)),
+    latencyMs: Nullable(Type.Number({ minimum: 0, maximum: LIMITS.registry.latencyMs })),
+    error: Nullable(Str(LIMITS.registry.error)),
   },
   closed,
 );
@@ -135,7 +152,7 @@ export const RegistryResult = Type.Object(
 export const DnsFacts = Type.Object(
   {
     /** Nameservers from the host's etc/resolv.conf. */
-    nameservers: Type.Array(Str(128), { maxItems: 16 }),
+    nameservers: Type.Array(Str(LIMITS.dns.nameserver), { maxItems: LIMITS.dns.nameserverItems }),
     /** Whether the node's own host name resolves. */
     hostnameResolves: Nullable(Type.Boolean()),
   },
@@ -146,9 +163,9 @@ export const ApiServerEncryptionFacts = Type.Object(
   {
     /** Whether kube-apiserver.yaml was readable on this host at all. */
     manifestFound: Type.Boolean(),
-    encryptionConfigPath: Nullable(Str(1024)),
+    encryptionConfigPath: Nullable(Str(LIMITS.apiServerEncryption.encryptionConfigPath)),
     /** First provider of the first resource in the EncryptionConfiguration, e.g. `aescbc`, `identity`. */
-    firstProvider: Nullable(Str(64)),
+    firstProvider: Nullable(Str(LIMITS.apiServerEncryption.firstProvider)),
     /** true / false, or null when it could not be determined (never guessed). */
     enabled: Nullable(Type.Boolean()),
   },
@@ -166,18 +183,19 @@ export const PciFacts = Type.Object(
   closed,
 );
 
+/** Facts as an agent reports them. */
 export const Facts = Type.Object(
   {
-    hostname: Nullable(Str()),
+    hostname: Nullable(Str(LIMITS.facts.hostname)),
     cpu: Nullable(CpuFacts),
     memory: Nullable(MemoryFacts),
-    disks: Type.Array(DiskFacts, { maxItems: 16 }),
+    disks: Type.Array(DiskFacts, { maxItems: LIMITS.facts.diskItems }),
     os: Nullable(OsFacts),
     gpu: Nullable(GpuFacts),
     jetson: Nullable(JetsonFacts),
     containerd: Nullable(ContainerdFacts),
     /** null when the probe was skipped (`--registries none`). */
-    registries: Nullable(Type.Array(RegistryResult, { maxItems: 32 })),
+    registries: Nullable(Type.Array(RegistryResult, { maxItems: LIMITS.facts.registryItems })),
     dns: Nullable(DnsFacts),
     /** null on hosts without a kube-apiserver static pod manifest probe (non control-plane). */
     apiServerEncryption: Nullable(ApiServerEncryptionFacts),
@@ -190,12 +208,17 @@ export const Facts = Type.Object(
   closed,
 );
 
+/** Facts as evaluated: a report's facts with what the spec derives from them (the JetPack release). */
+export const EvaluatedFacts = Type.Object(
+  { ...Facts.properties, jetson: Nullable(EvaluatedJetsonFacts) },
+  closed,
+);
+
 export const ProbeError = Type.Object(
   {
-    probe: Type.Union(PROBE_NAMES.map((p) => Type.Literal(p))),
-    /** `timeout`, `exec-failed`, `parse`, `read`, ... */
-    kind: Str(32),
-    message: Str(2048),
+    probe: OneOf(PROBE_NAMES),
+    kind: OneOf(PROBE_ERROR_KINDS),
+    message: Str(LIMITS.probeError.message),
   },
   closed,
 );
@@ -204,43 +227,45 @@ export const ProbeError = Type.Object(
 export const Report = Type.Object(
   {
     schemaVersion: Type.Literal(1),
-    node: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }),
-    agentVersion: Str(64),
-    collectedAt: Type.String({ format: 'date-time', maxLength: 64 }),
+    /** The node's name: a DNS-1123 subdomain (report/grammars.ts). */
+    node: Type.String({ minLength: 1, maxLength: DNS_SUBDOMAIN_MAX_LENGTH, pattern: DNS_SUBDOMAIN_PATTERN }),
+    agentVersion: Str(LIMITS.report.agentVersion),
+    collectedAt: Type.String({ format: 'date-time', maxLength: LIMITS.report.collectedAt }),
     facts: Facts,
-    probeErrors: Type.Array(ProbeError, { maxItems: 32 }),
+    probeErrors: Type.Array(ProbeError, { maxItems: LIMITS.report.probeErrorItems }),
   },
   closed,
 );
 
 export const CheckResult = Type.Object(
   {
-    id: Str(64),
-    status: Type.Union(CHECK_STATUSES.map((s) => Type.Literal(s))),
-    observed: Nullable(Str(1024)),
-    expected: Nullable(Str(1024)),
-    message: Str(2048),
-    remediation: Nullable(Str(4096)),
+    id: Str(LIMITS.check.id),
+    status: OneOf(CHECK_STATUSES),
+    observed: Nullable(Str(LIMITS.check.observed)),
+    expected: Nullable(Str(LIMITS.check.expected)),
+    message: Str(LIMITS.check.message),
+    remediation: Nullable(Str(LIMITS.check.remediation)),
     /** The line of the OSMO requirements this check comes from. */
-    source: Nullable(Str(512)),
+    source: Nullable(Str(LIMITS.check.source)),
   },
   closed,
 );
 
 /** The result of evaluating one host: `check --json` and `GET /api/v1/nodes/{name}`. */
 export const NodeResult = Type.Object({
-  node: Str(253),
+  node: Str(DNS_SUBDOMAIN_MAX_LENGTH),
   role: RoleSchema,
   /** How the role was decided: `flag`, `label:<key>`, or `facts` (auto). */
-  roleSource: Str(128),
-  verdict: Type.Union(VERDICTS.map((v) => Type.Literal(v))),
-  facts: Facts,
+  roleSource: Str(LIMITS.result.roleSource),
+  verdict: OneOf(VERDICTS),
+  /** The report's facts with the derived ones filled in (facts.jetson.jetpackVersion). */
+  facts: EvaluatedFacts,
   probeErrors: Type.Array(ProbeError),
   checks: Type.Array(CheckResult),
   collectedAt: Type.String(),
   evaluatedAt: Type.String(),
   /** The spec name and revision the checks were evaluated against. */
-  spec: Type.Object({ name: Str(), revision: Str() }),
+  spec: Type.Object({ name: Str(LIMITS.result.specName), revision: Str(LIMITS.result.specRevision) }),
 });
 
 export type CpuFacts = Static<typeof CpuFacts>;
@@ -250,12 +275,14 @@ export type OsFacts = Static<typeof OsFacts>;
 export type GpuDevice = Static<typeof GpuDevice>;
 export type GpuFacts = Static<typeof GpuFacts>;
 export type JetsonFacts = Static<typeof JetsonFacts>;
+export type EvaluatedJetsonFacts = Static<typeof EvaluatedJetsonFacts>;
 export type ContainerdFacts = Static<typeof ContainerdFacts>;
 export type RegistryResult = Static<typeof RegistryResult>;
 export type DnsFacts = Static<typeof DnsFacts>;
 export type ApiServerEncryptionFacts = Static<typeof ApiServerEncryptionFacts>;
 export type PciFacts = Static<typeof PciFacts>;
 export type Facts = Static<typeof Facts>;
+export type EvaluatedFacts = Static<typeof EvaluatedFacts>;
 export type ProbeError = Static<typeof ProbeError>;
 export type Report = Static<typeof Report>;
 export type CheckResult = Static<typeof CheckResult>;

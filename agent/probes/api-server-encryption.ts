@@ -1,8 +1,9 @@
 // Encryption at rest on a control-plane host with a kube-apiserver static pod: the
 // --encryption-provider-config flag and the first provider of the EncryptionConfiguration it names.
+import { LIMITS } from '../../report/limits.js';
 import type { ApiServerEncryptionFacts } from '../../report/schema.js';
+import { ProbeFailure } from '../probe-failure.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
 import { boundedString, excerpt, readOptional } from './support.js';
 
 export const KUBE_APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
@@ -10,7 +11,13 @@ export const KUBE_APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver
 /** The --encryption-provider-config path in a kube-apiserver manifest (flag=value or quoted); null if absent. */
 export function findEncryptionConfigFlag(manifest: string): string | null {
   const m = /--encryption-provider-config(?:=|\s+)["']?([^"'\s]+)["']?/.exec(manifest);
-  return m ? boundedString(m[1]!, 1024, '--encryption-provider-config path') : null;
+  return m
+    ? boundedString(
+        m[1]!,
+        LIMITS.apiServerEncryption.encryptionConfigPath,
+        '--encryption-provider-config path',
+      )
+    : null;
 }
 
 /** First provider key of the first resource: `aescbc`, `kms`, `secretbox`, `identity`, ... */
@@ -35,7 +42,7 @@ export async function parseEncryptionConfiguration(text: string): Promise<string
       'parse',
       `EncryptionConfiguration has no resources[0].providers[0]: ${excerpt(text)}`,
     );
-  return boundedString(key, 64, 'EncryptionConfiguration provider');
+  return boundedString(key, LIMITS.apiServerEncryption.firstProvider, 'EncryptionConfiguration provider');
 }
 
 export const apiServerEncryptionProbe: Probe<'apiServerEncryption', ApiServerEncryptionFacts | null> = {

@@ -1,7 +1,8 @@
 // containerd's version from `containerd --version`, normalised to the upstream version.
+import { LIMITS } from '../../report/limits.js';
 import type { ContainerdFacts } from '../../report/schema.js';
+import { ProbeFailure } from '../probe-failure.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
 import { boundedString, excerpt, execOptional, firstLine } from './support.js';
 
 /**
@@ -29,8 +30,8 @@ export function parseContainerdVersion(output: string): ContainerdFacts {
     if (m) {
       const version = m[2] === undefined ? m[1]! : `${m[1]}-${m[2]}`;
       return {
-        version: boundedString(version, 64, 'containerd version'),
-        raw: boundedString(raw, 512, 'containerd --version line'),
+        version: boundedString(version, LIMITS.containerd.version, 'containerd version'),
+        raw: boundedString(raw, LIMITS.containerd.raw, 'containerd --version line'),
       };
     }
   }

@@ -1,23 +1,16 @@
 // CPU: architecture (uname -m through the exec mode), online logical CPUs (what the kubelet counts),
 // physical cores and model from proc/cpuinfo.
+import { LIMITS } from '../../report/limits.js';
 import type { CpuFacts } from '../../report/schema.js';
+import { ProbeFailure } from '../probe-failure.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
-import {
-  boundedCount,
-  boundedString,
-  excerpt,
-  execOptional,
-  MAX_COUNT,
-  MAX_STR,
-  readOptional,
-} from './support.js';
+import { boundedCount, boundedString, excerpt, execOptional, readOptional } from './support.js';
 
 /** uname's machine name as Kubernetes spells architectures: aarch64 → arm64, everything else as printed. */
 export function normaliseArch(machine: string): string {
   const m = machine.trim();
   if (m === 'aarch64' || m === 'arm64') return 'arm64';
-  return boundedString(m, 64, 'uname -m');
+  return boundedString(m, LIMITS.cpu.arch, 'uname -m');
 }
 
 /** Counts CPUs in a sysfs cpu list such as `0-63` or `0-3,8-11,16`; ids and the count within Count()'s bound. */
@@ -29,10 +22,10 @@ export function parseCpuList(text: string): number {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
     if (!m) throw new ProbeFailure('parse', `unexpected online CPU list ${excerpt(list)}`);
     // Ids are bounded before subtracting: 1e300 - 1e300 + 1 would count one CPU.
-    const lo = boundedCount(Number(m[1]), MAX_COUNT, 'online CPU id');
-    const hi = m[2] === undefined ? lo : boundedCount(Number(m[2]), MAX_COUNT, 'online CPU id');
+    const lo = boundedCount(Number(m[1]), LIMITS.count, 'online CPU id');
+    const hi = m[2] === undefined ? lo : boundedCount(Number(m[2]), LIMITS.count, 'online CPU id');
     if (hi < lo) throw new ProbeFailure('parse', `unexpected online CPU range ${excerpt(part)}`);
-    count = boundedCount(count + hi - lo + 1, MAX_COUNT, 'online CPU count');
+    count = boundedCount(count + hi - lo + 1, LIMITS.count, 'online CPU count');
   }
   return count;
 }
@@ -70,14 +63,14 @@ export function parseCpuinfo(text: string): CpuinfoFacts {
     else cores.add(`${phys}/${core}`);
   }
   return {
-    processors: boundedCount(processors, MAX_COUNT, 'cpuinfo processor count'),
+    processors: boundedCount(processors, LIMITS.count, 'cpuinfo processor count'),
     physicalCores: boundedCount(
       missingTopology || cores.size === 0 ? null : cores.size,
-      MAX_COUNT,
+      LIMITS.count,
       'cpuinfo physical core count',
     ),
     // arm has no "model name": the board's Hardware line, else the raw CPU part id, else unknown.
-    model: boundedString(model ?? hardware ?? cpuPart, MAX_STR, 'cpuinfo model'),
+    model: boundedString(model ?? hardware ?? cpuPart, LIMITS.cpu.model, 'cpuinfo model'),
   };
 }
 

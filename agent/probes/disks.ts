@@ -1,8 +1,9 @@
 // Capacity and free space of the host's / and /var/lib/containerd (when it exists), via statfs.
+import { LIMITS } from '../../report/limits.js';
 import type { DiskFacts } from '../../report/schema.js';
+import { ProbeFailure } from '../probe-failure.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
-import { boundedCount, MAX_BYTES } from './support.js';
+import { boundedCount } from './support.js';
 
 export const DISK_PATHS = ['/', '/var/lib/containerd'];
 
@@ -21,8 +22,8 @@ export const disksProbe: Probe<'disks', DiskFacts[]> = {
       }
       disks.push({
         path,
-        capacityBytes: boundedCount(fs.capacityBytes, MAX_BYTES, `statfs ${path} capacity`),
-        freeBytes: boundedCount(fs.freeBytes, MAX_BYTES, `statfs ${path} free space`),
+        capacityBytes: boundedCount(fs.capacityBytes, LIMITS.bytes, `statfs ${path} capacity`),
+        freeBytes: boundedCount(fs.freeBytes, LIMITS.bytes, `statfs ${path} free space`),
       });
     }
     return disks;

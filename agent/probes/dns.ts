@@ -1,31 +1,31 @@
 // Resolver configuration (etc/resolv.conf nameservers) and whether the host's own name resolves, as the
 // host resolves it.
+
 import { isIP } from 'node:net';
+import { LIMITS } from '../../report/limits.js';
 import type { DnsFacts } from '../../report/schema.js';
 import type { HostContext } from '../host.js';
+import { ProbeFailure } from '../probe-failure.js';
 import { resolveAsHost } from './host-resolve.js';
 import { readHostName } from './hostname.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
 import { readOptional } from './support.js';
 
 export const HOSTNAME_LOOKUP_TIMEOUT_MS = 3000;
 
-/** Longest nameserver kept (DnsFacts: Str(128)); an IPv6 address with a zone id is far shorter. */
-const MAX_NAMESERVER = 128;
-
 /**
- * resolv.conf's nameserver addresses, at most 16 (the schema's maxItems; the resolver uses only the first 3).
+ * resolv.conf's nameserver addresses, at most LIMITS.dns.nameserverItems (the resolver uses only the first 3),
+ * each at most LIMITS.dns.nameserver long (an IPv6 address with a zone id is far shorter).
  * Like glibc, a nameserver that is not an IP address (optionally IPv6 with a %zone) is ignored, so an odd
  * entry never makes the report invalid.
  */
 export function parseResolvConf(text: string): string[] {
   const servers: string[] = [];
   for (const line of text.split('\n')) {
-    if (servers.length >= 16) break;
+    if (servers.length >= LIMITS.dns.nameserverItems) break;
     const m = /^\s*nameserver\s+(\S+)/.exec(line);
     // isIP accepts an IPv6 zone (fe80::1%eth0); the length bound comes first so it never sees megabytes.
-    if (m && m[1]!.length <= MAX_NAMESERVER && isIP(m[1]!) !== 0) servers.push(m[1]!);
+    if (m && m[1]!.length <= LIMITS.dns.nameserver && isIP(m[1]!) !== 0) servers.push(m[1]!);
   }
   return servers;
 }

@@ -1,20 +1,13 @@
 // NVIDIA discrete GPUs from `nvidia-smi -q -x` (parsed with a real XML parser, loaded lazily), plus the
 // NVIDIA Container Toolkit version. No nvidia-smi on the host (nor in the GPU Operator's driver root)
 // → null (not an error).
+import { LIMITS } from '../../report/limits.js';
 import type { GpuDevice, GpuFacts } from '../../report/schema.js';
 import type { ExecResult, HostContext } from '../host.js';
 import { createHostContext } from '../host.js';
+import { ProbeFailure } from '../probe-failure.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
-import {
-  boundedCount,
-  boundedString,
-  excerpt,
-  execOptional,
-  MAX_COUNT,
-  MAX_STR,
-  realHostPath,
-} from './support.js';
+import { boundedCount, boundedString, excerpt, execOptional, realHostPath } from './support.js';
 
 export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
 
@@ -53,7 +46,7 @@ function record(value: unknown): Record<string, unknown> | null {
 export function parseMiB(value: unknown): number | null {
   if (typeof value !== 'string') return null;
   const m = /^(\d+)\s*MiB$/.exec(value.trim());
-  return m ? boundedCount(Number(m[1]), MAX_COUNT, 'GPU memory in MiB') : null;
+  return m ? boundedCount(Number(m[1]), LIMITS.count, 'GPU memory in MiB') : null;
 }
 
 /**
@@ -77,19 +70,19 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
 
   const driverVersion = boundedString(
     versionOf(log['kmd_version']) ?? versionOf(log['driver_version']),
-    64,
+    LIMITS.gpu.driverVersion,
     'nvidia-smi driver version',
   );
   const cudaVersion = boundedString(
     versionOf(log['cuda_version']) ?? versionOf(log['cuda_umd_version']),
-    64,
+    LIMITS.gpu.cudaVersion,
     'nvidia-smi CUDA version',
   );
   // A single GPU is one <gpu> element: the parser gives an object, not an array.
   const rawGpus = log['gpu'] === undefined ? [] : Array.isArray(log['gpu']) ? log['gpu'] : [log['gpu']];
   const devices: GpuDevice[] = [];
-  // The report holds at most 64 GPUs (schema maxItems); later ones are not parsed at all.
-  for (const raw of rawGpus.slice(0, 64)) {
+  // The report holds at most LIMITS.gpu.deviceItems GPUs; later ones are not parsed at all.
+  for (const raw of rawGpus.slice(0, LIMITS.gpu.deviceItems)) {
     const gpu = record(raw);
     if (!gpu) throw new ProbeFailure('parse', 'a <gpu> element has no fields');
     const name = text(gpu['product_name']);
@@ -101,15 +94,19 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
       );
     }
     devices.push({
-      name: boundedString(name, MAX_STR, 'GPU product_name'),
-      uuid: boundedString(uuid, MAX_STR, 'GPU uuid'),
+      name: boundedString(name, LIMITS.gpuDevice.name, 'GPU product_name'),
+      uuid: boundedString(uuid, LIMITS.gpuDevice.uuid, 'GPU uuid'),
       memoryMiB: parseMiB(record(gpu['fb_memory_usage'])?.['total']),
       pciBusId: boundedString(
         text(record(gpu['pci'])?.['pci_bus_id']) ?? text(gpu['@id']),
-        64,
+        LIMITS.gpuDevice.pciBusId,
         'GPU pci_bus_id',
       ),
-      migMode: boundedString(text(record(gpu['mig_mode'])?.['current_mig']), 32, 'GPU current_mig'),
+      migMode: boundedString(
+        text(record(gpu['mig_mode'])?.['current_mig']),
+        LIMITS.gpuDevice.migMode,
+        'GPU current_mig',
+      ),
     });
   }
   const attached = Number(text(log['attached_gpus']));
@@ -132,31 +129,21 @@ export function parseNvidiaSmiVersionText(output: string): {
   return {
     driverVersion: boundedString(
       field('KMD Version') ?? field('Driver Version'),
-      64,
+      LIMITS.gpu.driverVersion,
       'nvidia-smi driver version',
     ),
     cudaVersion: boundedString(
       field('CUDA UMD Version') ?? field('CUDA Version'),
-      64,
+      LIMITS.gpu.cudaVersion,
       'nvidia-smi CUDA version',
     ),
   };
 }
 
-/** `nvidia-smi -L`: `GPU 0: NAME (UUID: GPU-...)` lines (MIG device lines are skipped). */
-export function parseNvidiaSmiList(output: string): Array<{ index: number; name: string; uuid: string }> {
-  const gpus: Array<{ index: number; name: string; uuid: string }> = [];
-  for (const line of output.split('\n')) {
-    const m = /^GPU (\d+): (.+) \(UUID: ([^)]+)\)\s*$/.exec(line);
-    if (m) gpus.push({ index: Number(m[1]), name: m[2]!, uuid: m[3]! });
-  }
-  return gpus;
-}
-
 /** `nvidia-ctk --version` / `nvidia-container-runtime --version`: the first `version X.Y.Z`. */
 export function parseToolkitVersion(output: string): string | null {
   const version = /\bversion\s+v?(\d+\.\d+\.\d+[^\s]*)/i.exec(output)?.[1] ?? null;
-  return boundedString(version, 64, 'NVIDIA Container Toolkit version');
+  return boundedString(version, LIMITS.containerToolkit.version, 'NVIDIA Container Toolkit version');
 }
 
 /**
@@ -223,7 +210,7 @@ async function runNvidiaSmi(
 /** nvidia-smi's own words when it fails, verbatim (it prints them on stdout), bounded for the report. */
 function failureMessage(stdout: string, stderr: string, code: number | null): string {
   const said = stdout.trim() || stderr.trim();
-  return (said || `nvidia-smi exited with code ${code}`).slice(0, 2048);
+  return (said || `nvidia-smi exited with code ${code}`).slice(0, LIMITS.probeError.message);
 }
 
 export function gpuProbeWith(
@@ -258,7 +245,7 @@ export function gpuProbeWith(
       return {
         driverVersion,
         cudaVersion,
-        devices: summary.devices.slice(0, 64),
+        devices: summary.devices.slice(0, LIMITS.gpu.deviceItems),
         // Never past the probe's own bound (nvidia-smi may have used most of it), with a little margin.
         containerToolkit: await probeToolkit(
           host,

@@ -5,7 +5,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { HostContext } from '../host.js';
-import { ProbeFailure } from './probe.js';
+import { ProbeFailure } from '../probe-failure.js';
 import { execOptional, firstLine } from './support.js';
 
 export interface ResolvedAddress {

@@ -1,14 +1,16 @@
 // The host's name, from proc/sys/kernel/hostname (the kernel's) and etc/hostname; which one wins when both
 // exist and differ depends on whether this machine is the host (see readHostName).
+import { DNS_SUBDOMAIN_MAX_LENGTH } from '../../report/grammars.js';
 import type { HostContext } from '../host.js';
+import { ProbeFailure } from '../probe-failure.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
 import { excerpt, readOptional } from './support.js';
 
 export function parseHostname(text: string): string | null {
   const name = text.split('\n')[0]?.trim() ?? '';
   if (name.length === 0) return null;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.length > 253) {
+  // At most as long as a DNS name (within the schema's LIMITS.facts.hostname); the node name is checked later.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.length > DNS_SUBDOMAIN_MAX_LENGTH) {
     throw new ProbeFailure('parse', `unexpected host name ${excerpt(name)}`);
   }
   return name;

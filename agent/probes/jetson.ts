@@ -1,9 +1,11 @@
 // Jetson (L4T) identification: etc/nv_tegra_release (release + board), else sys/devices/soc0/family
-// starting with "tegra". JetPack comes from the L4T table in spec/jetpack.yaml (data, loaded once, lazily).
-import { readFile } from 'node:fs/promises';
+// starting with "tegra"; the nvidia-jetpack package version and the CUDA version when installed. The
+// JetPack release is not the agent's to tell: the evaluation looks it up in the spec's L4T → JetPack table
+// (spec/jetpack.ts), so a new L4T release needs a spec edit, not a new agent.
+import { LIMITS } from '../../report/limits.js';
 import type { JetsonFacts } from '../../report/schema.js';
+import { ProbeFailure } from '../probe-failure.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
 import { boundedString, excerpt, execOptional, readOptional, realHostPath } from './support.js';
 
 export interface TegraRelease {
@@ -18,8 +20,12 @@ export function parseNvTegraRelease(text: string): TegraRelease {
   if (!m) throw new ProbeFailure('parse', `unexpected nv_tegra_release first line ${excerpt(first)}`);
   const board = /BOARD:\s*([^,\s]+)/.exec(first)?.[1] ?? null;
   return {
-    l4tVersion: boundedString(`${m[1]}.${m[2]}.${m[3]}`, 64, 'nv_tegra_release L4T version'),
-    board: boundedString(board, 128, 'nv_tegra_release BOARD'),
+    l4tVersion: boundedString(
+      `${m[1]}.${m[2]}.${m[3]}`,
+      LIMITS.jetson.l4tVersion,
+      'nv_tegra_release L4T version',
+    ),
+    board: boundedString(board, LIMITS.jetson.board, 'nv_tegra_release BOARD'),
   };
 }
 
@@ -33,7 +39,7 @@ export function parseCudaVersionJson(text: string): string | null {
   } catch {
     throw new ProbeFailure('parse', `usr/local/cuda/version.json is not JSON: ${excerpt(text)}`);
   }
-  return boundedString(version, 64, 'usr/local/cuda/version.json cuda.version');
+  return boundedString(version, LIMITS.jetson.cudaVersion, 'usr/local/cuda/version.json cuda.version');
 }
 
 /** `dpkg-query -W -f='${Version}' nvidia-jetpack` output → the version; null when empty. */
@@ -42,36 +48,11 @@ export function parseDpkgVersion(output: string): string | null {
   if (version.length === 0) return null;
   // One Debian version is one token: anything else is not dpkg-query's answer.
   if (/\s/.test(version)) throw new ProbeFailure('parse', `unexpected dpkg-query output ${excerpt(version)}`);
-  return boundedString(version, 128, 'nvidia-jetpack package version');
+  return boundedString(version, LIMITS.jetson.jetpackPackageVersion, 'nvidia-jetpack package version');
 }
 
 // dpkg-query's own format syntax, not a JS template.
 const DPKG_VERSION_FORMAT = '-f=$' + '{Version}';
-
-const JETPACK_TABLE_URL = new URL('../../spec/jetpack.yaml', import.meta.url);
-let jetpackTable: Promise<ReadonlyMap<string, string>> | null = null;
-
-/** The L4T → JetPack table, parsed once on first use. */
-export function loadJetpackTable(): Promise<ReadonlyMap<string, string>> {
-  jetpackTable ??= (async () => {
-    const { parse } = await import('yaml');
-    const doc: unknown = parse(await readFile(JETPACK_TABLE_URL, 'utf8'));
-    const table = (doc as { l4tToJetpack?: unknown } | null)?.l4tToJetpack;
-    if (typeof table !== 'object' || table === null)
-      throw new Error('spec/jetpack.yaml has no l4tToJetpack map');
-    const map = new Map<string, string>();
-    for (const [l4t, jp] of Object.entries(table)) map.set(l4t, String(jp));
-    return map;
-  })().catch((e: unknown) => {
-    jetpackTable = null;
-    throw e;
-  });
-  return jetpackTable;
-}
-
-export async function jetpackFor(l4tVersion: string): Promise<string | null> {
-  return (await loadJetpackTable()).get(l4tVersion) ?? null;
-}
 
 export const jetsonProbe: Probe<'jetson', JetsonFacts | null> = {
   name: 'jetson',
@@ -105,9 +86,6 @@ export const jetsonProbe: Probe<'jetson', JetsonFacts | null> = {
     const cudaJson = await readOptional(host, '/usr/local/cuda/version.json');
     return {
       l4tVersion: tegra?.l4tVersion ?? null,
-      jetpackVersion: tegra
-        ? boundedString(await jetpackFor(tegra.l4tVersion), 64, 'JetPack version from spec/jetpack.yaml')
-        : null,
       jetpackPackageVersion,
       cudaVersion: cudaJson === null ? null : parseCudaVersionJson(cudaJson),
       board: tegra?.board ?? null,

@@ -1,8 +1,9 @@
 // OS identity from the host's etc/os-release (fallback usr/lib/os-release) and the running kernel release.
+import { LIMITS } from '../../report/limits.js';
 import type { OsFacts } from '../../report/schema.js';
+import { ProbeFailure } from '../probe-failure.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
-import { boundedString, excerpt, MAX_STR, readOptional } from './support.js';
+import { boundedString, excerpt, readOptional } from './support.js';
 
 /** Parses os-release's shell-style KEY=value lines (double/single quotes, backslash escapes). */
 export function parseOsReleaseVars(text: string): Map<string, string> {
@@ -52,16 +53,20 @@ export function parseOsRelease(text: string, kernelRelease: string | null): OsFa
   const id = vars.get('ID');
   if (!id) throw new ProbeFailure('parse', `os-release has no ID: ${excerpt(text)}`);
   return {
-    id: boundedString(id, 64, 'os-release ID'),
-    versionId: boundedString(vars.get('VERSION_ID') || null, 64, 'os-release VERSION_ID'),
-    prettyName: boundedString(vars.get('PRETTY_NAME') || null, MAX_STR, 'os-release PRETTY_NAME'),
-    // Listed closest first (os-release(5)): the first 16 are the ones that matter.
+    id: boundedString(id, LIMITS.os.id, 'os-release ID'),
+    versionId: boundedString(vars.get('VERSION_ID') || null, LIMITS.os.versionId, 'os-release VERSION_ID'),
+    prettyName: boundedString(
+      vars.get('PRETTY_NAME') || null,
+      LIMITS.os.prettyName,
+      'os-release PRETTY_NAME',
+    ),
+    // Listed closest first (os-release(5)): the first ones are those that matter.
     idLike: (vars.get('ID_LIKE') ?? '')
       .split(/\s+/)
       .filter((s) => s.length > 0)
-      .slice(0, 16)
-      .map((s) => boundedString(s, 64, 'os-release ID_LIKE entry')),
-    kernelRelease: boundedString(kernelRelease, MAX_STR, 'kernel release'),
+      .slice(0, LIMITS.os.idLikeItems)
+      .map((s) => boundedString(s, LIMITS.os.idLike, 'os-release ID_LIKE entry')),
+    kernelRelease: boundedString(kernelRelease, LIMITS.os.kernelRelease, 'kernel release'),
   };
 }
 

@@ -1,11 +1,13 @@
 // NVIDIA GPUs on the host's PCI bus, from sysfs (sys/bus/pci/devices/*/{vendor,class}): the hardware is
 // seen even when no driver is installed or nvidia-smi fails, so such a node is still judged as a GPU node.
 // null when the host has no PCI bus in sysfs (a Jetson's GPU is not on PCI; containers without sysfs).
+
 import { readdir } from 'node:fs/promises';
+import { LIMITS } from '../../report/limits.js';
 import type { PciFacts } from '../../report/schema.js';
+import { ProbeFailure } from '../probe-failure.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
-import { boundedCount, MAX_COUNT, readOptional, realHostPath } from './support.js';
+import { boundedCount, readOptional, realHostPath } from './support.js';
 
 export const PCI_DEVICES_DIR = '/sys/bus/pci/devices';
 const NVIDIA_VENDOR = '0x10de';
@@ -43,6 +45,6 @@ export const pciProbe: Probe<'pci', PciFacts | null> = {
       const pciClass = await readOptional(host, `${device}/class`, 64);
       if (pciClass !== null && isNvidiaGpu(vendor, pciClass)) nvidiaGpus += 1;
     }
-    return { nvidiaGpus: boundedCount(nvidiaGpus, MAX_COUNT, 'NVIDIA GPUs on the PCI bus') };
+    return { nvidiaGpus: boundedCount(nvidiaGpus, LIMITS.count, 'NVIDIA GPUs on the PCI bus') };
   },
 };

@@ -1,27 +1,8 @@
 // The one interface every probe implements. A probe reads the host through a HostContext (never the
-// agent's own container), returns its facts, or throws a ProbeFailure; the collector bounds it with a
-// timeout so one slow or broken probe never hides the others.
-import type { ProbeName } from '../../report/schema.js';
+// agent's own container), returns its facts, or throws a ProbeFailure (agent/probe-failure.ts); the
+// collector bounds it with a timeout so one slow or broken probe never hides the others.
+import type { ProbeName } from '../../report/constants.js';
 import type { HostContext } from '../host.js';
-
-export type ProbeErrorKind =
-  | 'timeout'
-  | 'exec-failed'
-  | 'not-executable'
-  | 'read'
-  | 'parse'
-  | 'network'
-  | 'internal';
-
-export class ProbeFailure extends Error {
-  constructor(
-    readonly kind: ProbeErrorKind,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ProbeFailure';
-  }
-}
 
 export interface ProbeOptions {
   /** Registry hosts (`host[:port]`) to probe; `null` = skipped (`--registries none`). */

@@ -7,17 +7,19 @@ import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { getCACertificates } from 'node:tls';
+import { parseRegistryHost } from '../../report/grammars.js';
+import { LIMITS } from '../../report/limits.js';
 import type { RegistryResult } from '../../report/schema.js';
 import type { HostContext } from '../host.js';
+import { ProbeFailure } from '../probe-failure.js';
 import { type ResolvedAddress, resolveAsHost } from './host-resolve.js';
 import type { Probe } from './probe.js';
-import { ProbeFailure } from './probe.js';
-import { excerpt, MAX_STR, readOptional, realHostPath } from './support.js';
+import { excerpt, readOptional, realHostPath } from './support.js';
 
 export const DEFAULT_REGISTRIES = ['nvcr.io', 'ghcr.io', 'docker.io'];
 
 /** docker.io's API lives at registry-1.docker.io. */
-const ENDPOINT_ALIASES: Record<string, string> = { 'docker.io': 'registry-1.docker.io' };
+const ENDPOINT_ALIASES: ReadonlyMap<string, string> = new Map([['docker.io', 'registry-1.docker.io']]);
 
 /** The host's CA bundle: the first that exists (Debian/Ubuntu, RHEL/Fedora, SUSE). */
 export const HOST_CA_BUNDLES = [
@@ -30,7 +32,7 @@ export const CONTAINERD_CERTS_DIR = '/etc/containerd/certs.d';
 /** Bounds on what is read from certs.d: a directory of thousands of files must not stall the probe. */
 const MAX_REGISTRY_CERT_FILES = 16;
 const MAX_CERT_FILE_BYTES = 1024 * 1024;
-const MAX_ERROR = 1024;
+const MAX_ERROR = LIMITS.registry.error;
 
 export interface RegistryTarget {
   host: string;
@@ -41,17 +43,15 @@ export interface RegistryTarget {
   endpoint: string;
 }
 
-/** `host`, `host:port`, `[v6]`, `[v6]:port` (at most 256 characters, RegistryResult.host); rejects anything else. */
+/** A registry `host[:port]` (report/grammars.ts, as --registries accepts it); ProbeFailure('parse') otherwise. */
 export function parseRegistryTarget(spec: string): RegistryTarget {
   const s = spec.trim();
-  const m = s.length > MAX_STR ? null : /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(s);
-  if (!m) throw new ProbeFailure('parse', `registry ${excerpt(spec)} is not host[:port]`);
-  const name = (m[1] ?? m[2])!;
-  const port = m[3] === undefined ? 443 : Number(m[3]);
-  if (port < 1 || port > 65535) throw new ProbeFailure('parse', `registry ${excerpt(spec)} has a bad port`);
-  const hostname = ENDPOINT_ALIASES[name.toLowerCase()] ?? name;
+  const parsed = parseRegistryHost(s);
+  if (!parsed) throw new ProbeFailure('parse', `registry ${excerpt(spec)} is not host[:port]`);
+  const port = parsed.port ?? 443;
+  const hostname = ENDPOINT_ALIASES.get(parsed.name.toLowerCase()) ?? parsed.name;
   const shownHost = isIP(hostname) === 6 ? `[${hostname}]` : hostname;
-  return { host: s, hostname, port, endpoint: m[3] === undefined ? shownHost : `${shownHost}:${port}` };
+  return { host: s, hostname, port, endpoint: parsed.port === null ? shownHost : `${shownHost}:${port}` };
 }
 
 const NETWORK_CODES = new Set([
@@ -187,26 +187,10 @@ export interface RegistryProbeOptions {
 
 export async function probeRegistry(
   host: HostContext,
-  spec: string,
+  target: RegistryTarget,
   options: RegistryProbeOptions,
   signal: AbortSignal,
 ): Promise<RegistryResult> {
-  let target: RegistryTarget;
-  try {
-    target = parseRegistryTarget(spec);
-  } catch (e) {
-    // Not a registry name (options.ts already refuses these): echoed visibly cut, never as a valid name.
-    const shown = spec.length <= MAX_STR ? spec : `${spec.slice(0, MAX_STR - 1)}…`;
-    return {
-      host: shown,
-      endpoint: shown,
-      reachable: false,
-      dnsResolved: false,
-      httpStatus: null,
-      latencyMs: null,
-      error: (e as Error).message,
-    };
-  }
   const base = { host: target.host, endpoint: target.endpoint };
   const failed = (dnsResolved: boolean, error: string): RegistryResult => ({
     ...base,
@@ -254,6 +238,8 @@ export const registriesProbe: Probe<'registries', RegistryResult[] | null> = {
   timeoutMs: 15_000,
   async run(host, options, signal) {
     if (options.registries === null) return null;
+    // Every name is checked before any network call (--registries already refuses a bad one).
+    const targets = options.registries.slice(0, LIMITS.facts.registryItems).map(parseRegistryTarget);
     // Node's roots (and NODE_EXTRA_CA_CERTS) plus the host's own bundle: corporate mirrors and proxies
     // are commonly signed by a private CA that only the host trusts.
     const ca = [...getCACertificates('default')];
@@ -270,9 +256,7 @@ export const registriesProbe: Probe<'registries', RegistryResult[] | null> = {
       }
     }
     return Promise.all(
-      options.registries
-        .slice(0, 32)
-        .map((r) => probeRegistry(host, r, { timeoutMs: options.registryTimeoutMs, ca }, signal)),
+      targets.map((t) => probeRegistry(host, t, { timeoutMs: options.registryTimeoutMs, ca }, signal)),
     );
   },
 };

@@ -1,9 +1,9 @@
 // Small helpers shared by the probes: optional reads, short excerpts for parse errors, exec wrappers that
 // turn "command not found" into null, and the bounds every emitted fact must respect.
 //
-// Bounds rule (report/schema.ts is the authority; the aggregator rejects a WHOLE report when one field breaks
-// it, so a probe must never emit such a value). The agent must not load typebox or a validator (memory), so
-// the limits are restated here and applied by hand at the parsers:
+// Bounds rule (the aggregator rejects a WHOLE report when one field breaks the report schema, so a probe must
+// never emit such a value). The agent must not load typebox or a validator (memory): the schema's limits are
+// plain numbers in report/limits.ts, which the schema is built from and the parsers apply by hand:
 // - A string fact longer than its schema maxLength, or an integer fact that is not a safe integer within its
 //   bounds, makes the probe fail with ProbeFailure('parse') naming the field and quoting an excerpt. Never
 //   truncated (a cut version or identifier would be a fabricated one) and never silently nulled: this holds
@@ -14,18 +14,13 @@
 // - Error texts (ProbeError.message, RegistryResult.error) are messages, not facts: they are cut to fit.
 import type { ExecResult, HostContext } from '../host.js';
 import { isNotFound, resolveInRoot } from '../host.js';
-import { ProbeFailure } from './probe.js';
+import { ProbeFailure } from '../probe-failure.js';
 
 /** A short, single-line excerpt of unexpected input, for ProbeFailure('parse') messages. */
 export function excerpt(text: string, max = 80): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return JSON.stringify(flat.length > max ? `${flat.slice(0, max)}…` : flat);
 }
-
-/** Limits of report/schema.ts: Str() default maxLength, Count() and Bytes() maxima. */
-export const MAX_STR = 256;
-export const MAX_COUNT = 1_000_000;
-export const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 
 /** Length as JSON Schema counts it (code points, as ajv does), without building an array. */
 function codePointLength(value: string, max: number): number {

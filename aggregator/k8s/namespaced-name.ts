@@ -1,13 +1,13 @@
 // `NAMESPACE/NAME` references (--agent-service-account, --tls-bootstrap), parsed one way everywhere.
+import { isDnsSubdomain } from '../../report/grammars.js';
 
 export interface NamespacedName {
   namespace: string;
   name: string;
 }
 
-/** A namespace is a DNS label (RFC 1123, ≤ 63); an object name a DNS subdomain (≤ 253). */
+/** A namespace is a DNS label (RFC 1123, ≤ 63); an object name a DNS subdomain (report/grammars.ts). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /** Throws an Error saying `expected NAMESPACE/NAME` (callers add which flag). */
 export function parseNamespacedName(text: string): NamespacedName {
@@ -18,9 +18,8 @@ export function parseNamespacedName(text: string): NamespacedName {
     namespace === undefined ||
     name === undefined ||
     namespace.length > 63 ||
-    name.length > 253 ||
     !DNS_LABEL.test(namespace) ||
-    !DNS_SUBDOMAIN.test(name)
+    !isDnsSubdomain(name)
   ) {
     throw new Error(`expected NAMESPACE/NAME, got ${JSON.stringify(text)}`);
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprint, fingerprintChanged } from '../../agent/fingerprint.js';
+import type { ProbeError } from '../../report/schema.js';
 import { GIB, sampleFacts } from './sample.js';
 
 const fp = (...args: Parameters<typeof fingerprint>) => fingerprint(...args);
@@ -39,8 +40,8 @@ describe('fingerprint', () => {
 
   it('counts a new or different probe error as a change, not their order', () => {
     const facts = sampleFacts();
-    const e1 = { probe: 'gpu' as const, kind: 'timeout', message: 'nvidia-smi did not answer' };
-    const e2 = { probe: 'dns' as const, kind: 'read', message: 'ENOENT' };
+    const e1: ProbeError = { probe: 'gpu', kind: 'timeout', message: 'nvidia-smi did not answer' };
+    const e2: ProbeError = { probe: 'dns', kind: 'read', message: 'ENOENT' };
     expect(fingerprintChanged(fp(facts, []), fp(facts, [e1]))).toBe(true);
     expect(fingerprintChanged(fp(facts, [e1, e2]), fp(facts, [e2, e1]))).toBe(false);
     expect(fingerprintChanged(fp(facts, [e1]), fp(facts, [{ ...e1, kind: 'exec-failed' }]))).toBe(true);

@@ -1,12 +1,7 @@
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import {
-  explicitNodeName,
-  isValidNodeName,
-  NODE_NAME_MAX_LENGTH,
-  NODE_NAME_PATTERN,
-  NodeNameError,
-  resolveNodeName,
-} from '../../agent/node-name.js';
+import { explicitNodeName, NodeNameError, resolveNodeName } from '../../agent/node-name.js';
+import { isDnsSubdomain } from '../../report/grammars.js';
 import { Report } from '../../report/schema.js';
 
 const osHostname = () => 'OS-Host';
@@ -59,23 +54,34 @@ describe('resolveNodeName', () => {
   });
 });
 
-describe('the node name rule', () => {
-  it('is the report schema’s', () => {
-    expect(NODE_NAME_PATTERN.source).toBe(Report.properties.node.pattern);
-    expect(NODE_NAME_MAX_LENGTH).toBe(Report.properties.node.maxLength);
-  });
+describe('the node name rule (a DNS-1123 subdomain)', () => {
+  // What the aggregator's request validation does with the report schema.
+  const schemaAccepts = new Ajv().compile(Report.properties.node);
 
   it.each([
     ['a', true],
     ['node-1.example.com', true],
+    ['0.1-2.x9', true],
     ['a'.repeat(253), true],
+    [`${'a'.repeat(63)}.${'b'.repeat(189)}`, true],
     ['a'.repeat(254), false],
     ['-a', false],
     ['a-', false],
+    ['a..b', false],
+    ['a.-b', false],
+    ['a-.b', false],
+    ['.a', false],
+    ['a.', false],
     ['A', false],
     ['a_b', false],
     ['', false],
-  ])('%j valid: %s', (name, valid) => {
-    expect(isValidNodeName(name)).toBe(valid);
+  ])('%j valid: %s, for the agent and the report schema alike', (name, valid) => {
+    expect(isDnsSubdomain(name)).toBe(valid);
+    expect(schemaAccepts(name)).toBe(valid);
+  });
+
+  it('the agent refuses what the schema would refuse, before any report', () => {
+    expect(() => explicitNodeName({ flag: 'a..b' })).toThrow(/^--node-name: "a..b" is not a valid node name/);
+    expect(() => explicitNodeName({ env: 'a.-b' })).toThrow(/^NODE_NAME: "a.-b"/);
   });
 });

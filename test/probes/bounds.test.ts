@@ -5,6 +5,7 @@ import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { collectFacts } from '../../agent/collect.js';
 import type { ExecResult, HostContext } from '../../agent/host.js';
+import { ProbeFailure } from '../../agent/probe-failure.js';
 import {
   apiServerEncryptionProbe,
   findEncryptionConfigFlag,
@@ -23,9 +24,10 @@ import {
 import { parseCudaVersionJson, parseDpkgVersion, parseNvTegraRelease } from '../../agent/probes/jetson.js';
 import { parseMeminfo } from '../../agent/probes/memory.js';
 import { parseOsRelease } from '../../agent/probes/os.js';
-import { type Probe, ProbeFailure } from '../../agent/probes/probe.js';
-import { parseRegistryTarget, probeRegistry } from '../../agent/probes/registries.js';
-import { boundedCount, boundedString, MAX_BYTES, MAX_COUNT } from '../../agent/probes/support.js';
+import type { Probe } from '../../agent/probes/probe.js';
+import { parseRegistryTarget, registriesProbe } from '../../agent/probes/registries.js';
+import { boundedCount, boundedString } from '../../agent/probes/support.js';
+import { LIMITS } from '../../report/limits.js';
 import { Facts } from '../../report/schema.js';
 
 const OPTIONS = { registries: null, registryTimeoutMs: 1000 };
@@ -94,20 +96,20 @@ describe('support: boundedString and boundedCount', () => {
     await expectParseFailure(() => boundedString('😀'.repeat(65), 64, 'thing'), /thing/);
   });
   it('counts: safe integers from 0 to the maximum only', async () => {
-    expect(boundedCount(0, MAX_COUNT, 'n')).toBe(0);
-    expect(boundedCount(MAX_COUNT, MAX_COUNT, 'n')).toBe(MAX_COUNT);
-    expect(boundedCount(MAX_BYTES, MAX_BYTES, 'n')).toBe(MAX_BYTES);
-    expect(boundedCount(null, MAX_COUNT, 'n')).toBeNull();
-    for (const bad of [MAX_COUNT + 1, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e300]) {
-      await expectParseFailure(() => boundedCount(bad, MAX_COUNT, 'n'), /^n is not an integer from 0/);
+    expect(boundedCount(0, LIMITS.count, 'n')).toBe(0);
+    expect(boundedCount(LIMITS.count, LIMITS.count, 'n')).toBe(LIMITS.count);
+    expect(boundedCount(LIMITS.bytes, LIMITS.bytes, 'n')).toBe(LIMITS.bytes);
+    expect(boundedCount(null, LIMITS.count, 'n')).toBeNull();
+    for (const bad of [LIMITS.count + 1, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e300]) {
+      await expectParseFailure(() => boundedCount(bad, LIMITS.count, 'n'), /^n is not an integer from 0/);
     }
-    await expectParseFailure(() => boundedCount(2 ** 53, MAX_BYTES, 'bytes'), /bytes/);
+    await expectParseFailure(() => boundedCount(2 ** 53, LIMITS.bytes, 'bytes'), /bytes/);
   });
 });
 
 describe('cpu', () => {
   it('online CPU list: ids and count within Count(), huge ids never cancel out', async () => {
-    expect(parseCpuList('0-999999')).toBe(MAX_COUNT);
+    expect(parseCpuList('0-999999')).toBe(LIMITS.count);
     const huge = '9'.repeat(300);
     await expectParseFailure(() => parseCpuList(`0-${huge}`), /online CPU id/);
     await expectParseFailure(() => parseCpuList(`${huge}-${huge}`), /online CPU id/);
@@ -291,20 +293,25 @@ describe('apiServerEncryption', () => {
 });
 
 describe('registries', () => {
-  it('an over-long registry is an error result within the schema, without any network call', async () => {
-    const spec = `${'r'.repeat(300)}.example`;
-    await expectParseFailure(() => parseRegistryTarget(spec), /is not host\[:port\]/);
-    const result = await probeRegistry(
-      memoryHost({}),
-      spec,
-      { timeoutMs: 1000 },
-      new AbortController().signal,
-    );
-    expect(result.reachable).toBe(false);
-    expect(result.dnsResolved).toBe(false);
-    expect([...result.host].length).toBeLessThanOrEqual(256);
-    expect(result.host.endsWith('…')).toBe(true);
-    expect(result.error?.length).toBeLessThanOrEqual(1024);
+  it('an over-long or malformed registry fails the probe before any network call', async () => {
+    const long = `${'r'.repeat(300)}.example`;
+    await expectParseFailure(() => parseRegistryTarget(long), /is not host\[:port\]/);
+    await expectParseFailure(() => parseRegistryTarget('mirror.local:70000'), /is not host\[:port\]/);
+    let asked = false;
+    const host: HostContext = {
+      ...memoryHost({}),
+      async exec() {
+        asked = true;
+        return ok('');
+      },
+    };
+    for (const registries of [['nvcr.io', long], ['a..b']]) {
+      await expectParseFailure(
+        () => registriesProbe.run(host, { ...OPTIONS, registries }, new AbortController().signal),
+        /is not host\[:port\]/,
+      );
+    }
+    expect(asked).toBe(false);
   });
 });
 

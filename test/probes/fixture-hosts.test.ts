@@ -132,11 +132,12 @@ describe('collectFacts on fixture hosts', () => {
     expect(facts.os).toEqual({ ...UBUNTU_2204, kernelRelease: '5.15.148-tegra' });
     expect(facts.jetson).toEqual({
       l4tVersion: '36.4.3',
-      jetpackVersion: '6.2',
       jetpackPackageVersion: '6.2+b77',
       cudaVersion: '12.6.68',
       board: 'generic',
     });
+    // The JetPack release is the spec's to tell (spec/jetpack.ts): the agent reports the L4T release.
+    expect(facts.jetson).not.toHaveProperty('jetpackVersion');
     expect(facts.gpu).toBeNull();
     expect(facts.memory?.totalBytes).toBe(7_620_600 * 1024);
   });
@@ -146,7 +147,6 @@ describe('collectFacts on fixture hosts', () => {
     expect(probeErrors).toEqual([]);
     expect(facts.jetson).toEqual({
       l4tVersion: '36.3.0',
-      jetpackVersion: '6.0',
       jetpackPackageVersion: '6.0+b106',
       cudaVersion: '12.2.140',
       board: 'generic',

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHostContext, isNotFound, killAllHostProcesses } from '../../agent/host.js';
-import { ProbeFailure } from '../../agent/probes/probe.js';
+import { ProbeFailure } from '../../agent/probe-failure.js';
 import { execOptional } from '../../agent/probes/support.js';
 import { fixtureHostPath } from '../helpers/fixture-host.js';
 

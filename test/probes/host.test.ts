@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHostContext, HOST_BIN_DIRS, isNotFound } from '../../agent/host.js';
-import { ProbeFailure } from '../../agent/probes/probe.js';
+import { ProbeFailure } from '../../agent/probe-failure.js';
 
 let root: string;
 let pathDir: string;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHostContext, type HostContext } from '../../agent/host.js';
+import { ProbeFailure } from '../../agent/probe-failure.js';
 import { parseGetentAhosts } from '../../agent/probes/host-resolve.js';
 import { registriesProbe } from '../../agent/probes/registries.js';
 import { fixtureHostContext, fixtureHostPath } from '../helpers/fixture-host.js';
@@ -271,10 +272,14 @@ describe('registries probe', () => {
     expect(await run(null)).toBeNull();
   });
 
-  it('a malformed entry is a result with an error, not a crash', async () => {
-    const [r] = (await run(['https://nvcr.io/v2/']))!;
-    expect(r).toMatchObject({ reachable: false, dnsResolved: false });
-    expect(r?.error).toMatch(/host\[:port\]/);
+  it('a malformed entry is a typed parse failure naming it (no report can carry it), not a crash', async () => {
+    // --registries refuses such an entry before any probe runs.
+    const failure = await run(['nvcr.io', 'https://nvcr.io/v2/']).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ProbeFailure);
+    expect(failure).toMatchObject({
+      kind: 'parse',
+      message: expect.stringMatching(/https:\/\/nvcr.io.*host\[:port\]/),
+    });
   });
 });
 

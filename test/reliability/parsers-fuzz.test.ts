@@ -8,6 +8,7 @@ import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ExecResult, HostContext } from '../../agent/host.js';
+import { ProbeFailure } from '../../agent/probe-failure.js';
 import { apiServerEncryptionProbe } from '../../agent/probes/api-server-encryption.js';
 import { containerdProbe, parseContainerdVersion } from '../../agent/probes/containerd.js';
 import { cpuProbe, parseCpuinfo, parseCpuList } from '../../agent/probes/cpu.js';
@@ -17,7 +18,7 @@ import { hostnameProbe } from '../../agent/probes/hostname.js';
 import { jetsonProbe, parseNvTegraRelease } from '../../agent/probes/jetson.js';
 import { memoryProbe, parseMeminfo } from '../../agent/probes/memory.js';
 import { osProbe, parseOsRelease } from '../../agent/probes/os.js';
-import { type Probe, ProbeFailure } from '../../agent/probes/probe.js';
+import type { Probe } from '../../agent/probes/probe.js';
 import {
   ApiServerEncryptionFacts,
   ContainerdFacts,
