@@ -2,8 +2,9 @@
 // formatted), so evaluating a report is only fact lookups and comparisons. The aggregator evaluates
 // thousands of reports per second against the same spec; compileSpec is cached per spec object.
 import { type ProbeName, ROLES, type Role } from '../report/constants.js';
-import type { Facts, ProbeError } from '../report/schema.js';
+import type { EvaluatedFacts, Facts, ProbeError } from '../report/schema.js';
 import type { NodeLabelContext, RoleDecision } from './api.js';
+import { type JetpackTable, jetpackTable } from './jetpack.js';
 import { formatBytes, parseByteQuantity } from './quantity.js';
 import { hasNvidiaGpu, NODE_TYPE_LABEL, pciNvidiaGpus, roleFromLabels } from './role.js';
 import {
@@ -22,7 +23,8 @@ import {
 import { compareParsed, type ParsedVersion, parseVersion, type VersionScheme } from './versions.js';
 
 export interface EvalContext {
-  facts: Facts;
+  /** The report's facts with the derived ones filled in (spec/jetpack.ts). */
+  facts: EvaluatedFacts;
   /** Probe errors by probe; empty when every probe finished. */
   errors: ReadonlyMap<ProbeName, ProbeError>;
   role: RoleDecision;
@@ -58,6 +60,8 @@ export interface CompiledCheck {
 export interface CompiledSpec {
   spec: Spec;
   checks: readonly CompiledCheck[];
+  /** The spec's L4T → JetPack table. */
+  jetpack: JetpackTable;
 }
 
 const cache = new WeakMap<Spec, CompiledSpec>();
@@ -65,7 +69,7 @@ const cache = new WeakMap<Spec, CompiledSpec>();
 export function compileSpec(spec: Spec): CompiledSpec {
   let compiled = cache.get(spec);
   if (!compiled) {
-    compiled = { spec, checks: spec.checks.map(compileCheck) };
+    compiled = { spec, checks: spec.checks.map(compileCheck), jetpack: jetpackTable(spec.l4tToJetpack) };
     cache.set(spec, compiled);
   }
   return compiled;
@@ -223,7 +227,7 @@ function noGpuFacts(facts: Facts): VersionLookup {
   return gpus > 0 ? { kind: 'noDriver', gpus } : { kind: 'absent', message: NO_GPU };
 }
 
-function versionFact(facts: Facts, fact: VersionFact): VersionLookup {
+function versionFact(facts: EvaluatedFacts, fact: VersionFact): VersionLookup {
   switch (fact) {
     case 'gpu.driverVersion':
       return facts.gpu ? { kind: 'value', text: facts.gpu.driverVersion } : noGpuFacts(facts);
@@ -243,7 +247,7 @@ function versionFact(facts: Facts, fact: VersionFact): VersionLookup {
         observed: `L4T ${l4t}`,
         message:
           `the JetPack release of L4T ${l4t} is not known (nvidia-jetpack package: ` +
-          `${j.jetpackPackageVersion ?? 'not installed'}); add the L4T release to spec/jetpack.yaml`,
+          `${j.jetpackPackageVersion ?? 'not installed'}); add the L4T release to the spec's l4tToJetpack table`,
       };
     }
     case 'jetson.cudaVersion':

@@ -1,9 +1,11 @@
-// Pure evaluation of one node's facts against a spec for a role. A probe error makes every check that
-// reads that probe's facts `error` (never `pass`); the verdict is fail if any check is fail or error,
-// else warn if any is warn, else pass.
+// Pure evaluation of one node's facts against a spec for a role. The facts first get what the spec derives
+// from them (the JetPack release, from its L4T table); the result carries those facts. A probe error makes
+// every check that reads that probe's facts `error` (never `pass`); the verdict is fail if any check is
+// fail or error, else warn if any is warn, else pass.
 import type { CheckResult, NodeResult, ProbeError, ProbeName, Verdict } from '../report/schema.js';
 import type { EvaluationInput, NodeLabelContext, RoleDecision } from './api.js';
 import { type CompiledRoleCheck, compileSpec, type EvalContext } from './compile.js';
+import { evaluatedFacts } from './jetpack.js';
 import type { Spec } from './spec-types.js';
 
 export interface EvaluateOptions {
@@ -28,7 +30,8 @@ export function evaluate(
     for (const e of input.probeErrors) if (!m.has(e.probe)) m.set(e.probe, e);
     errors = m;
   }
-  const ctx: EvalContext = { facts: input.facts, errors, role, labels };
+  const facts = evaluatedFacts(input.facts, compiled.jetpack);
+  const ctx: EvalContext = { facts, errors, role, labels };
   const checks: CheckResult[] = new Array(compiled.checks.length);
   let anyFail = false;
   let anyWarn = false;
@@ -46,7 +49,7 @@ export function evaluate(
     role: role.role,
     roleSource: role.source,
     verdict,
-    facts: input.facts,
+    facts,
     probeErrors: input.probeErrors,
     checks,
     collectedAt: input.collectedAt,

@@ -1,5 +1,8 @@
 // Loading a spec: the built-in baseline (spec/baseline.yaml next to this module; the build copies it into
 // dist/spec) or an operator's file. Parse errors and validation errors are SpecError with file and field.
+// A spec file without an L4T → JetPack table (`l4tToJetpack`, e.g. one written before the table moved into
+// the spec) gets the built-in baseline's, so its Jetsons keep their JetPack release.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +18,21 @@ export const BUILTIN_SPEC_URL = new URL('./baseline.yaml', import.meta.url);
 
 /** Parses and validates spec text; `fileName` is only used in error messages. */
 export function parseSpec(text: string, fileName: string): Spec {
+  const spec = parseSpecDocument(text, fileName);
+  return spec.l4tToJetpack === undefined ? { ...spec, l4tToJetpack: builtinJetpackTable() } : spec;
+}
+
+let builtinTable: Readonly<Record<string, string>> | undefined;
+
+/** The built-in baseline's l4tToJetpack, read once (synchronously: parseSpec is synchronous). */
+function builtinJetpackTable(): Readonly<Record<string, string>> {
+  builtinTable ??=
+    parseSpecDocument(readFileSync(BUILTIN_SPEC_URL, 'utf8'), basename(fileURLToPath(BUILTIN_SPEC_URL)))
+      .l4tToJetpack ?? {};
+  return builtinTable;
+}
+
+function parseSpecDocument(text: string, fileName: string): Spec {
   // uniqueKeys: a key written twice is almost always a mistake that would silently drop a threshold.
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, merge: true });
   if (doc.errors.length > 0) {
@@ -79,9 +97,4 @@ export async function loadSpec(file?: string): Promise<Spec> {
     throw new SpecError(name, '', `cannot read the spec (${code ?? (err as Error).message})`);
   }
   return parseSpec(text, name);
-}
-
-/** The revision evaluations record (NodeResult.spec.revision). */
-export function specRevision(spec: Spec): string {
-  return spec.metadata.revision;
 }

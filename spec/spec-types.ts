@@ -20,7 +20,6 @@ export const RULE_TYPES = [
   'nodeLabel',
   'dnsResolution',
 ] as const;
-export type RuleType = (typeof RULE_TYPES)[number];
 
 /** Facts a `oneOf` rule can read. */
 export const ONE_OF_FACTS = ['cpu.arch'] as const;
@@ -152,4 +151,10 @@ export interface Spec {
   kind: typeof SPEC_KIND;
   metadata: { name: string; revision: string; description?: string };
   checks: SpecCheck[];
+  /**
+   * L4T release (`36.4.3`, as etc/nv_tegra_release gives it) → JetPack release (`6.2`): the evaluation
+   * derives facts.jetson.jetpackVersion from it (spec/jetpack.ts). A spec file without it gets the
+   * built-in baseline's table from parseSpec; absent here (a spec validated on its own) means no table.
+   */
+  l4tToJetpack?: Readonly<Record<string, string>>;
 }

@@ -2,6 +2,7 @@
 // wrong, unknown fields are errors (a typo must not silently drop a requirement), and rule parameters
 // are checked against their rule type (a bad quantity or version fails at load, not at evaluation).
 import { ROLES, type Role } from '../report/constants.js';
+import { L4T_RELEASE } from './jetpack.js';
 import { parseByteQuantity } from './quantity.js';
 import {
   BYTE_FACTS,
@@ -284,6 +285,22 @@ function checkOf(val: Validator, raw: unknown, path: string): SpecCheck {
   }
 }
 
+/** `l4tToJetpack`: L4T release → JetPack release, both version strings (a dotted JetPack fits the fact). */
+function jetpackTableOf(val: Validator, raw: unknown): Record<string, string> {
+  const table = val.object(raw, 'l4tToJetpack');
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(table)) {
+    if (!L4T_RELEASE.test(key)) {
+      val.fail(
+        join('l4tToJetpack', key),
+        'is not an L4T release (three numbers, as etc/nv_tegra_release gives them: "36.4.3")',
+      );
+    }
+    out[key] = versionValue(val, table, key, 'l4tToJetpack', 'dotted');
+  }
+  return out;
+}
+
 /**
  * Validates a parsed YAML/JSON document as a spec; throws SpecError naming file, field and problem.
  * `numbers` (from parseSpec) lets a number that YAML read differently from its text (`12.10` → 12.1,
@@ -295,7 +312,7 @@ export function validateSpec(doc: unknown, file: string, numbers: NumberSources 
     if (source !== String(value)) val.yamlNumber(path, value);
   }
   const root = val.object(doc, '');
-  val.closed(root, '', ['apiVersion', 'kind', 'metadata', 'checks']);
+  val.closed(root, '', ['apiVersion', 'kind', 'metadata', 'checks', 'l4tToJetpack']);
   val.oneOf(root, 'apiVersion', '', [SPEC_API_VERSION]);
   val.oneOf(root, 'kind', '', [SPEC_KIND]);
   if (root.metadata === undefined) val.fail('metadata', 'is required');
@@ -321,5 +338,7 @@ export function validateSpec(doc: unknown, file: string, numbers: NumberSources 
     seen.set(check.id, i);
     return check;
   });
-  return { apiVersion: SPEC_API_VERSION, kind: SPEC_KIND, metadata, checks };
+  const spec: Spec = { apiVersion: SPEC_API_VERSION, kind: SPEC_KIND, metadata, checks };
+  if (root.l4tToJetpack !== undefined) spec.l4tToJetpack = jetpackTableOf(val, root.l4tToJetpack);
+  return spec;
 }

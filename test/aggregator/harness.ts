@@ -14,6 +14,7 @@ import { type AggregatorServer, type AppDeps, buildApp } from '../../aggregator/
 import type { ReportEvaluator } from '../../aggregator/server/evaluator.js';
 import { NodeStore } from '../../aggregator/store.js';
 import type { CheckResult, NodeResult, Report, Verdict } from '../../report/schema.js';
+import { evaluatedFacts } from '../../spec/jetpack.js';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 
@@ -75,7 +76,8 @@ export function fakeEvaluator(verdictOf: (node: string) => Verdict = () => 'pass
         role: labels?.['node-type'] === 'gpu' ? 'gpu' : 'compute',
         roleSource: labels ? 'label:node-type' : 'facts',
         verdict,
-        facts: report.facts,
+        // A fake evaluation with no L4T → JetPack table.
+        facts: evaluatedFacts(report.facts, new Map()),
         probeErrors: report.probeErrors,
         checks: [check],
         collectedAt: report.collectedAt,

@@ -1,8 +1,9 @@
 // Builders for NodeStates in the reconcile tests.
 import type { NodeState } from '../../aggregator/contracts.js';
-import type { CheckResult, Facts, NodeResult, Role } from '../../report/schema.js';
+import type { CheckResult, EvaluatedFacts, NodeResult, Role } from '../../report/schema.js';
 
-export function facts(overrides: Partial<Facts> = {}): Facts {
+/** A result's facts (as evaluated). */
+export function facts(overrides: Partial<EvaluatedFacts> = {}): EvaluatedFacts {
   return {
     hostname: null,
     cpu: null,
@@ -31,7 +32,7 @@ export function check(id: string, status: CheckResult['status']): CheckResult {
 export function nodeState(
   node: string,
   verdict: 'pass' | 'warn' | 'fail',
-  options: { role?: Role; checks?: CheckResult[]; facts?: Facts; stale?: boolean } = {},
+  options: { role?: Role; checks?: CheckResult[]; facts?: EvaluatedFacts; stale?: boolean } = {},
 ): NodeState {
   const role = options.role ?? 'gpu';
   const checks =

@@ -166,6 +166,7 @@ describe('evaluate', () => {
   });
 
   it('Jetson: JetPack 6.2 passes, 6.0 fails, an unknown L4T warns naming L4T and package', () => {
+    // The agent reports the L4T release; the JetPack release comes from the spec's table.
     const ok = run(
       buildFacts({
         cpu: { arch: 'arm64', logicalCores: 12, physicalCores: null, model: null },
@@ -180,18 +181,18 @@ describe('evaluate', () => {
     const old = run(
       buildFacts({
         cpu: null,
-        jetson: jetsonFacts({ l4tVersion: '36.2.0', jetpackVersion: '6.0', cudaVersion: '12.2' }),
+        jetson: jetsonFacts({ l4tVersion: '36.3.0', cudaVersion: '12.2' }),
       }),
       'jetson',
     );
     expect(check(old, 'jetson.jetpack')).toMatchObject({ status: 'fail', observed: '6.0' });
+    expect(old.facts.jetson?.jetpackVersion).toBe('6.0');
     expect(check(old, 'gpu.cuda').status).toBe('fail');
 
     const unknown = run(
       buildFacts({
         jetson: jetsonFacts({
           l4tVersion: '36.9.1',
-          jetpackVersion: null,
           jetpackPackageVersion: '6.9-b1',
           cudaVersion: null,
         }),
@@ -203,7 +204,8 @@ describe('evaluate', () => {
     expect(jp.observed).toBe('L4T 36.9.1');
     expect(jp.message).toContain('36.9.1');
     expect(jp.message).toContain('6.9-b1');
-    expect(jp.message).toContain('spec/jetpack.yaml');
+    expect(jp.message).toContain("the spec's l4tToJetpack table");
+    expect(unknown.facts.jetson?.jetpackVersion).toBeNull();
     // Jetson CUDA comes with JetPack: skipped when version.json is absent.
     expect(check(unknown, 'gpu.cuda').status).toBe('skip');
   });

@@ -48,7 +48,6 @@ export function gpuFacts(driverVersion = '550.54.14', cudaVersion: string | null
 export function jetsonFacts(over: Partial<JetsonFacts> = {}): JetsonFacts {
   return {
     l4tVersion: '36.4.3',
-    jetpackVersion: '6.2',
     jetpackPackageVersion: '6.2+b77',
     cudaVersion: '12.6',
     board: 'NVIDIA Jetson AGX Orin Developer Kit',
