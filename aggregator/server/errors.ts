@@ -1,6 +1,7 @@
 // Error bodies: every error is JSON `{ statusCode, error, message }`, and a validation error names the
 // offending field (`body/facts/memory/totalBytes must be integer`, `body/facts/foo is not allowed`).
 import { STATUS_CODES } from 'node:http';
+import type { FastifyError } from 'fastify';
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
 import type { RejectReason } from './metrics.js';
 
@@ -12,6 +13,11 @@ export interface ErrorBody {
 
 export function errorBody(statusCode: number, message: string): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+}
+
+/** The status an error is answered with: its own when it is an HTTP error status, else 500. */
+export function errorStatus(err: FastifyError): number {
+  return err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
 }
 
 /** One readable message from ajv's errors (allErrors is off, so these are one failure and its anyOf). */

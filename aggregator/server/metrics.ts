@@ -36,7 +36,13 @@ export function createMetrics(
   // The command shares one Registry with the Kubernetes integration's metrics.
   const registry = options.registry ?? new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  // Registration order is the order of the exposition.
+  const reports = reportCounters(registry);
+  registerNodeGauges(registry, store);
+  return { registry, ...reports, ...latencyHistograms(registry), ...specMetrics(registry) };
+}
 
+function reportCounters(registry: Registry) {
   const reportsAccepted = new Counter({
     name: 'osmo_validator_reports_accepted_total',
     help: 'Reports accepted and evaluated.',
@@ -50,7 +56,11 @@ export function createMetrics(
   });
   // Every reason exists from the start, so a dashboard's rate() has a series before the first rejection.
   for (const reason of REJECT_REASONS) reportsRejected.inc({ reason }, 0);
+  return { reportsAccepted, reportsRejected };
+}
 
+/** Gauges computed from the store at scrape time. */
+function registerNodeGauges(registry: Registry, store: NodeStore): void {
   new Gauge({
     name: 'osmo_validator_nodes',
     help: 'Known nodes by role and verdict (verdict "unknown" = stale).',
@@ -78,6 +88,9 @@ export function createMetrics(
       this.set(stale + store.unreportedStale().length);
     },
   });
+}
+
+function latencyHistograms(registry: Registry) {
   const evaluationSeconds = new Histogram({
     name: 'osmo_validator_evaluation_duration_seconds',
     help: 'Time to evaluate one report against the spec.',
@@ -91,6 +104,10 @@ export function createMetrics(
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  return { evaluationSeconds, httpRequestSeconds };
+}
+
+function specMetrics(registry: Registry) {
   const specReloads = new Counter({
     name: 'osmo_validator_spec_reloads_total',
     help: 'Changed, valid spec files put in force without a restart.',
@@ -107,14 +124,5 @@ export function createMetrics(
     registers: [registry],
   });
   specValid.set(1);
-  return {
-    registry,
-    reportsAccepted,
-    reportsRejected,
-    evaluationSeconds,
-    httpRequestSeconds,
-    specReloads,
-    specReloadErrors,
-    specValid,
-  };
+  return { specReloads, specReloadErrors, specValid };
 }
