@@ -2,84 +2,30 @@
 // wires the host context, the collector, the sender and the reporter loop, an optional /healthz endpoint,
 // and SIGTERM. Nothing here imports fastify, pino, the Kubernetes client, execa or systeminformation.
 import http from 'node:http';
+import { formatDuration } from '../report/duration.js';
 import { errorMessage } from '../report/error-message.js';
+import { helpText } from '../report/flag-help.js';
+import { parseFlagTable } from '../report/flag-table.js';
 import type { Facts, ProbeError, Report } from '../report/schema.js';
+import { UsageError } from '../report/usage-error.js';
 import { packageVersion } from '../report/version.js';
-import { collectFacts, DEFAULT_REGISTRIES } from './collect.js';
+import { collectFacts } from './collect.js';
 import { createHostContext, type ExecMode, killAllHostProcesses } from './host.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
-import { explicitNodeName, NodeNameError, resolveNodeName } from './node-name.js';
-import {
-  DEFAULT_REGISTRY_TIMEOUT_MS,
-  formatDuration,
-  parseDurationInRange,
-  parseExecMode,
-  parseFlags,
-  parseHostRoot,
-  parseLogLevel,
-  parsePort,
-  parseRegistries,
-  parseRegistryTimeout,
-  UsageError,
-} from './options.js';
+import { NodeNameError, resolveNodeName } from './node-name.js';
+import { AGENT_FLAGS } from './options.js';
 import { hostnameProbe } from './probes/hostname.js';
 import { createReporter, type Reporter, reportOnce } from './reporter.js';
-import { createSender, DEFAULT_SEND_TIMEOUT_MS, parseAggregatorUrl, type SendFn } from './sender.js';
+import { createSender, parseAggregatorUrl, type SendFn } from './sender.js';
 
-export const HELP = `Usage: osmo-node-validator agent --aggregator URL [options]
-
-Probes this node on a schedule and reports its facts to the aggregator: at once when they change,
+export const HELP = helpText(AGENT_FLAGS, {
+  usage: 'osmo-node-validator agent --aggregator URL [options]',
+  about: `Probes this node on a schedule and reports its facts to the aggregator: at once when they change,
 otherwise every --heartbeat. While the aggregator is unavailable it retries with exponential backoff
 (full jitter, 1s to 5m, Retry-After honoured), keeping only the newest report; it never exits for that.
-
-Options:
-  --aggregator URL         aggregator base URL, e.g. https://osmo-node-validator.osmo-node-validator.svc
-                           (default: env OSMO_VALIDATOR_AGGREGATOR). Reports go to URL/api/v1/reports.
-  --token-file FILE        bearer token, re-read before every report (the projected ServiceAccount token)
-  --ca-file FILE           CA bundle trusted for the aggregator's certificate, re-read when it changes
-  --allow-insecure-http    allow plain http:// to a non-loopback aggregator (the token travels in clear)
-  --node-name NAME         this node's Kubernetes name (default: env NODE_NAME, then the host's hostname
-                           read under --host-root, then this machine's only when --host-root is /;
-                           lowercased). Resolved once at start; an invalid name exits 2.
-  --interval DURATION      how often to probe (default 60s, ±10% jitter)
-  --heartbeat DURATION     send even unchanged facts after this long (default 5m)
-  --timeout DURATION       request timeout for one report to the aggregator (default 10s)
-  --registries LIST|none   registry hosts (host[:port],...) to probe (default ${DEFAULT_REGISTRIES.join(',')})
-  --registry-timeout DURATION
-                           per-registry probe timeout (default ${formatDuration(DEFAULT_REGISTRY_TIMEOUT_MS)}; what \`check --timeout\` sets)
-  --host-root DIR          the host's root filesystem as this process sees it (default /; /host in the pod)
-  --exec-mode local|chroot how host commands run (default local)
-  --once                   probe, send one report and exit: 0 accepted, 1 rejected (4xx), 2 bad arguments
-                           or unreadable token/CA file, 3 aggregator unreachable (network, TLS, timeout,
-                           5xx, 408, 429)
-  --health-port PORT       serve GET /healthz on this port (off unless given)
-  --health-host HOST       address for --health-port (default 0.0.0.0)
-  --log-level LEVEL        debug, info, warn, error or silent (default info); JSON lines on stderr
-  -h, --help               this text
-
-Durations: 250ms, 30s, 5m, 1h, 1h30m.
-`;
-
-const FLAGS = {
-  aggregator: { type: 'string' },
-  'token-file': { type: 'string' },
-  'ca-file': { type: 'string' },
-  'allow-insecure-http': { type: 'boolean' },
-  'insecure-http': { type: 'boolean' },
-  'node-name': { type: 'string' },
-  interval: { type: 'string' },
-  heartbeat: { type: 'string' },
-  timeout: { type: 'string' },
-  registries: { type: 'string' },
-  'registry-timeout': { type: 'string' },
-  'host-root': { type: 'string' },
-  'exec-mode': { type: 'string' },
-  once: { type: 'boolean' },
-  'health-port': { type: 'string' },
-  'health-host': { type: 'string' },
-  'log-level': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+The node name is resolved once at start; an invalid one exits 2.`,
+  footer: 'Durations: 250ms, 30s, 5m, 1h, 1h30m.',
+});
 
 export const EXIT_ACCEPTED = 0;
 export const EXIT_REJECTED = 1;
@@ -106,54 +52,27 @@ export interface AgentConfig {
   logLevel: LogLevel;
 }
 
-const DAY_MS = 86_400_000;
-
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentConfig | 'help' {
-  const v = parseFlags(argv, FLAGS);
-  if (v.help) return 'help';
-  const aggregatorText = v.aggregator ?? env.OSMO_VALIDATOR_AGGREGATOR;
-  if (aggregatorText === undefined || aggregatorText === '') {
+  const v = parseFlagTable(AGENT_FLAGS, argv, env);
+  if (v === 'help') return 'help';
+  if (v.aggregator === undefined) {
     throw new UsageError('--aggregator URL is required (or set OSMO_VALIDATOR_AGGREGATOR)');
   }
-  const aggregator = parseAggregatorUrl(
-    aggregatorText,
-    Boolean(v['allow-insecure-http'] || v['insecure-http']),
-  );
-  const intervalMs = parseDurationInRange(v.interval ?? '60s', '--interval', 1000, DAY_MS);
-  const heartbeatMs = parseDurationInRange(v.heartbeat ?? '5m', '--heartbeat', 1000, 7 * DAY_MS);
-  const timeoutMs =
-    v.timeout === undefined
-      ? DEFAULT_SEND_TIMEOUT_MS
-      : parseDurationInRange(v.timeout, '--timeout', 100, 300_000);
-  const registryTimeoutMs = parseRegistryTimeout(v['registry-timeout']);
-  let nodeName: string | null;
-  try {
-    nodeName = explicitNodeName({ flag: v['node-name'], env: env.NODE_NAME });
-  } catch (e) {
-    if (e instanceof NodeNameError) throw new UsageError(e.message);
-    throw e;
-  }
-  for (const flag of ['token-file', 'ca-file'] as const) {
-    if (v[flag] === '') throw new UsageError(`--${flag}: empty path`);
-  }
   return {
-    aggregator,
+    aggregator: parseAggregatorUrl(v.aggregator, v['allow-insecure-http']),
     tokenFile: v['token-file'],
     caFile: v['ca-file'],
-    nodeName,
-    intervalMs,
-    heartbeatMs,
-    timeoutMs,
-    registries: v.registries === undefined ? [...DEFAULT_REGISTRIES] : parseRegistries(v.registries),
-    registryTimeoutMs,
-    hostRoot: parseHostRoot(v['host-root'] ?? '/'),
-    execMode: parseExecMode(v['exec-mode'] ?? 'local'),
-    once: Boolean(v.once),
-    health:
-      v['health-port'] === undefined
-        ? null
-        : { host: v['health-host'] ?? '0.0.0.0', port: parsePort(v['health-port'], '--health-port', true) },
-    logLevel: parseLogLevel(v['log-level'] ?? 'info'),
+    nodeName: v['node-name'] ?? null,
+    intervalMs: v.interval,
+    heartbeatMs: v.heartbeat,
+    timeoutMs: v.timeout,
+    registries: v.registries,
+    registryTimeoutMs: v['registry-timeout'],
+    hostRoot: v['host-root'],
+    execMode: v['exec-mode'],
+    once: v.once,
+    health: v['health-port'] === undefined ? null : { host: v['health-host'], port: v['health-port'] },
+    logLevel: v['log-level'],
   };
 }
 
@@ -245,33 +164,50 @@ export async function run(argv: string[]): Promise<number> {
   return code;
 }
 
-export async function runAgent(argv: string[], deps: AgentDeps): Promise<number> {
-  const stdout = deps.stdout ?? ((t: string) => process.stdout.write(t));
-  const stderr = deps.stderr ?? ((t: string) => process.stderr.write(t));
-  let config: AgentConfig;
+/** The command line → the configuration, or the exit status after printing help or the usage error. */
+function readConfig(argv: string[], deps: AgentDeps, io: AgentIo): AgentConfig | number {
   try {
     const parsed = parseAgentArgs(argv, deps.env ?? process.env);
-    if (parsed === 'help') {
-      stdout(HELP);
-      return 0;
-    }
-    config = parsed;
+    if (parsed !== 'help') return parsed;
+    io.stdout(HELP);
+    return 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      stderr(
-        `osmo-node-validator agent: ${e.message}\nRun \`osmo-node-validator agent --help\` for the options.\n`,
-      );
-      return EXIT_USAGE;
-    }
-    throw e;
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr(
+      `osmo-node-validator agent: ${e.message}\nRun \`osmo-node-validator agent --help\` for the options.\n`,
+    );
+    return EXIT_USAGE;
   }
+}
+
+interface AgentIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** What the loop (or --once) runs with. */
+interface AgentParts {
+  node: string;
+  agentVersion: string;
+  collectReport: (signal: AbortSignal) => Promise<Report>;
+  send: SendFn;
+  log: Logger;
+}
+
+export async function runAgent(argv: string[], deps: AgentDeps): Promise<number> {
+  const io: AgentIo = {
+    stdout: deps.stdout ?? ((t: string) => process.stdout.write(t)),
+    stderr: deps.stderr ?? ((t: string) => process.stderr.write(t)),
+  };
+  const config = readConfig(argv, deps, io);
+  if (typeof config === 'number') return config;
 
   let node: string;
   try {
     node = await startupNodeName(config, deps);
   } catch (e) {
     if (!(e instanceof NodeNameError)) throw e;
-    stderr(`osmo-node-validator agent: ${e.message}\n`);
+    io.stderr(`osmo-node-validator agent: ${e.message}\n`);
     return EXIT_USAGE;
   }
 
@@ -301,16 +237,26 @@ export async function runAgent(argv: string[], deps: AgentDeps): Promise<number>
     };
   };
 
-  if (config.once) return runOnce(config, collectReport, send, log, stdout, stderr);
+  if (config.once) return runOnce(config, collectReport, send, log, io.stdout, io.stderr);
+  return runLoop(config, { node, agentVersion, collectReport, send, log }, deps, io);
+}
 
+/** The long-running mode: the reporter loop and /healthz until SIGTERM/SIGINT (or deps.stop). */
+async function runLoop(
+  config: AgentConfig,
+  parts: AgentParts,
+  deps: AgentDeps,
+  io: AgentIo,
+): Promise<number> {
+  const { log } = parts;
   const reporter = createReporter(
-    { collect: collectReport, send, log },
+    { collect: parts.collectReport, send: parts.send, log },
     { intervalMs: config.intervalMs, heartbeatMs: config.heartbeatMs },
   );
   log.info('reporting to aggregator', {
     aggregator: config.aggregator.href,
-    node,
-    version: agentVersion,
+    node: parts.node,
+    version: parts.agentVersion,
   });
 
   let healthServer: http.Server | null = null;
@@ -325,31 +271,19 @@ export async function runAgent(argv: string[], deps: AgentDeps): Promise<number>
           : null;
       log.info('health endpoint listening', { ...healthAddress });
     } catch (e) {
-      stderr(
+      io.stderr(
         `osmo-node-validator agent: cannot listen on --health-port ${config.health.port}: ${String(e)}\n`,
       );
       return EXIT_USAGE;
     }
   }
 
-  let onSignal: ((signal: NodeJS.Signals) => void) | null = null;
-  const stopped = new Promise<string>((resolve) => {
-    if (deps.stop?.aborted) resolve('stop requested');
-    deps.stop?.addEventListener('abort', () => resolve('stop requested'), { once: true });
-    if (deps.handleSignals !== false) {
-      onSignal = (signal: NodeJS.Signals) => resolve(signal);
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
-    }
-  });
+  const stop = stopRequested(deps);
   reporter.start();
   deps.onStarted?.({ reporter, health: healthAddress });
-  const reason = await stopped;
+  const reason = await stop.reason;
   log.info(`stopping (${reason})`);
-  if (onSignal !== null) {
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('SIGINT', onSignal);
-  }
+  stop.release();
   stopHostCommands(log);
   await reporter.stop();
   if (healthServer !== null) {
@@ -359,6 +293,26 @@ export async function runAgent(argv: string[], deps: AgentDeps): Promise<number>
   }
   log.info('stopped');
   return 0;
+}
+
+/** Resolves with why the loop should stop (deps.stop, or SIGTERM/SIGINT unless handleSignals is false). */
+function stopRequested(deps: AgentDeps): { reason: Promise<string>; release: () => void } {
+  let onSignal: ((signal: NodeJS.Signals) => void) | null = null;
+  const reason = new Promise<string>((resolve) => {
+    if (deps.stop?.aborted) resolve('stop requested');
+    deps.stop?.addEventListener('abort', () => resolve('stop requested'), { once: true });
+    if (deps.handleSignals !== false) {
+      onSignal = (signal: NodeJS.Signals) => resolve(signal);
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    }
+  });
+  const release = () => {
+    if (onSignal === null) return;
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGINT', onSignal);
+  };
+  return { reason, release };
 }
 
 async function runOnce(

@@ -2,63 +2,27 @@
 // --spec), print a table or one JSON document. Exit 0: no check failed (warnings allowed); 1: a check is
 // fail or error; 2: the check could not run (bad arguments, unreadable or malformed spec).
 // Imports stay light: no fastify, pino or Kubernetes client on this path.
-import { ROLES, type Role } from '../report/constants.js';
+import type { Role } from '../report/constants.js';
+import { helpText } from '../report/flag-help.js';
+import { parseFlagTable } from '../report/flag-table.js';
+import { UsageError } from '../report/usage-error.js';
 import type { RoleDecision } from '../spec/api.js';
 import { evaluate } from '../spec/evaluate.js';
 import { loadSpec, SpecError } from '../spec/load.js';
 import { roleFromFacts } from '../spec/role.js';
-import { collectFacts, DEFAULT_REGISTRIES } from './collect.js';
+import { collectFacts } from './collect.js';
 import { createHostContext, type ExecMode, killAllHostProcesses } from './host.js';
-import { explicitNodeName, NodeNameError, resolveNodeName } from './node-name.js';
-import {
-  DEFAULT_REGISTRY_TIMEOUT_MS,
-  formatDuration,
-  parseExecMode,
-  parseFlags,
-  parseHostRoot,
-  parseRegistries,
-  parseRegistryTimeout,
-  UsageError,
-} from './options.js';
+import { NodeNameError, resolveNodeName } from './node-name.js';
+import { CHECK_FLAGS } from './options.js';
 import { renderTable } from './render.js';
 
-const USAGE = `Usage: osmo-node-validator check [options]
-
-Probes this host once, evaluates it against the OSMO on-prem baseline (or --spec) and prints the result.
-
-Options:
-  --host-root DIR          the host's root filesystem as this process sees it (default /; /host in a pod)
-  --exec-mode MODE         local (default): run host commands here, found under DIR first;
-                           chroot: run them inside DIR
-  --role ROLE              auto (default) | control-plane | operator | compute | gpu | jetson
-                           auto: jetson when etc/nv_tegra_release exists; control-plane with a kube-apiserver
-                           static pod manifest; gpu with an NVIDIA GPU (nvidia-smi or on the PCI bus);
-                           else compute
-  --spec FILE              a spec file instead of the built-in baseline
-  --registries LIST|none   registries to probe (default ${DEFAULT_REGISTRIES.join(',')}); none skips the probe
-  --registry-timeout DURATION
-                           per-registry probe timeout (default ${formatDuration(DEFAULT_REGISTRY_TIMEOUT_MS)}); --timeout is the same option
-  --timeout DURATION       per-registry probe timeout (alias of --registry-timeout)
-  --node-name NAME         node name to report (default: env NODE_NAME, then the host's hostname read
-                           under --host-root, then this machine's only when --host-root is /; lowercased)
-  --json                   print the result as one JSON document on stdout
-  -h, --help               this text
-
-Exit status: 0 no check failed (warnings allowed), 1 a check failed or errored, 2 the check could not run.
-`;
-
-const FLAGS = {
-  'host-root': { type: 'string' },
-  'exec-mode': { type: 'string' },
-  role: { type: 'string' },
-  spec: { type: 'string' },
-  registries: { type: 'string' },
-  timeout: { type: 'string' },
-  'registry-timeout': { type: 'string' },
-  'node-name': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+const USAGE = helpText(CHECK_FLAGS, {
+  usage: 'osmo-node-validator check [options]',
+  about:
+    'Probes this host once, evaluates it against the OSMO on-prem baseline (or --spec) and prints the result.',
+  footer:
+    'Exit status: 0 no check failed (warnings allowed), 1 a check failed or errored, 2 the check could not run.',
+});
 
 /** Where output goes; tests pass their own. */
 export interface CheckIo {
@@ -79,36 +43,19 @@ interface CheckConfig {
   json: boolean;
 }
 
-const ROLE_CHOICES: readonly string[] = ['auto', ...ROLES];
-
-function parseRole(text: string): Role | 'auto' {
-  if (ROLE_CHOICES.includes(text)) return text as Role | 'auto';
-  throw new UsageError(`--role: expected one of ${ROLE_CHOICES.join(', ')}, got ${JSON.stringify(text)}`);
-}
-
-/** --registry-timeout, or its alias --timeout (the flag `check` documented first). */
-function registryTimeout(v: { timeout?: string | undefined; 'registry-timeout'?: string | undefined }) {
-  if (v.timeout !== undefined && v['registry-timeout'] !== undefined) {
-    throw new UsageError('--timeout and --registry-timeout are the same option; give only one');
-  }
-  return v.timeout !== undefined
-    ? parseRegistryTimeout(v.timeout, '--timeout')
-    : parseRegistryTimeout(v['registry-timeout']);
-}
-
 function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv): CheckConfig | 'help' {
-  const v = parseFlags(argv, FLAGS);
-  if (v.help) return 'help';
+  // Everything is checked now, --node-name / NODE_NAME included, so a bad value fails before any probing.
+  const v = parseFlagTable(CHECK_FLAGS, argv, env);
+  if (v === 'help') return 'help';
   return {
-    hostRoot: parseHostRoot(v['host-root'] ?? '/'),
-    execMode: parseExecMode(v['exec-mode'] ?? 'local'),
-    role: parseRole(v.role ?? 'auto'),
+    hostRoot: v['host-root'],
+    execMode: v['exec-mode'],
+    role: v.role,
     specFile: v.spec,
-    registries: v.registries === undefined ? [...DEFAULT_REGISTRIES] : parseRegistries(v.registries),
-    registryTimeoutMs: registryTimeout(v),
-    // Validated now so a bad value fails before any probing; the host's name is only known after.
-    nodeName: explicitNodeName({ flag: v['node-name'], env: env.NODE_NAME }),
-    json: v.json ?? false,
+    registries: v.registries,
+    registryTimeoutMs: v['registry-timeout'],
+    nodeName: v['node-name'] ?? null,
+    json: v.json,
   };
 }
 
@@ -117,7 +64,7 @@ export async function run(argv: string[], io: CheckIo = process): Promise<number
   try {
     config = parseCheckArgs(argv, io.env);
   } catch (e) {
-    if (!(e instanceof UsageError) && !(e instanceof NodeNameError)) throw e;
+    if (!(e instanceof UsageError)) throw e;
     io.stderr.write(
       `osmo-node-validator check: ${e.message}\nRun \`osmo-node-validator check --help\` for the options.\n`,
     );

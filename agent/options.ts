@@ -1,87 +1,25 @@
-// Option parsing shared by the agent and check commands: durations, --host-root, --exec-mode,
-// --registries, --log-level, ports. Every error is a UsageError whose message names the flag and the
-// accepted form, so the command can print it and exit 2.
+// The options of `check` and `agent` as data (report/flag-table.ts): each flag once, with its value kind,
+// default, environment variable and help. The host flags are one group both commands take. Their
+// parsers and --help are generated from these tables, and a test holds README's option lists to them.
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
-import { errorMessage } from '../report/error-message.js';
+import { ROLES } from '../report/constants.js';
+import { formatDuration } from '../report/duration.js';
+import { envName, type FlagTable, type ValueKind } from '../report/flag-table.js';
+import { choice, duration, file, port, SWITCH, text } from '../report/flag-values.js';
 import { parseRegistryHost } from '../report/grammars.js';
 import { LIMITS } from '../report/limits.js';
+import { UsageError } from '../report/usage-error.js';
+import { DEFAULT_REGISTRIES } from './collect.js';
 import type { ExecMode } from './host.js';
-import { isLogLevel, LOG_LEVELS, type LogLevel } from './log.js';
-
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * Parses a duration such as `250ms`, `30s`, `5m`, `1h`, `1.5s` or `1h30m` into milliseconds. A bare
- * number is refused: the unit is never guessed.
- */
-export function parseDuration(text: string, flag = 'duration'): number {
-  const trimmed = text.trim();
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h)/y;
-  let total = 0;
-  let pos = 0;
-  while (pos < trimmed.length) {
-    part.lastIndex = pos;
-    const m = part.exec(trimmed);
-    if (m === null) break;
-    total += Number(m[1]) * (UNIT_MS[m[2] as string] as number);
-    pos = part.lastIndex;
-  }
-  if (trimmed.length === 0 || pos !== trimmed.length || !Number.isFinite(total)) {
-    throw new UsageError(
-      `${flag}: invalid duration ${JSON.stringify(text)}; use a number with a unit, e.g. 250ms, 30s, 5m, 1h`,
-    );
-  }
-  return Math.round(total);
-}
-
-/** parseDuration with bounds (inclusive), e.g. an interval of at least 1s. */
-export function parseDurationInRange(text: string, flag: string, minMs: number, maxMs: number): number {
-  const ms = parseDuration(text, flag);
-  if (ms < minMs || ms > maxMs) {
-    throw new UsageError(
-      `${flag}: ${text} is out of range (${formatDuration(minMs)} to ${formatDuration(maxMs)})`,
-    );
-  }
-  return ms;
-}
-
-/** 90000 → "1m30s"; for messages. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  let rest = Math.round(ms / 1000);
-  const h = Math.floor(rest / 3600);
-  rest -= h * 3600;
-  const m = Math.floor(rest / 60);
-  const s = rest - m * 60;
-  return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s || (!h && !m) ? `${s}s` : ''}`;
-}
-
-/** Per-registry probe timeout of `check` and `agent` (--registry-timeout). */
-export const DEFAULT_REGISTRY_TIMEOUT_MS = 5000;
-
-/** --registry-timeout (or check's --timeout): 100ms to 2m; undefined → the default. */
-export function parseRegistryTimeout(text: string | undefined, flag = '--registry-timeout'): number {
-  return text === undefined ? DEFAULT_REGISTRY_TIMEOUT_MS : parseDurationInRange(text, flag, 100, 120_000);
-}
-
-export function parseExecMode(text: string, flag = '--exec-mode'): ExecMode {
-  if (text === 'local' || text === 'chroot') return text;
-  throw new UsageError(`${flag}: expected local or chroot, got ${JSON.stringify(text)}`);
-}
+import { LOG_LEVELS } from './log.js';
+import { explicitNodeName, NodeNameError } from './node-name.js';
+import { DEFAULT_SEND_TIMEOUT_MS } from './sender.js';
 
 /** Resolves --host-root to an absolute path and checks it is a directory. */
-export function parseHostRoot(text: string, flag = '--host-root'): string {
-  if (text.length === 0) throw new UsageError(`${flag}: empty path`);
-  const dir = path.resolve(text);
+function parseHostRoot(value: string, flag = '--host-root'): string {
+  if (value.length === 0) throw new UsageError(`${flag}: empty path`);
+  const dir = path.resolve(value);
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();
@@ -96,8 +34,8 @@ export function parseHostRoot(text: string, flag = '--host-root'): string {
  * `--registries`: comma-separated `host[:port]` list; `none` → null (the probe is skipped).
  * Duplicates are dropped, order kept.
  */
-export function parseRegistries(text: string, flag = '--registries'): string[] | null {
-  const trimmed = text.trim();
+export function parseRegistries(value: string, flag = '--registries'): string[] | null {
+  const trimmed = value.trim();
   if (trimmed.toLowerCase() === 'none') return null;
   const hosts = trimmed
     .split(',')
@@ -116,28 +54,121 @@ export function parseRegistries(text: string, flag = '--registries'): string[] |
   return [...new Set(hosts)];
 }
 
-export function parseLogLevel(text: string, flag = '--log-level'): LogLevel {
-  if (isLogLevel(text)) return text;
-  throw new UsageError(`${flag}: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(text)}`);
-}
+/** --node-name / NODE_NAME, checked and lowercased as node-name.ts does. */
+const NODE_NAME: ValueKind<string> = {
+  metavar: 'NAME',
+  parse(value, label) {
+    let name: string | null;
+    try {
+      name = explicitNodeName({ flag: value });
+    } catch (e) {
+      if (!(e instanceof NodeNameError)) throw e;
+      // node-name.ts words its errors for --node-name; name where the value came from instead.
+      throw new UsageError(e.message.replace(/^--node-name/, label));
+    }
+    if (name === null) throw new UsageError(`${label}: empty value`);
+    return name;
+  },
+};
 
-/** A TCP port; 0 (any free port) only when allowZero. */
-export function parsePort(text: string, flag: string, allowZero = false): number {
-  const n = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isInteger(n) || n > 65535 || (n === 0 && !allowZero)) {
-    throw new UsageError(`${flag}: expected a port number 1-65535, got ${JSON.stringify(text)}`);
-  }
-  return n;
-}
+export const EXEC_MODE = choice<ExecMode>(['local', 'chroot']);
+const REGISTRIES: ValueKind<string[] | null> = { metavar: 'LIST|none', parse: parseRegistries };
+export const LOG_LEVEL = choice(LOG_LEVELS, 'LEVEL');
 
-/**
- * Strict flag parsing (node:util parseArgs): unknown flags, missing values and positionals are a
- * UsageError. Values of a flag given twice: the last one wins (type: 'string' without multiple).
- */
-export function parseFlags<const O extends ParseArgsOptionsConfig>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw new UsageError(errorMessage(e));
-  }
-}
+const DAY_MS = 86_400_000;
+
+/** How both commands reach the host, and the name they speak for. */
+export const HOST_FLAGS = {
+  'host-root': {
+    kind: { metavar: 'DIR', parse: parseHostRoot },
+    default: '/',
+    help: "the host's root filesystem as this process sees it (/host in the pod); every host file is read under it",
+  },
+  'exec-mode': {
+    kind: EXEC_MODE,
+    default: 'local',
+    help:
+      'how host commands run: local runs them here, looking each one up under DIR first; ' +
+      'chroot runs them inside DIR',
+  },
+  registries: {
+    kind: REGISTRIES,
+    default: DEFAULT_REGISTRIES.join(','),
+    help: 'registry hosts (host[:port],...) to probe, e.g. mirrors; none skips the probe',
+  },
+  'registry-timeout': {
+    kind: duration(100, 120_000),
+    default: '5s',
+    help: 'per-registry probe timeout',
+  },
+  'node-name': {
+    kind: NODE_NAME,
+    env: 'NODE_NAME',
+    help:
+      "the node's name; without it NODE_NAME, then the host's hostname read under --host-root, then " +
+      "this machine's (only when --host-root is /); lowercased; an invalid name is an error, never a guess",
+  },
+} as const satisfies FlagTable;
+
+export const CHECK_FLAGS = {
+  ...HOST_FLAGS,
+  timeout: {
+    aliasOf: 'registry-timeout',
+    help: 'per-registry probe timeout: the same as --registry-timeout (give only one)',
+  },
+  role: {
+    kind: choice(['auto', ...ROLES]),
+    default: 'auto',
+    help:
+      'which requirements apply; auto: jetson when etc/nv_tegra_release exists, control-plane with a ' +
+      'kube-apiserver static pod manifest, gpu with an NVIDIA GPU (nvidia-smi or on the PCI bus), else compute',
+  },
+  spec: { kind: file(), help: 'a spec file instead of the built-in baseline' },
+  json: { kind: SWITCH, help: 'print the result as one JSON document on stdout' },
+} as const satisfies FlagTable;
+
+export const AGENT_FLAGS = {
+  aggregator: {
+    kind: text('URL'),
+    env: envName('aggregator'),
+    help:
+      'aggregator base URL (required), e.g. https://osmo-node-validator.osmo-node-validator.svc; ' +
+      'reports go to URL/api/v1/reports',
+  },
+  'token-file': {
+    kind: file(),
+    help: 'bearer token, re-read before every report (the projected ServiceAccount token)',
+  },
+  'ca-file': {
+    kind: file(),
+    help: "CA bundle trusted for the aggregator's certificate, re-read when it changes",
+  },
+  'allow-insecure-http': {
+    kind: SWITCH,
+    help: 'allow plain http:// to a non-loopback aggregator (the token travels in clear)',
+  },
+  interval: { kind: duration(1000, DAY_MS), default: '60s', help: 'how often to probe, ±10% jitter' },
+  heartbeat: {
+    kind: duration(1000, 7 * DAY_MS),
+    default: '5m',
+    help: 'send even unchanged facts after this long',
+  },
+  timeout: {
+    kind: duration(100, 300_000),
+    default: formatDuration(DEFAULT_SEND_TIMEOUT_MS),
+    help: 'request timeout for one report to the aggregator',
+  },
+  ...HOST_FLAGS,
+  once: {
+    kind: SWITCH,
+    help:
+      'probe, send one report and exit: 0 accepted, 1 rejected (4xx), 2 bad arguments or unreadable ' +
+      'token/CA file, 3 aggregator unreachable (network, TLS, timeout, 5xx, 408, 429)',
+  },
+  'health-port': {
+    kind: port({ allowZero: true }),
+    help: 'serve GET /healthz on this port (off unless given)',
+  },
+  'health-host': { kind: text('HOST'), default: '0.0.0.0', help: 'address for --health-port' },
+  'log-level': { kind: LOG_LEVEL, default: 'info', help: 'JSON lines on stderr from this level up' },
+} as const satisfies FlagTable;

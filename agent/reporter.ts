@@ -3,11 +3,11 @@
 // exponentially with full jitter while keeping only the newest report (a newer probe replaces the pending
 // one: memory stays bounded however long the outage). Logs one line per state change, not per retry.
 
+import { formatDuration } from '../report/duration.js';
 import { errorMessage } from '../report/error-message.js';
 import type { Report } from '../report/schema.js';
 import { type Fingerprint, fingerprint, fingerprintChanged } from './fingerprint.js';
 import type { Logger } from './log.js';
-import { formatDuration } from './options.js';
 import type { SendFn, SendResult } from './sender.js';
 
 export interface ReporterDeps {

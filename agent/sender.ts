@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { errorMessage } from '../report/error-message.js';
 import type { Report } from '../report/schema.js';
-import { UsageError } from './options.js';
+import { UsageError } from '../report/usage-error.js';
 
 export const REPORTS_PATH = '/api/v1/reports';
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000;

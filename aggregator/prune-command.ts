@@ -2,7 +2,6 @@
 // managed-* annotations list (only keys under its prefix) plus the well-known names, the BaselineNotMet
 // condition, and the two annotations. Every write is a JSON patch guarded by `test` operations, so a node
 // that changed since it was read is re-read and re-planned instead of being clobbered. Idempotent.
-import { parseArgs } from 'node:util';
 import {
   CoreV1Api,
   type KubeConfig,
@@ -11,36 +10,24 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import { errorMessage } from '../report/error-message.js';
+import { helpText } from '../report/flag-help.js';
+import { parseFlagTable } from '../report/flag-table.js';
 import { apiStatus, describeApiError } from './k8s/api-errors.js';
 import { loadKubeConfig } from './k8s/client.js';
-import { DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX, makeNames, type Names } from './k8s/names.js';
+import { makeNames, type Names } from './k8s/names.js';
 import { listNodesInPages } from './k8s/node-pages.js';
+import { PRUNE_FLAGS } from './options.js';
 import { ownedKeys } from './reconcile/ownership.js';
 
-export const HELP = `Usage: osmo-node-validator prune [options]
-
-Removes from every node what the validator owns: its labels and taints (those listed in its
+export const HELP = helpText(PRUNE_FLAGS, {
+  usage: 'osmo-node-validator prune [options]',
+  about: `Removes from every node what the validator owns: its labels and taints (those listed in its
 managed-labels / managed-taints annotations, plus the well-known names), the BaselineNotMet node
 condition, and the two annotations. Other labels, taints and conditions are never touched.
-Run it after deleting the aggregator (or it will put them back), before \`kubectl delete -k\`.
-
-Options:
-  --kubeconfig FILE          kubeconfig to use (default: the in-cluster service account)
-  --label-prefix PREFIX      the prefix the aggregator ran with (default ${DEFAULT_LABEL_PREFIX})
-  --condition-prefix PREFIX  prefix of the condition type (default ${DEFAULT_CONDITION_PREFIX})
-  --dry-run                  print what would be removed, write nothing
-  -h, --help                 this text
-
-Exit status: 0 done (or nothing to do), 1 some node could not be pruned, 2 bad arguments or no cluster.
-`;
-
-const FLAGS = {
-  kubeconfig: { type: 'string' },
-  'label-prefix': { type: 'string' },
-  'condition-prefix': { type: 'string' },
-  'dry-run': { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+Run it after deleting the aggregator (or it will put them back), before \`kubectl delete -k\`.`,
+  footer:
+    'Exit status: 0 done (or nothing to do), 1 some node could not be pruned, 2 bad arguments or no cluster.',
+});
 
 /** Attempts per node when it changed between read and write (409/422). */
 const MAX_ATTEMPTS = 4;
@@ -216,33 +203,33 @@ export async function prune(options: PruneOptions, io: PruneIo): Promise<number>
   return failed;
 }
 
-export async function runPrune(argv: string[], io: PruneIo): Promise<number> {
-  let values: {
-    kubeconfig?: string;
-    'label-prefix'?: string;
-    'condition-prefix'?: string;
-    'dry-run'?: boolean;
-    help?: boolean;
+function parsePruneArgs(argv: string[]) {
+  const values = parseFlagTable(PRUNE_FLAGS, argv);
+  if (values === 'help') return 'help';
+  return {
+    kubeconfig: values.kubeconfig,
+    dryRun: values['dry-run'],
+    names: makeNames(values['label-prefix'], values['condition-prefix']),
   };
-  let names: Names;
+}
+
+export async function runPrune(argv: string[], io: PruneIo): Promise<number> {
+  let options: ReturnType<typeof parsePruneArgs>;
   try {
-    values = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }).values;
-    if (values.help) {
-      io.out(HELP.trimEnd());
-      return 0;
-    }
-    names = makeNames(
-      values['label-prefix'] ?? DEFAULT_LABEL_PREFIX,
-      values['condition-prefix'] ?? DEFAULT_CONDITION_PREFIX,
-    );
+    options = parsePruneArgs(argv);
   } catch (e) {
     io.err(`osmo-node-validator prune: ${errorMessage(e)}`);
     io.err('Run `osmo-node-validator prune --help` for the options.');
     return 2;
   }
+  if (options === 'help') {
+    io.out(HELP.trimEnd());
+    return 0;
+  }
+  const { names, dryRun } = options;
   let kubeConfig: KubeConfig | null;
   try {
-    kubeConfig = loadKubeConfig(values.kubeconfig);
+    kubeConfig = loadKubeConfig(options.kubeconfig);
   } catch (e) {
     io.err(`osmo-node-validator prune: cannot load --kubeconfig: ${errorMessage(e)}`);
     return 2;
@@ -254,7 +241,7 @@ export async function runPrune(argv: string[], io: PruneIo): Promise<number> {
     return 2;
   }
   try {
-    const failed = await prune({ kubeConfig, names, dryRun: values['dry-run'] ?? false }, io);
+    const failed = await prune({ kubeConfig, names, dryRun }, io);
     return failed > 0 ? 1 : 0;
   } catch (e) {
     io.err(`osmo-node-validator prune: cannot list nodes (${describeApiError(e)})`);

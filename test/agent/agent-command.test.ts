@@ -92,8 +92,12 @@ describe('argument parsing', () => {
       {},
     );
     expect(c).toMatchObject({ registries: null, health: { host: '0.0.0.0', port: 8081 } });
-    const d = parseAgentArgs(['--aggregator', 'http://agg.svc:80', '--insecure-http'], {});
+    const d = parseAgentArgs(['--aggregator', 'http://agg.svc:80', '--allow-insecure-http'], {});
     expect(d).toMatchObject({ registries: ['nvcr.io', 'ghcr.io', 'docker.io'], health: null });
+    // The aggregator's --insecure-http is not a synonym here: the agent has one name for it.
+    expect(() => parseAgentArgs(['--aggregator', 'http://agg.svc:80', '--insecure-http'], {})).toThrow(
+      /Unknown option '--insecure-http'/,
+    );
   });
 });
 

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import {
-  formatDuration,
-  parseDuration,
-  parseDurationInRange,
-  parseExecMode,
-  parseFlags,
-  parseLogLevel,
-  parsePort,
-  parseRegistries,
-  parseRegistryTimeout,
-  UsageError,
-} from '../../agent/options.js';
+import { CHECK_FLAGS, EXEC_MODE, HOST_FLAGS, LOG_LEVEL, parseRegistries } from '../../agent/options.js';
+import { formatDuration, parseDuration, parseDurationInRange } from '../../report/duration.js';
+import { parseFlagTable } from '../../report/flag-table.js';
+import { parsePort } from '../../report/flag-values.js';
+import { UsageError } from '../../report/usage-error.js';
+
+/** The parsed host flags of a command line (never --help here). */
+function hostFlags(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const values = parseFlagTable(HOST_FLAGS, argv, env);
+  if (values === 'help') throw new Error('unexpected help');
+  return values;
+}
 
 describe('parseDuration', () => {
   it.each([
@@ -69,10 +69,14 @@ describe('parseRegistries', () => {
 
 describe('other option parsers', () => {
   it('parses exec modes, log levels and ports', () => {
-    expect(parseExecMode('chroot')).toBe('chroot');
-    expect(() => parseExecMode('docker')).toThrow('--exec-mode: expected local or chroot, got "docker"');
-    expect(parseLogLevel('warn')).toBe('warn');
-    expect(() => parseLogLevel('verbose')).toThrow(UsageError);
+    expect(EXEC_MODE.parse('chroot', '--exec-mode')).toBe('chroot');
+    expect(() => EXEC_MODE.parse('docker', '--exec-mode')).toThrow(
+      '--exec-mode: expected local or chroot, got "docker"',
+    );
+    expect(LOG_LEVEL.parse('warn', '--log-level')).toBe('warn');
+    expect(() => LOG_LEVEL.parse('verbose', '--log-level')).toThrow(
+      '--log-level: expected one of debug, info, warn, error, silent, got "verbose"',
+    );
     expect(parsePort('8081', '--health-port')).toBe(8081);
     expect(parsePort('0', '--health-port', true)).toBe(0);
     expect(() => parsePort('0', '--health-port')).toThrow(UsageError);
@@ -81,18 +85,36 @@ describe('other option parsers', () => {
   });
 
   it('parses the registry timeout: default 5s, 100ms to 2m, errors name the flag given', () => {
-    expect(parseRegistryTimeout(undefined)).toBe(5000);
-    expect(parseRegistryTimeout('750ms')).toBe(750);
-    expect(parseRegistryTimeout('2m')).toBe(120_000);
-    expect(() => parseRegistryTimeout('99ms')).toThrow('--registry-timeout: 99ms is out of range');
-    expect(() => parseRegistryTimeout('5', '--timeout')).toThrow('--timeout: invalid duration "5"');
+    expect(hostFlags([])['registry-timeout']).toBe(5000);
+    expect(hostFlags(['--registry-timeout', '750ms'])['registry-timeout']).toBe(750);
+    expect(hostFlags(['--registry-timeout', '2m'])['registry-timeout']).toBe(120_000);
+    expect(() => hostFlags(['--registry-timeout', '99ms'])).toThrow(
+      '--registry-timeout: 99ms is out of range',
+    );
+    expect(() => parseFlagTable(CHECK_FLAGS, ['--timeout', '5'])).toThrow('--timeout: invalid duration "5"');
+    expect(parseFlagTable(CHECK_FLAGS, ['--timeout', '3s'])).toMatchObject({ 'registry-timeout': 3000 });
   });
 
-  it('turns unknown flags and stray positionals into UsageError', () => {
-    const flags = { once: { type: 'boolean' }, interval: { type: 'string' } } as const;
-    expect(parseFlags(['--once', '--interval', '5s'], flags)).toEqual({ once: true, interval: '5s' });
-    expect(() => parseFlags(['--nope'], flags)).toThrow(UsageError);
-    expect(() => parseFlags(['stray'], flags)).toThrow(UsageError);
-    expect(() => parseFlags(['--interval'], flags)).toThrow(UsageError);
+  it('host flag defaults: the host root /, local, the three public registries, no node name', () => {
+    expect(hostFlags([])).toEqual({
+      'host-root': '/',
+      'exec-mode': 'local',
+      registries: ['nvcr.io', 'ghcr.io', 'docker.io'],
+      'registry-timeout': 5000,
+      'node-name': undefined,
+    });
+  });
+
+  it('--node-name, else NODE_NAME, lowercased; a bad value names where it came from', () => {
+    expect(hostFlags(['--node-name', 'Flag-Node'], { NODE_NAME: 'env-node' })['node-name']).toBe('flag-node');
+    expect(hostFlags([], { NODE_NAME: 'Env-Node' })['node-name']).toBe('env-node');
+    expect(hostFlags([], { NODE_NAME: '' })['node-name']).toBeUndefined();
+    expect(() => hostFlags([], { NODE_NAME: 'Bad_Env' })).toThrow(
+      /^--node-name from NODE_NAME: "Bad_Env" is not a valid node name/,
+    );
+    expect(() => hostFlags(['--node-name', 'Bad_Name'])).toThrow(
+      /^--node-name: "Bad_Name" is not a valid node name/,
+    );
+    expect(() => hostFlags(['--node-name', ' '])).toThrow('--node-name: empty value');
   });
 });

@@ -2,7 +2,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../agent/options.js';
 import {
   createSender,
   parseAggregatorUrl,
@@ -10,6 +9,7 @@ import {
   reportsEndpoint,
   serverMessage,
 } from '../../agent/sender.js';
+import { UsageError } from '../../report/usage-error.js';
 import { generateTestCa, generateTestPki, type TestPki } from '../helpers/certs.js';
 import { sampleReport } from './sample.js';
 import { startServer, type TestServer } from './servers.js';

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type RunHooks, run } from '../../aggregator/aggregator-command.js';
-import { envName, parseAggregatorConfig, parseListen, readFlags } from '../../aggregator/config.js';
+import { readAggregatorConfig } from '../../aggregator/config.js';
+import { parseListen } from '../../aggregator/options.js';
+import { envName } from '../../report/flag-table.js';
 import { makeNode, startK8sEmulator } from '../k8s-emulator/index.js';
 import { fakeJwt, sampleReport, TOKEN, tokenFile } from './harness.js';
 
@@ -87,20 +89,12 @@ describe('aggregator options', () => {
   }
 
   it('reads OSMO_VALIDATOR_* and lets flags win', () => {
-    const values = readFlags(
-      ['--stale-after', '20m'],
-      {
-        'stale-after': { type: 'string' },
-        'no-auth': { type: 'boolean' },
-        'insecure-http': { type: 'boolean' },
-      },
-      {
-        OSMO_VALIDATOR_STALE_AFTER: '30m',
-        OSMO_VALIDATOR_NO_AUTH: 'true',
-        OSMO_VALIDATOR_INSECURE_HTTP: '1',
-      },
-    );
-    const config = parseAggregatorConfig(values);
+    const config = readAggregatorConfig(['--stale-after', '20m'], {
+      OSMO_VALIDATOR_STALE_AFTER: '30m',
+      OSMO_VALIDATOR_NO_AUTH: 'true',
+      OSMO_VALIDATOR_INSECURE_HTTP: '1',
+    });
+    if (config === 'help') throw new Error('no --help was given');
     expect(config.staleAfterMs).toBe(20 * 60_000);
     expect(config.noAuth).toBe(true);
     expect(config.insecureHttp).toBe(true);

@@ -1,0 +1,178 @@
+// The options of `aggregator` and `prune` as data (report/flag-table.ts): each flag once, with its value
+// kind, default, environment variable and help. Every aggregator flag can also come from
+// OSMO_VALIDATOR_<FLAG>. Their parsers and --help are generated from these tables, and a test holds
+// README's option lists to them. Combinations of flags are checked in config.ts.
+import { ROLES, type Role } from '../report/constants.js';
+import { errorMessage } from '../report/error-message.js';
+import { type FlagTable, type ValueKind, withEnvironment } from '../report/flag-table.js';
+import { choice, duration, file, number, SWITCH, text } from '../report/flag-values.js';
+import { UsageError } from '../report/usage-error.js';
+import {
+  DEFAULT_AGENT_SERVICE_ACCOUNT,
+  DEFAULT_TOKEN_AUDIENCE,
+  DEFAULT_TOKEN_REVIEW_BURST,
+  DEFAULT_TOKEN_REVIEW_QPS,
+} from './auth/token-review.js';
+import { DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX } from './k8s/names.js';
+import { type NamespacedName, parseNamespacedName } from './k8s/namespaced-name.js';
+import { DEFAULT_SPEC_POLL } from './spec-watcher.js';
+
+const DEFAULT_LISTEN = '0.0.0.0:8443';
+/** 3 × the agents' 5 min heartbeat. */
+const DEFAULT_STALE_AFTER = '15m';
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type AggregatorLogLevel = (typeof LOG_LEVELS)[number];
+
+export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `${flag}: expected HOST:PORT (e.g. 0.0.0.0:8443, [::]:8443), got ${JSON.stringify(value)}`,
+    );
+  }
+  const host = m[1] ?? m[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+/** NAMESPACE/NAME of a flag (k8s/namespaced-name.ts), as a UsageError naming the flag. */
+function parseNamespacedNameFlag(value: string, flag: string): NamespacedName {
+  try {
+    return parseNamespacedName(value);
+  } catch (err) {
+    throw new UsageError(`${flag}: ${errorMessage(err)}`);
+  }
+}
+
+function parseRoleList(value: string, flag = '--taint-roles'): Role[] {
+  if (value.trim() === 'none') return [];
+  const roles = value.split(',').map((r) => r.trim());
+  for (const r of roles) {
+    if (!(ROLES as readonly string[]).includes(r)) {
+      throw new UsageError(
+        `${flag}: unknown role ${JSON.stringify(r)}; use a comma-separated list of ${ROLES.join(', ')}, or none`,
+      );
+    }
+  }
+  return [...new Set(roles as Role[])];
+}
+
+const namespacedName = (metavar: string): ValueKind<NamespacedName> => ({
+  metavar,
+  parse: parseNamespacedNameFlag,
+});
+
+const TLS = 'Listening, and TLS (exactly one of --tls-cert/--tls-key, --tls-bootstrap, --insecure-http)';
+const AUTH = 'Authentication of agents (default with Kubernetes: TokenReview of their ServiceAccount tokens)';
+const EVALUATION = 'Evaluation';
+const KUBERNETES =
+  'Kubernetes (with --kubeconfig FILE, or in-cluster; with neither it runs standalone and writes nothing)';
+const OTHER = 'Other';
+
+export const AGGREGATOR_FLAGS = withEnvironment({
+  listen: {
+    kind: { metavar: 'HOST:PORT', parse: parseListen },
+    default: DEFAULT_LISTEN,
+    section: TLS,
+    help: 'address to listen on',
+  },
+  'tls-cert': {
+    kind: file(),
+    help: 'HTTPS with this certificate and --tls-key; both are re-read when they change',
+  },
+  'tls-key': { kind: file(), help: "the certificate's private key, with --tls-cert" },
+  'tls-bootstrap': {
+    kind: namespacedName('NS/SECRET'),
+    help:
+      'in a cluster: keep a self-issued CA and serving certificate in this Secret, publish the CA in ' +
+      'ConfigMap osmo-node-validator-ca, rotate before expiry',
+  },
+  'insecure-http': { kind: SWITCH, help: 'plain HTTP: tests, or behind a TLS-terminating proxy' },
+  'token-audience': {
+    kind: text('AUD'),
+    default: DEFAULT_TOKEN_AUDIENCE,
+    section: AUTH,
+    help: "audience the agents' tokens must carry",
+  },
+  'agent-service-account': {
+    kind: namespacedName('NS/NAME'),
+    default: DEFAULT_AGENT_SERVICE_ACCOUNT,
+    help: 'the ServiceAccount whose tokens are accepted',
+  },
+  'token-review-qps': {
+    kind: number({ min: 0.1, max: 10_000 }),
+    default: String(DEFAULT_TOKEN_REVIEW_QPS),
+    help: 'TokenReview rate limit; beyond it a report gets 503 with Retry-After',
+  },
+  'token-review-burst': {
+    kind: number({ min: 1, max: 100_000, integer: true }),
+    default: String(DEFAULT_TOKEN_REVIEW_BURST),
+    help: 'TokenReview burst',
+  },
+  'token-file': {
+    kind: file(),
+    help: 'standalone: a shared bearer token agents present instead; re-read when it changes',
+  },
+  'no-auth': {
+    kind: SWITCH,
+    help: 'accept anything from anyone: a lab only; warns at start and on every report',
+  },
+  spec: {
+    kind: file(),
+    section: EVALUATION,
+    help: 'the spec to evaluate against; without it the built-in OSMO baseline',
+  },
+  'spec-poll': {
+    kind: duration(1000, 24 * 3_600_000),
+    default: DEFAULT_SPEC_POLL,
+    help:
+      "how often the --spec file's content is compared with the spec in force (a ConfigMap volume changes " +
+      'by a symlink swap); SIGHUP re-reads it at once. A changed, valid spec is put in force and every ' +
+      'stored report is evaluated again (label, taint and condition changes follow). A changed, invalid ' +
+      'or unreadable file leaves the last good spec in force and is reported: /readyz answers 200 ' +
+      '{"status":"degraded","specError":"..."} (not 503: with one replica that would cut every agent off), ' +
+      'osmo_validator_spec_valid 0, osmo_validator_spec_reload_errors_total, an error log line and, with ' +
+      'POD_NAME/POD_NAMESPACE set in a cluster, a Warning Event on the pod.',
+  },
+  'stale-after': {
+    kind: duration(10_000, 7 * 24 * 3_600_000),
+    default: DEFAULT_STALE_AFTER,
+    help: 'a node silent this long is "unknown"',
+  },
+  kubeconfig: { kind: file(), section: KUBERNETES, help: 'kubeconfig to use' },
+  'dry-run': { kind: SWITCH, help: 'compute, log and serve the changes; write nothing' },
+  'label-prefix': {
+    kind: text('PREFIX'),
+    default: DEFAULT_LABEL_PREFIX,
+    help: 'prefix of the labels, the taint and the annotations',
+  },
+  'taint-roles': {
+    kind: { metavar: 'LIST|none', parse: parseRoleList },
+    help: 'roles whose failing nodes are tainted; compute,gpu,jetson without it',
+  },
+  'max-tainted-percent': {
+    kind: number({ min: 0, max: 100 }),
+    help: "taint at most N% of a role's nodes, never fewer than one; 25 without it",
+  },
+  qps: { kind: number({ min: 0.1, max: 10_000 }), help: 'Kubernetes write rate limit; 20 without it' },
+  burst: {
+    kind: number({ min: 1, max: 100_000, integer: true }),
+    help: 'Kubernetes write burst; 50 without it',
+  },
+  'log-level': { kind: choice(LOG_LEVELS, 'LEVEL'), default: 'info', section: OTHER, help: 'pino level' },
+} as const satisfies FlagTable);
+
+export const PRUNE_FLAGS = {
+  kubeconfig: { kind: file(), help: 'kubeconfig to use; without it the in-cluster service account' },
+  'label-prefix': {
+    kind: text('PREFIX'),
+    default: DEFAULT_LABEL_PREFIX,
+    help: 'the prefix the aggregator ran with',
+  },
+  'condition-prefix': {
+    kind: text('PREFIX'),
+    default: DEFAULT_CONDITION_PREFIX,
+    help: 'prefix of the condition type',
+  },
+  'dry-run': { kind: SWITCH, help: 'print what would be removed, write nothing' },
+} as const satisfies FlagTable;

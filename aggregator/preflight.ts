@@ -1,0 +1,89 @@
+// Everything that can be wrong with the aggregator's configuration, found before anything starts: the
+// spec, the Kubernetes configuration, the serving certificate files, the agents' authenticator and the
+// label prefix. Each problem throws (the command then exits 2 with the message).
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { errorMessage } from '../report/error-message.js';
+import { UsageError } from '../report/usage-error.js';
+import { loadSpec, type Spec } from '../spec/load.js';
+import { NoAuthenticator } from './auth/no-auth.js';
+import { SharedTokenAuthenticator } from './auth/shared-token.js';
+import { TokenReviewAuthenticator, tokenReviewApisFrom } from './auth/token-review.js';
+import type { AggregatorConfig } from './config.js';
+import type { AgentAuthenticator } from './contracts.js';
+import { loadKubeConfig } from './k8s/client.js';
+import { makeNames } from './k8s/names.js';
+import { TokenBucket } from './k8s/rate-limit.js';
+import { readSpecFile } from './spec-watcher.js';
+import { readTlsPairSync } from './tls/serving.js';
+
+export interface Preflight {
+  spec: Spec;
+  /** sha256 of the --spec file as read here: the spec watcher compares later content with exactly this. */
+  specHash: string | undefined;
+  /** null: standalone (neither --kubeconfig nor in-cluster). */
+  kubeConfig: KubeConfig | null;
+  authenticator: AgentAuthenticator;
+  /** The --tls-cert/--tls-key files, read. */
+  tlsPair: { cert: string; key: string } | undefined;
+}
+
+export async function preflight(config: AggregatorConfig, logger: Logger): Promise<Preflight> {
+  // Read once, hashed: the watcher compares later content with exactly what is in force.
+  const { spec, hash: specHash } = config.specFile
+    ? await readSpecFile(config.specFile)
+    : { spec: await loadSpec(), hash: undefined };
+  let kubeConfig: KubeConfig | null;
+  try {
+    kubeConfig = loadKubeConfig(config.kubeconfig);
+  } catch (err) {
+    throw new UsageError(`--kubeconfig ${config.kubeconfig}: ${errorMessage(err)}`);
+  }
+  if (config.tlsBootstrap && !kubeConfig) {
+    throw new UsageError(
+      '--tls-bootstrap needs Kubernetes (in-cluster or --kubeconfig); use --tls-cert/--tls-key',
+    );
+  }
+  let tlsPair: { cert: string; key: string } | undefined;
+  if (config.tls) {
+    try {
+      tlsPair = readTlsPairSync(config.tls.certFile, config.tls.keyFile);
+    } catch (err) {
+      throw new UsageError(errorMessage(err));
+    }
+  }
+  const authenticator = await makeAuthenticator(config, kubeConfig, logger);
+  if (kubeConfig) makeNames(config.labelPrefix); // throws on a bad prefix
+  return { spec, specHash, kubeConfig, authenticator, tlsPair };
+}
+
+/** --no-auth, else the shared --token-file, else (with Kubernetes) TokenReview of ServiceAccount tokens. */
+async function makeAuthenticator(
+  config: AggregatorConfig,
+  kubeConfig: KubeConfig | null,
+  logger: Logger,
+): Promise<AgentAuthenticator> {
+  if (config.noAuth) return new NoAuthenticator(logger);
+  if (config.tokenFile) {
+    try {
+      return new SharedTokenAuthenticator({ file: config.tokenFile });
+    } catch (err) {
+      throw new UsageError(`--token-file: ${errorMessage(err)}`);
+    }
+  }
+  if (!kubeConfig) {
+    throw new UsageError(
+      'standalone (no Kubernetes configuration) needs --token-file FILE for agent authentication, or an explicit --no-auth',
+    );
+  }
+  return new TokenReviewAuthenticator({
+    ...(await tokenReviewApisFrom(kubeConfig)),
+    audience: config.tokenAudience,
+    serviceAccount: config.agentServiceAccount,
+    // Projected ServiceAccount tokens are JWTs: anything else, or an expired one, costs no API call.
+    jwtOnly: true,
+    limiter: new TokenBucket(config.tokenReviewQps, config.tokenReviewBurst),
+    onError: (err, what) =>
+      logger.warn({ err: errorMessage(err), what }, 'Kubernetes API call for authentication failed'),
+  });
+}
