@@ -1,6 +1,8 @@
 // NVIDIA discrete GPUs from `nvidia-smi -q -x` (parsed with a real XML parser, loaded lazily), plus the
 // NVIDIA Container Toolkit version. No nvidia-smi on the host (nor in the GPU Operator's driver root)
 // → null (not an error).
+
+import { errorMessage } from '../../report/error-message.js';
 import type { GpuDevice, GpuFacts } from '../../report/schema.js';
 import type { ExecResult, HostContext } from '../host.js';
 import { createHostContext } from '../host.js';
@@ -71,7 +73,15 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
     );
   }
   const parser = new XMLParser({ parseTagValue: false, ignoreAttributes: false, attributeNamePrefix: '@' });
-  const doc = record(parser.parse(xml));
+  let parsed: unknown;
+  try {
+    parsed = parser.parse(xml);
+  } catch (e) {
+    // Well-formed, yet past the parser's limits (nesting depth, entity count/size/expansion) or refused
+    // by its checks: the input is at fault, so this is a parse error, never an internal one.
+    throw new ProbeFailure('parse', `nvidia-smi -q -x could not be parsed: ${errorMessage(e)}`);
+  }
+  const doc = record(parsed);
   const log = record(doc?.['nvidia_smi_log']);
   if (!log) throw new ProbeFailure('parse', `no <nvidia_smi_log> element in ${excerpt(xml)}`);
 
