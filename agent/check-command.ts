@@ -28,7 +28,8 @@ Probes this host once, evaluates it against the OSMO on-prem baseline (or --spec
 
 Options:
   --host-root DIR          the host's root filesystem as this process sees it (default /; /host in a pod)
-  --exec-mode MODE         local (default): run host commands here, found under DIR first;
+  --exec-mode MODE         local (default): run host commands here, found under DIR (and on PATH
+                           only when DIR is /);
                            chroot: run them inside DIR
   --role ROLE              auto (default) | control-plane | operator | compute | gpu | jetson
                            auto: jetson when etc/nv_tegra_release exists; control-plane with a kube-apiserver
