@@ -26,6 +26,11 @@ export interface NvidiaSmiSummary {
   devices: GpuDevice[];
   /** attached_gpus as printed (may exceed devices.length in trimmed/partial output). */
   attachedGpus: number | null;
+  /**
+   * product_brand of each entry of `devices`, same order (`NVIDIA`, `Tesla`, `GeForce`, `NVIDIA RTX`, ...;
+   * null for N/A): tells data-center GPUs apart for CUDA forward compatibility. Not a reported fact yet.
+   */
+  productBrands: Array<string | null>;
 }
 
 const VERSION = /^\d+(?:\.\d+)+/;
@@ -98,6 +103,7 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
   // A single GPU is one <gpu> element: the parser gives an object, not an array.
   const rawGpus = log['gpu'] === undefined ? [] : Array.isArray(log['gpu']) ? log['gpu'] : [log['gpu']];
   const devices: GpuDevice[] = [];
+  const productBrands: Array<string | null> = [];
   // The report holds at most 64 GPUs (schema maxItems); later ones are not parsed at all.
   for (const raw of rawGpus.slice(0, 64)) {
     const gpu = record(raw);
@@ -121,9 +127,16 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
       ),
       migMode: boundedString(text(record(gpu['mig_mode'])?.['current_mig']), 32, 'GPU current_mig'),
     });
+    productBrands.push(text(gpu['product_brand']));
   }
   const attached = Number(text(log['attached_gpus']));
-  return { driverVersion, cudaVersion, devices, attachedGpus: Number.isInteger(attached) ? attached : null };
+  return {
+    driverVersion,
+    cudaVersion,
+    devices,
+    attachedGpus: Number.isInteger(attached) ? attached : null,
+    productBrands,
+  };
 }
 
 /**
