@@ -110,7 +110,11 @@ export async function resolveInRoot(root: string, hostFile: string): Promise<str
 export interface HostContextOptions {
   root: string;
   execMode: ExecMode;
-  /** PATH used after the host directories in `local` mode (default process.env.PATH). */
+  /**
+   * PATH searched after the host directories in `local` mode when the root is `/` (default
+   * process.env.PATH). Under any other root it is never searched: a fixture or mounted host root holds
+   * exactly the host's commands, and this machine's copy would be reported as the host's.
+   */
   path?: string;
 }
 
@@ -181,15 +185,20 @@ export function createHostContext(options: HostContextOptions): RootedHostContex
     return r === 'no' ? null : { file, argv0: file, executable: r === 'yes' };
   };
 
-  /** First hit under the host root, then (local mode) PATH. Also reports a found-but-not-executable file. */
+  /** PATH directories `locate` may search: only in local mode on this machine's own root. */
+  const pathDirs =
+    execMode === 'local' && root === '/' ? searchPath.split(':').filter((d) => d.length > 0) : [];
+
+  /**
+   * First hit under the host root, then PATH (local mode with root `/` only). Also reports a
+   * found-but-not-executable file.
+   */
   const locate = async (command: string): Promise<Located | null> => {
     // A path names a host file in both modes: under the root here, as-is inside the chroot.
     if (command.includes('/')) return locateHostFile(command);
     const candidates: Array<() => Promise<Located | null>> = [
       ...HOST_BIN_DIRS.map((dir) => () => locateHostFile(`${dir}/${command}`)),
-      ...(execMode === 'local' ? searchPath.split(':').filter((d) => d.length > 0) : []).map(
-        (dir) => () => locateHere(path.join(dir, command)),
-      ),
+      ...pathDirs.map((dir) => () => locateHere(path.join(dir, command))),
     ];
     let notExecutable: Located | null = null;
     for (const candidate of candidates) {

@@ -88,7 +88,7 @@ export const HOST_FLAGS = {
     kind: EXEC_MODE,
     default: 'local',
     help:
-      'how host commands run: local runs them here, looking each one up under DIR first; ' +
+      'how host commands run: local runs them here, looking each one up under DIR (and on PATH only when DIR is /); ' +
       'chroot runs them inside DIR',
   },
   registries: {

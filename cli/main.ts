@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Entry point of the `osmo-node-validator` binary. It only dispatches: each command's module is imported
 // lazily, so `check` and `agent` never load fastify or the Kubernetes client.
+// First: exits with "needs Node.js 24 or newer" on an older Node.js, before anything else is evaluated.
+import './require-node.js';
 import { packageVersion } from '../report/version.js';
 
 type CommandModule = { run(argv: string[]): Promise<number> };

@@ -1,6 +1,8 @@
 // NVIDIA discrete GPUs from `nvidia-smi -q -x` (parsed with a real XML parser, loaded lazily), plus the
 // NVIDIA Container Toolkit version. No nvidia-smi on the host (nor in the GPU Operator's driver root)
 // → null (not an error).
+
+import { errorMessage } from '../../report/error-message.js';
 import { LIMITS } from '../../report/limits.js';
 import type { GpuDevice, GpuFacts } from '../../report/schema.js';
 import type { ExecResult, HostContext } from '../host.js';
@@ -17,6 +19,11 @@ export interface NvidiaSmiSummary {
   devices: GpuDevice[];
   /** attached_gpus as printed (may exceed devices.length in trimmed/partial output). */
   attachedGpus: number | null;
+  /**
+   * product_brand of each entry of `devices`, same order (`NVIDIA`, `Tesla`, `GeForce`, `NVIDIA RTX`, ...;
+   * null for N/A): tells data-center GPUs apart for CUDA forward compatibility. Not a reported fact yet.
+   */
+  productBrands: Array<string | null>;
 }
 
 const VERSION = /^\d+(?:\.\d+)+/;
@@ -64,7 +71,15 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
     );
   }
   const parser = new XMLParser({ parseTagValue: false, ignoreAttributes: false, attributeNamePrefix: '@' });
-  const doc = record(parser.parse(xml));
+  let parsed: unknown;
+  try {
+    parsed = parser.parse(xml);
+  } catch (e) {
+    // Well-formed, yet past the parser's limits (nesting depth, entity count/size/expansion) or refused
+    // by its checks: the input is at fault, so this is a parse error, never an internal one.
+    throw new ProbeFailure('parse', `nvidia-smi -q -x could not be parsed: ${errorMessage(e)}`);
+  }
+  const doc = record(parsed);
   const log = record(doc?.['nvidia_smi_log']);
   if (!log) throw new ProbeFailure('parse', `no <nvidia_smi_log> element in ${excerpt(xml)}`);
 
@@ -81,6 +96,7 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
   // A single GPU is one <gpu> element: the parser gives an object, not an array.
   const rawGpus = log['gpu'] === undefined ? [] : Array.isArray(log['gpu']) ? log['gpu'] : [log['gpu']];
   const devices: GpuDevice[] = [];
+  const productBrands: Array<string | null> = [];
   // The report holds at most LIMITS.gpu.deviceItems GPUs; later ones are not parsed at all.
   for (const raw of rawGpus.slice(0, LIMITS.gpu.deviceItems)) {
     const gpu = record(raw);
@@ -108,9 +124,16 @@ export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> 
         'GPU current_mig',
       ),
     });
+    productBrands.push(text(gpu['product_brand']));
   }
   const attached = Number(text(log['attached_gpus']));
-  return { driverVersion, cudaVersion, devices, attachedGpus: Number.isInteger(attached) ? attached : null };
+  return {
+    driverVersion,
+    cudaVersion,
+    devices,
+    attachedGpus: Number.isInteger(attached) ? attached : null,
+    productBrands,
+  };
 }
 
 /**

@@ -127,6 +127,28 @@ describe('probe failures', () => {
     expect(facts.cpu?.logicalCores).toBe(64);
   });
 
+  it('nvidia-smi XML nested past the parser limit → parse error (not internal), no GPU facts', async () => {
+    const root = await copyHost('ubuntu2204-gpu-pass');
+    const xmlPath = path.join(root, 'usr/share/nested.xml');
+    const full = await readFile(
+      path.join(root, '../../real/nvidia-smi/nvidia-smi-q-x_RTX3060_570.124.04_cuda12.8.xml'),
+      'utf8',
+    );
+    await cp(path.join(root, 'etc/hostname'), xmlPath); // create the directory
+    await writeFile(
+      xmlPath,
+      full.replace('<timestamp>', `${'<x>'.repeat(200)}${'</x>'.repeat(200)}<timestamp>`),
+    );
+    await writeFile(
+      path.join(root, 'usr/bin/nvidia-smi'),
+      '#!/bin/sh\ncat "$(dirname "$0")/../share/nested.xml"\n',
+    );
+    const { facts, probeErrors } = await collectFacts(host(root), OPTIONS);
+    expect(facts.gpu).toBeNull();
+    expect(probeErrors).toEqual([expect.objectContaining({ probe: 'gpu', kind: 'parse' })]);
+    expect(probeErrors[0]?.message).toMatch(/nested tags/i);
+  });
+
   it('non-executable nvidia-smi → not-executable', async () => {
     const root = await copyHost('ubuntu2204-gpu-pass');
     await chmod(path.join(root, 'usr/bin/nvidia-smi'), 0o644);

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHostContext, HOST_BIN_DIRS, isNotFound } from '../../agent/host.js';
 import { ProbeFailure } from '../../agent/probe-failure.js';
+import { containerdProbe } from '../../agent/probes/containerd.js';
+import { fixtureHostPath, realFixturePath } from '../helpers/fixture-host.js';
 
 let root: string;
 let pathDir: string;
@@ -59,18 +61,37 @@ describe('HostContext files', () => {
 });
 
 describe('HostContext exec, local mode', () => {
-  it('looks commands up in the documented order, then PATH', async () => {
+  it('looks commands up in the documented order under a root other than /, never on PATH', async () => {
     const dirs = [...HOST_BIN_DIRS];
     for (let i = 0; i < dirs.length; i++) {
       const r = await local().exec('where', [], { timeoutMs: 5000 });
       expect(r).toEqual({ stdout: `${dirs[i]}\n`, stderr: '', code: 0 });
       await rm(path.join(root, dirs[i]!, 'where')); // next lookup falls through to the next directory
     }
-    expect((await local().exec('where', [], { timeoutMs: 5000 })).stdout).toBe('PATH\n');
-    expect(await local().which('where')).toBe(path.join(pathDir, 'where'));
+    // Only PATH still has `where` now: a host root other than / never borrows this machine's commands.
+    expect(await local().which('where')).toBeNull();
+    expect(
+      isNotFound(
+        await local()
+          .exec('where', [], { timeoutMs: 5000 })
+          .catch((e: unknown) => e),
+      ),
+    ).toBe(true);
   });
-  it('falls back to PATH for commands the host root lacks', async () => {
-    expect((await local().exec('only-on-path', [], { timeoutMs: 5000 })).stdout).toBe('from-path\n');
+  it('a command only on PATH is not found under a root other than /', async () => {
+    expect(await local().which('only-on-path')).toBeNull();
+    const err = await local()
+      .exec('only-on-path', [], { timeoutMs: 5000 })
+      .catch((e: unknown) => e);
+    expect(isNotFound(err)).toBe(true);
+  });
+  it('with root / it falls back to PATH for commands the root lacks', async () => {
+    // A name no machine has in its system directories, so the answer cannot depend on what is installed.
+    const name = `osmo-path-only-${process.pid}-${path.basename(root)}`;
+    await script(path.join(pathDir, name), 'echo from-path');
+    const here = createHostContext({ root: '/', execMode: 'local', path: pathDir });
+    expect(await here.which(name)).toBe(path.join(pathDir, name));
+    expect((await here.exec(name, [], { timeoutMs: 5000 })).stdout).toBe('from-path\n');
   });
   it('passes arguments untouched (no shell)', async () => {
     const dpkgFormat = '-f=$' + '{Version}';
@@ -114,6 +135,22 @@ describe('HostContext exec, local mode', () => {
     await expect(local().exec('chatty', [], { timeoutMs: 5000, maxBuffer: 1000 })).rejects.toMatchObject({
       kind: 'exec-failed',
     });
+  });
+});
+
+describe("local mode on a fixture host: only the host's commands", () => {
+  it("a host without containerd does not report a containerd found on this machine's PATH", async () => {
+    // PATH holds a containerd printing a real version line; the `bare` host has none.
+    const line = await readFile(
+      realFixturePath('containerd/containerd--version_dockerpkg_containerd.io_1.7.27.txt'),
+      'utf8',
+    );
+    await script(path.join(pathDir, 'containerd'), `cat <<'EOF'\n${line.trimEnd()}\nEOF`);
+    const withPath = createHostContext({ root: fixtureHostPath('bare'), execMode: 'local', path: pathDir });
+    expect(await withPath.which('containerd')).toBeNull();
+    const ac = new AbortController();
+    const options = { registries: null, registryTimeoutMs: 1000 };
+    expect(await containerdProbe.run(withPath, options, ac.signal)).toBeNull();
   });
 });
 

@@ -240,6 +240,48 @@ describe('parseNvidiaSmiXml on real nvidia-smi -q -x outputs', () => {
   it('rejects a document that is not nvidia-smi output', async () => {
     await expect(parseNvidiaSmiXml('<html><body>hi</body></html>')).rejects.toMatchObject({ kind: 'parse' });
   });
+
+  // Well-formed documents the XML parser refuses by its limits: the input is at fault (parse), not the
+  // program (internal). Each is the real T4 output with one thing pushed past a limit.
+  describe('past the XML parser limits → parse, naming the limit', () => {
+    const t4 = () => real('nvidia-smi-q-x_TeslaT4_515.105.01_cuda11.7.xml');
+    const withDoctype = (xml: string, entities: string, driver: string) =>
+      xml
+        .replace(/<!DOCTYPE nvidia_smi_log SYSTEM "[^"]+">/, `<!DOCTYPE nvidia_smi_log [${entities}]>`)
+        .replace('<driver_version>515.105.01</driver_version>', `<driver_version>${driver}</driver_version>`);
+    const cases: Array<[string, (xml: string) => string, RegExp]> = [
+      [
+        'nesting deeper than the parser allows',
+        (xml) => xml.replace('<timestamp>', `${'<x>'.repeat(200)}${'</x>'.repeat(200)}<timestamp>`),
+        /nested tags/i,
+      ],
+      [
+        'more entity declarations than allowed',
+        (xml) =>
+          withDoctype(xml, Array.from({ length: 1001 }, (_, i) => `<!ENTITY e${i} "1">`).join(''), '&e1;'),
+        /entity count/i,
+      ],
+      [
+        'an entity larger than allowed',
+        (xml) => withDoctype(xml, `<!ENTITY big "${'9'.repeat(10_001)}">`, '&big;'),
+        /size/i,
+      ],
+      [
+        'entity expansion beyond the expanded-length limit',
+        (xml) => withDoctype(xml, `<!ENTITY e "${'9'.repeat(9000)}">`, '&e;'.repeat(12)),
+        /expanded content length/i,
+      ],
+    ];
+    for (const [what, alter, message] of cases) {
+      it(what, async () => {
+        const err = await parseNvidiaSmiXml(alter(await t4())).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProbeFailure);
+        expect(err).toMatchObject({ kind: 'parse' });
+        expect((err as ProbeFailure).message).toMatch(/^nvidia-smi -q -x could not be parsed: /);
+        expect((err as ProbeFailure).message).toMatch(message);
+      });
+    }
+  });
 });
 
 describe('nvidia-smi text outputs (table, -q, --version, -L)', () => {
