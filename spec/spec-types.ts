@@ -147,9 +147,27 @@ export type SpecCheck =
   | NodeLabelCheck
   | DnsResolutionCheck;
 
+/**
+ * Thresholds of the cluster-level checks (GET /api/v1/summary), the spec's `cluster:` section. Every field
+ * is optional in a file; a missing one takes its value from DEFAULT_CLUSTER_RULES.
+ */
+export interface ClusterRules {
+  /** `cluster.control-plane-ha`: warn below this many control-plane nodes. */
+  controlPlaneHa: { minNodes: number };
+  /** `cluster.operator-nodes`: warn outside this many backend-operator nodes. */
+  operatorNodes: { minNodes: number; maxNodes: number };
+}
+
+/** The seed's numbers: 3+ control-plane nodes for high availability, 1 to 3 backend-operator nodes. */
+export const DEFAULT_CLUSTER_RULES: ClusterRules = {
+  controlPlaneHa: { minNodes: 3 },
+  operatorNodes: { minNodes: 1, maxNodes: 3 },
+};
+
 export interface Spec {
   apiVersion: typeof SPEC_API_VERSION;
   kind: typeof SPEC_KIND;
   metadata: { name: string; revision: string; description?: string };
   checks: SpecCheck[];
+  cluster: ClusterRules;
 }

@@ -1,0 +1,263 @@
+// Cluster-level checks for the aggregator's GET /api/v1/summary. Pure functions of plain inputs: the
+// nodes' latest reports, the cluster's nodes (names, labels, kubelet-reported runtime), the StorageClass
+// list (or the error listing it), and the thresholds of the spec's `cluster:` section.
+import type { CheckResult, Facts, Role } from '../report/schema.js';
+import { resolveRole } from './role.js';
+import { type ClusterRules, DEFAULT_CLUSTER_RULES } from './spec-types.js';
+
+const SOURCE = 'onprem-backend-requirements.rst';
+
+/** A node's latest evaluation, as the store holds it. */
+export interface ReportedNode {
+  node: string;
+  role: Role;
+  /** null while the node has no result (a managed node that never reported). */
+  facts: Facts | null;
+}
+
+/** A node as the cluster shows it. */
+export interface ClusterNode {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  /** The kubelet-reported container runtime, e.g. `containerd://1.7.27`. */
+  runtimeVersion?: string | undefined;
+}
+
+export interface StorageClassInfo {
+  name: string;
+  annotations: Readonly<Record<string, string>>;
+}
+
+export interface ClusterCheckInput {
+  reports: readonly ReportedNode[];
+  /** The cluster's nodes; null without a Kubernetes connection (standalone). */
+  nodes: readonly ClusterNode[] | null;
+  /** null when the list failed (then `storageClassError` is set) or there is no cluster. */
+  storageClasses: readonly StorageClassInfo[] | null;
+  storageClassError?: string | undefined;
+  /** The spec's `cluster:` section (default: the built-in baseline's numbers). */
+  rules?: ClusterRules | undefined;
+}
+
+function check(
+  id: string,
+  status: CheckResult['status'],
+  observed: string | null,
+  expected: string | null,
+  message: string,
+  remediation: string | null,
+  source: string,
+): CheckResult {
+  return { id, status, observed, expected, message, remediation, source: `${SOURCE}: ${source}` };
+}
+
+/** Nodes of a role: reported with it, or labelled so in the cluster. */
+function nodesWithRole(input: ClusterCheckInput, role: 'control-plane' | 'operator'): string[] {
+  const out = new Set(input.reports.filter((s) => s.role === role).map((s) => s.node));
+  for (const node of input.nodes ?? []) {
+    if (resolveRole({ labels: node.labels })?.role === role) out.add(node.name);
+  }
+  return [...out].sort();
+}
+
+function counted(nodes: readonly string[], what: string): string {
+  return `${nodes.length} ${what}(s)${nodes.length > 0 ? `: ${nodes.join(', ')}` : ''}`;
+}
+
+/** `1 to 3`, or `2` when both ends are the same. */
+function range(min: number, max: number): string {
+  return min === max ? `${min}` : `${min} to ${max}`;
+}
+
+/** `containerd://1.7.27`, `v1.7.27`, `1.7.27-1` → `1.7.27`; undefined when not containerd. */
+export function containerdVersionOfRuntime(runtime: string): string | undefined {
+  const m = /^containerd:\/\/v?(\d+(?:\.\d+)*)/.exec(runtime.trim());
+  return m?.[1];
+}
+
+function normaliseVersion(v: string): string {
+  return /^v?(\d+(?:\.\d+)*)/.exec(v.trim())?.[1] ?? v.trim();
+}
+
+export function controlPlaneHa(input: ClusterCheckInput): CheckResult {
+  const min = (input.rules ?? DEFAULT_CLUSTER_RULES).controlPlaneHa.minNodes;
+  const nodes = nodesWithRole(input, 'control-plane');
+  const ok = nodes.length >= min;
+  return check(
+    'cluster.control-plane-ha',
+    ok ? 'pass' : 'warn',
+    counted(nodes, 'control-plane node'),
+    `>= ${min} control-plane nodes`,
+    ok
+      ? 'the control plane is highly available'
+      : `high availability is recommended: run ${min} or more control-plane nodes`,
+    ok ? null : `Add control-plane nodes so that ${min} or more run (an odd number keeps etcd quorum).`,
+    'Control Plane, High availability',
+  );
+}
+
+function operatorMessage(count: number, min: number, max: number): string {
+  if (count === 0 && min > 0) {
+    return 'no backend-operator node found: dedicated nodes labelled node-type=operator are recommended';
+  }
+  if (count < min) return `fewer than ${min} backend-operator nodes: ${range(min, max)} are recommended`;
+  if (count > max) return `more than ${max} backend-operator nodes: ${range(min, max)} are recommended`;
+  return count === 0
+    ? 'no backend-operator node, and none is required'
+    : 'backend-operator nodes are present';
+}
+
+export function operatorNodes(input: ClusterCheckInput): CheckResult {
+  const { minNodes: min, maxNodes: max } = (input.rules ?? DEFAULT_CLUSTER_RULES).operatorNodes;
+  const nodes = nodesWithRole(input, 'operator');
+  const ok = nodes.length >= min && nodes.length <= max;
+  return check(
+    'cluster.operator-nodes',
+    ok ? 'pass' : 'warn',
+    counted(nodes, 'operator node'),
+    `${range(min, max)} backend-operator nodes (label node-type=operator)`,
+    operatorMessage(nodes.length, min, max),
+    ok ? null : `Label ${range(min, max)} dedicated nodes with node-type=operator.`,
+    'Backend-Operator Nodes',
+  );
+}
+
+export function defaultStorageClass(input: ClusterCheckInput): CheckResult {
+  const expected = 'a StorageClass annotated storageclass.kubernetes.io/is-default-class: "true"';
+  const source = 'Storage Requirements, Default StorageClass';
+  if (input.storageClasses === null) {
+    return check(
+      'cluster.default-storageclass',
+      input.nodes ? 'error' : 'skip',
+      null,
+      expected,
+      input.nodes
+        ? `could not list StorageClasses: ${input.storageClassError ?? 'unknown error'}`
+        : 'no Kubernetes connection (standalone)',
+      null,
+      source,
+    );
+  }
+  const defaults = input.storageClasses.filter(
+    (sc) =>
+      sc.annotations['storageclass.kubernetes.io/is-default-class'] === 'true' ||
+      sc.annotations['storageclass.beta.kubernetes.io/is-default-class'] === 'true',
+  );
+  const ok = defaults.length > 0;
+  return check(
+    'cluster.default-storageclass',
+    ok ? 'pass' : 'fail',
+    ok
+      ? `default: ${defaults.map((d) => d.name).join(', ')}`
+      : `${input.storageClasses.length} StorageClass(es), none default`,
+    expected,
+    ok
+      ? 'a default StorageClass exists'
+      : 'no default StorageClass: PersistentVolumeClaims without a class will not bind',
+    ok
+      ? null
+      : 'kubectl annotate storageclass <name> storageclass.kubernetes.io/is-default-class=true (or install a CSI driver that provides one)',
+    source,
+  );
+}
+
+export function runtimeVersion(input: ClusterCheckInput): CheckResult {
+  const runtimes = new Map((input.nodes ?? []).map((n) => [n.name, n.runtimeVersion]));
+  const mismatches: string[] = [];
+  let compared = 0;
+  for (const s of input.reports) {
+    const agent = s.facts?.containerd?.version;
+    const runtime = runtimes.get(s.node);
+    if (!agent || !runtime) continue;
+    compared++;
+    const kubelet = containerdVersionOfRuntime(runtime);
+    if (kubelet === undefined || kubelet !== normaliseVersion(agent)) {
+      mismatches.push(`${s.node} (kubelet: ${runtime}, agent: containerd ${agent})`);
+    }
+  }
+  const expected = "the kubelet's container runtime is the containerd the agent found";
+  const source = 'containerd version';
+  if (compared === 0) {
+    return check(
+      'cluster.runtime-version',
+      'skip',
+      null,
+      expected,
+      'no node has both a kubelet-reported runtime and an agent-reported containerd version',
+      null,
+      source,
+    );
+  }
+  const ok = mismatches.length === 0;
+  return check(
+    'cluster.runtime-version',
+    ok ? 'pass' : 'fail',
+    ok ? `${compared} node(s) agree` : mismatches.join('; '),
+    expected,
+    ok
+      ? 'every kubelet runs the containerd its agent reports'
+      : `runtime mismatch on ${mismatches.length} node(s): ${mismatches.join('; ')}`,
+    ok
+      ? null
+      : 'Make the kubelet use the host containerd (--container-runtime-endpoint) or upgrade/restart containerd.',
+    source,
+  );
+}
+
+export function etcdEncryption(input: ClusterCheckInput): CheckResult {
+  const disabled: string[] = [];
+  const enabled: string[] = [];
+  const unknown: string[] = [];
+  for (const s of input.reports) {
+    if (s.role !== 'control-plane') continue;
+    const e = s.facts?.apiServerEncryption?.enabled;
+    if (e === true) enabled.push(s.node);
+    else if (e === false) disabled.push(s.node);
+    else unknown.push(s.node);
+  }
+  const expected = 'kube-apiserver --encryption-provider-config with a non-identity first provider';
+  const source = 'Security, Encryption at rest';
+  if (disabled.length > 0) {
+    return check(
+      'cluster.etcd-encryption',
+      'fail',
+      `not enabled on: ${disabled.join(', ')}`,
+      expected,
+      `etcd encryption at rest is not enabled on ${disabled.join(', ')}`,
+      'Configure an EncryptionConfiguration (e.g. aescbc or kms) and pass --encryption-provider-config to kube-apiserver.',
+      source,
+    );
+  }
+  if (enabled.length > 0 && unknown.length === 0) {
+    return check(
+      'cluster.etcd-encryption',
+      'pass',
+      `enabled on: ${enabled.join(', ')}`,
+      expected,
+      'etcd encryption at rest is enabled',
+      null,
+      source,
+    );
+  }
+  return check(
+    'cluster.etcd-encryption',
+    'warn',
+    unknown.length > 0 ? `unknown on: ${unknown.join(', ')}` : 'no control-plane report',
+    expected,
+    unknown.length > 0
+      ? `unknown: could not read the kube-apiserver encryption configuration on ${unknown.join(', ')}`
+      : 'unknown: could not read the kube-apiserver encryption configuration (no control-plane node has reported)',
+    'Run the validator agent on control-plane nodes with the host root mounted so it can read kube-apiserver.yaml.',
+    source,
+  );
+}
+
+export function clusterCheckResults(input: ClusterCheckInput): CheckResult[] {
+  return [
+    controlPlaneHa(input),
+    operatorNodes(input),
+    defaultStorageClass(input),
+    runtimeVersion(input),
+    etcdEncryption(input),
+  ];
+}
