@@ -54,7 +54,7 @@ export interface PlannedChange {
   at: string;
 }
 
-/** The Kubernetes side as the aggregator command sees it (built by aggregator/k8s/integration.ts). */
+/** The Kubernetes side as the aggregator command sees it (built by aggregator/kubernetes-integration.ts). */
 export interface KubernetesIntegration {
   cluster: ClusterView;
   sink: ReconcileSink;

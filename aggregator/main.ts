@@ -7,13 +7,14 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import { errorMessage } from '../report/error-message.js';
+import type { ClusterRules } from '../spec/spec-types.js';
 import type { AggregatorConfig } from './config.js';
-import { createKubernetesIntegration, type KubernetesIntegrationHandle } from './k8s/integration.js';
 import { makeNames } from './k8s/names.js';
+import { createKubernetesIntegration, type KubernetesIntegrationHandle } from './kubernetes-integration.js';
 import { type Preflight, preflight } from './preflight.js';
 import { type AggregatorServer, buildApp, type Readiness } from './server/app.js';
 import { type AggregatorMetrics, createMetrics } from './server/metrics.js';
-import { createSpecEvaluator } from './server/spec-evaluator.js';
+import { createSpecEvaluator, type SpecEvaluator } from './server/spec-evaluator.js';
 import { podEventRecorder, SpecWatcher } from './spec-watcher.js';
 import { NodeStore } from './store.js';
 import { bootstrapTls, serviceDnsNames, type TlsBootstrap } from './tls/bootstrap.js';
@@ -60,9 +61,13 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
   let inputs: Preflight;
   let integration: KubernetesIntegrationHandle | null;
   const registry = new Registry();
+  // The cluster checks read the thresholds of the spec in force (reloads included) on each summary.
+  let evaluator: SpecEvaluator | undefined;
   try {
     inputs = await preflight(config, logger);
-    integration = buildIntegration(config, inputs.kubeConfig, registry, logger);
+    const spec = inputs.spec;
+    const clusterRules = () => (evaluator?.spec ?? spec).cluster;
+    integration = buildIntegration(config, inputs.kubeConfig, registry, logger, clusterRules);
   } catch (err) {
     return fail(errorMessage(err));
   }
@@ -79,7 +84,7 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
     logger.error({ err }, 'TLS bootstrap failed');
     return 1;
   }
-  const evaluator = createSpecEvaluator(inputs.spec, {
+  evaluator = createSpecEvaluator(inputs.spec, {
     // A gpu/jetson probe error keeps the node's role instead of deriving `compute` from missing facts.
     previousRole: (node) => store.get(node)?.result.role,
     ...(integration ? { roleLabel: makeNames(config.labelPrefix).labels.role } : {}),
@@ -113,6 +118,7 @@ function buildIntegration(
   kubeConfig: KubeConfig | null,
   registry: Registry,
   logger: Logger,
+  clusterRules: () => ClusterRules,
 ): KubernetesIntegrationHandle | null {
   if (!kubeConfig) {
     logger.info({}, 'no Kubernetes configuration: running standalone, nothing is written to Kubernetes');
@@ -125,6 +131,7 @@ function buildIntegration(
     registry,
     logger: logger.child({ part: 'kubernetes' }),
     dryRun: config.dryRun,
+    clusterRules,
     ...(config.taintRoles ? { taintRoles: config.taintRoles } : {}),
     ...(config.maxTaintedPercent !== undefined ? { maxTaintedPercent: config.maxTaintedPercent } : {}),
     ...(config.qps !== undefined ? { qps: config.qps } : {}),

@@ -10,6 +10,7 @@ import { errorMessage } from '../report/error-message.js';
 import type { Report } from '../report/schema.js';
 import { parseSpec, type Spec, SpecError } from '../spec/load.js';
 import type { StructuredLogger } from './contracts.js';
+import { eventBody } from './k8s/events.js';
 import type { AggregatorMetrics } from './server/metrics.js';
 import type { SpecEvaluator } from './server/spec-evaluator.js';
 import type { NodeStore } from './store.js';
@@ -68,28 +69,16 @@ export function podEventRecorder(options: PodEventRecorderOptions): SpecEventRec
   const now = options.now ?? Date.now;
   return {
     async record(type, reason, message) {
-      const at = new Date(now()).toISOString();
-      const body = {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { generateName: `${podName}.`, namespace },
-        involvedObject: {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          name: podName,
-          namespace,
-          ...(podUid ? { uid: podUid } : {}),
-        },
+      const body = eventBody({
+        namespace,
+        about: { kind: 'Pod', name: podName, namespace, uid: podUid },
         reason,
-        message: message.length > 1024 ? `${message.slice(0, 1021)}...` : message,
+        message,
         type,
-        source: { component: options.component },
-        reportingComponent: options.component,
-        reportingInstance: podName,
-        firstTimestamp: at,
-        lastTimestamp: at,
-        count: 1,
-      };
+        component: options.component,
+        instance: podName,
+        nowMs: now(),
+      });
       try {
         await core.createNamespacedEvent({ namespace, body: body as never });
       } catch (err) {

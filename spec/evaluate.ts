@@ -5,6 +5,7 @@
 import type { CheckResult, NodeResult, ProbeError, ProbeName, Verdict } from '../report/schema.js';
 import type { EvaluationInput, NodeLabelContext, RoleDecision } from './api.js';
 import { type CompiledRoleCheck, compileSpec, type EvalContext } from './compile.js';
+import { isFailingStatus } from './failing-checks.js';
 import { evaluatedFacts } from './jetpack.js';
 import type { Spec } from './spec-types.js';
 
@@ -39,7 +40,7 @@ export function evaluate(
     const c = compiled.checks[i]!;
     const rc = c.roles[role.role];
     const result = rc ? runCheck(c.id, c.source, rc, ctx) : skipForRole(c.id, c.source, role.role);
-    if (result.status === 'fail' || result.status === 'error') anyFail = true;
+    if (isFailingStatus(result.status)) anyFail = true;
     else if (result.status === 'warn') anyWarn = true;
     checks[i] = result;
   }

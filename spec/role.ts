@@ -1,6 +1,8 @@
 // Which requirements apply to a node: from its Kubernetes labels when it has a role label, otherwise from
-// what the host shows (a Jetson, a kube-apiserver manifest, an NVIDIA GPU, or a plain compute node).
-import type { Facts, Role } from '../report/schema.js';
+// what the host shows (a Jetson, a kube-apiserver manifest, an NVIDIA GPU, or a plain compute node). Every
+// role decision of the program is made here: `resolveRole` for a node, `roleFromFacts` for `check --role auto`.
+import { isRole } from '../report/constants.js';
+import type { Facts, ProbeError, ProbeName, Role } from '../report/schema.js';
 import type { RoleDecision } from './api.js';
 
 export const NODE_TYPE_LABEL = 'node-type';
@@ -79,4 +81,60 @@ export function roleFromLabels(labels: Readonly<Record<string, string>>): RoleDe
   const poolRole = typeof pool === 'string' ? NODE_POOL_ROLES.get(pool) : undefined;
   if (poolRole) return { role: poolRole, source: `label:${NODE_POOL_LABEL}=${pool}` };
   return null;
+}
+
+/** Our own role label's value when it is a role: the role we last wrote on the node. */
+export function roleFromOwnLabel(
+  labels: Readonly<Record<string, string>> | undefined,
+  ownRoleLabel: string | undefined,
+): Role | undefined {
+  const value =
+    labels && ownRoleLabel && Object.hasOwn(labels, ownRoleLabel) ? labels[ownRoleLabel] : undefined;
+  return isRole(value) ? value : undefined;
+}
+
+/** Probes whose failure makes a role derived from facts meaningless (a timed-out nvidia-smi ≠ no GPU). */
+export const ROLE_PROBES: ReadonlySet<ProbeName> = new Set<ProbeName>(['gpu', 'jetson', 'pci']);
+
+/** What is known about a node when its role is decided; each caller passes what it has. */
+export interface RoleEvidence {
+  /** The node's Kubernetes labels, when the cluster knows the node. */
+  labels?: Readonly<Record<string, string>> | undefined;
+  /** The key of our own role label (`<prefix>role`), read from `labels`. */
+  ownRoleLabel?: string | undefined;
+  /** The report being evaluated: its facts and probe errors. */
+  report?: { facts: Facts; probeErrors: readonly ProbeError[] } | undefined;
+  /** The role of the node's previous evaluation; asked only when a role probe errored. */
+  previous?: (() => Role | undefined) | undefined;
+}
+
+/**
+ * The role of a node. Labels naming a role (roleFromLabels) win. With a report, the facts decide, except
+ * when the gpu, jetson or pci probe errored in it: then the node keeps the role it had (the previous
+ * evaluation's, else our own role label), so one nvidia-smi timeout does not move a GPU node into the compute
+ * pool (role label, breaker pool, taint). Without a report (a node seen only in the cluster), our own role
+ * label; null when nothing names a role.
+ */
+export function resolveRole(
+  evidence: RoleEvidence & { report: NonNullable<RoleEvidence['report']> },
+): RoleDecision;
+export function resolveRole(evidence: RoleEvidence): RoleDecision | null;
+export function resolveRole(evidence: RoleEvidence): RoleDecision | null {
+  const { labels, ownRoleLabel, report } = evidence;
+  const fromLabels = labels ? roleFromLabels(labels) : null;
+  if (fromLabels) return fromLabels;
+  if (!report) {
+    const own = roleFromOwnLabel(labels, ownRoleLabel);
+    return own ? { role: own, source: `label:${ownRoleLabel}=${own}` } : null;
+  }
+  const fromFacts = roleFromFacts(report.facts);
+  const errored = report.probeErrors.find((e) => ROLE_PROBES.has(e.probe));
+  if (!errored) return fromFacts;
+  const source = `previous (${errored.probe} probe error)`;
+  const previous = evidence.previous?.();
+  if (previous)
+    return { role: previous, source, reason: `kept from the previous evaluation: ${errored.message}` };
+  const own = roleFromOwnLabel(labels, ownRoleLabel);
+  if (own) return { role: own, source, reason: `kept from the ${ownRoleLabel} label: ${errored.message}` };
+  return fromFacts;
 }

@@ -146,6 +146,23 @@ export type SpecCheck =
   | NodeLabelCheck
   | DnsResolutionCheck;
 
+/**
+ * Thresholds of the cluster-level checks (GET /api/v1/summary), the spec's `cluster:` section. Every field
+ * is optional in a file; a missing one takes its value from DEFAULT_CLUSTER_RULES.
+ */
+export interface ClusterRules {
+  /** `cluster.control-plane-ha`: warn below this many control-plane nodes. */
+  controlPlaneHa: { minNodes: number };
+  /** `cluster.operator-nodes`: warn outside this many backend-operator nodes. */
+  operatorNodes: { minNodes: number; maxNodes: number };
+}
+
+/** The seed's numbers: 3+ control-plane nodes for high availability, 1 to 3 backend-operator nodes. */
+export const DEFAULT_CLUSTER_RULES: ClusterRules = {
+  controlPlaneHa: { minNodes: 3 },
+  operatorNodes: { minNodes: 1, maxNodes: 3 },
+};
+
 export interface Spec {
   apiVersion: typeof SPEC_API_VERSION;
   kind: typeof SPEC_KIND;
@@ -157,4 +174,5 @@ export interface Spec {
    * built-in baseline's table from parseSpec; absent here (a spec validated on its own) means no table.
    */
   l4tToJetpack?: Readonly<Record<string, string>>;
+  cluster: ClusterRules;
 }

@@ -7,7 +7,10 @@ import { parseByteQuantity } from './quantity.js';
 import {
   BYTE_FACTS,
   type CheckBase,
+  type ClusterRules,
   type CommonRoleParams,
+  DEFAULT_CLUSTER_RULES,
+  type MinVersionParams,
   ONE_OF_FACTS,
   type OsAccept,
   QUANTITY_FACTS,
@@ -20,7 +23,6 @@ import {
   type Spec,
   type SpecCheck,
   VERSION_FACTS,
-  type VersionFact,
 } from './spec-types.js';
 import { parseVersion, VERSION_SCHEMES, type VersionScheme } from './versions.js';
 
@@ -103,6 +105,25 @@ class Validator {
       this.fail(join(path, key), `${describe(v)} is not one of ${allowed.join(', ')}`);
     }
     return v as T;
+  }
+
+  /** A whole number of at least `min`; `fallback` when the field is absent. */
+  count(obj: Obj, key: string, path: string, fallback: number, min: number): number {
+    const v = obj[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+      this.fail(join(path, key), `${describe(v)} is not a whole number of at least ${min}`);
+    }
+    return v;
+  }
+
+  /** An optional mapping: absent or empty (`key:` with nothing after it) is `{}`. */
+  optionalObject(obj: Obj, key: string, path: string, allowed: readonly string[]): Obj {
+    const v = obj[key];
+    if (v === undefined || v === null) return {};
+    const o = this.object(v, join(path, key));
+    this.closed(o, join(path, key), allowed);
+    return o;
   }
 
   stringList(value: unknown, path: string): string[] {
@@ -192,6 +213,24 @@ function quantityValue(val: Validator, p: Obj, path: string, fact: QuantityFact)
   return v;
 }
 
+const MIN_VERSION_KEYS = ['min', 'warnFromMajor', 'fact', 'whenAbsent', 'whenUnknown'] as const;
+
+function minVersionParams(val: Validator, p: Obj, rp: string, scheme: VersionScheme): MinVersionParams {
+  const out: MinVersionParams = { min: versionValue(val, p, 'min', rp, scheme) };
+  if (p.warnFromMajor !== undefined) {
+    const w = p.warnFromMajor;
+    if (typeof w !== 'number' || !Number.isSafeInteger(w) || w < 0) {
+      val.fail(join(rp, 'warnFromMajor'), `${describe(w)} is not a major version number`);
+    }
+    out.warnFromMajor = w;
+  }
+  if (p.fact !== undefined) out.fact = val.oneOf(p, 'fact', rp, VERSION_FACTS);
+  if (p.whenAbsent !== undefined) out.whenAbsent = val.oneOf(p, 'whenAbsent', rp, ['fail', 'skip'] as const);
+  if (p.whenUnknown !== undefined)
+    out.whenUnknown = val.oneOf(p, 'whenUnknown', rp, ['warn', 'fail'] as const);
+  return out;
+}
+
 function checkOf(val: Validator, raw: unknown, path: string): SpecCheck {
   const c = val.object(raw, path);
   const rule = val.oneOf(c, 'rule', path, RULE_TYPES);
@@ -225,34 +264,7 @@ function checkOf(val: Validator, raw: unknown, path: string): SpecCheck {
       val.closed(c, path, [...baseKeys, 'fact', 'scheme']);
       const fact = val.oneOf(c, 'fact', path, VERSION_FACTS);
       const scheme = val.oneOf(c, 'scheme', path, VERSION_SCHEMES);
-      const roles = roleMap(
-        val,
-        c,
-        path,
-        ['min', 'warnFromMajor', 'fact', 'whenAbsent', 'whenUnknown'],
-        (p, rp) => {
-          const out: {
-            min: string;
-            warnFromMajor?: number;
-            fact?: VersionFact;
-            whenAbsent?: 'fail' | 'skip';
-            whenUnknown?: 'warn' | 'fail';
-          } = { min: versionValue(val, p, 'min', rp, scheme) };
-          if (p.warnFromMajor !== undefined) {
-            const w = p.warnFromMajor;
-            if (typeof w !== 'number' || !Number.isSafeInteger(w) || w < 0) {
-              val.fail(join(rp, 'warnFromMajor'), `${describe(w)} is not a major version number`);
-            }
-            out.warnFromMajor = w;
-          }
-          if (p.fact !== undefined) out.fact = val.oneOf(p, 'fact', rp, VERSION_FACTS);
-          if (p.whenAbsent !== undefined)
-            out.whenAbsent = val.oneOf(p, 'whenAbsent', rp, ['fail', 'skip'] as const);
-          if (p.whenUnknown !== undefined)
-            out.whenUnknown = val.oneOf(p, 'whenUnknown', rp, ['warn', 'fail'] as const);
-          return out;
-        },
-      );
+      const roles = roleMap(val, c, path, MIN_VERSION_KEYS, (p, rp) => minVersionParams(val, p, rp, scheme));
       return { ...base, rule, fact, scheme, roles };
     }
     case 'osRelease': {
@@ -301,6 +313,23 @@ function jetpackTableOf(val: Validator, raw: unknown): Record<string, string> {
   return out;
 }
 
+/** The `cluster:` section: thresholds of the cluster-level checks, each defaulting to the seed's number. */
+function clusterRulesOf(val: Validator, root: Obj): ClusterRules {
+  const d = DEFAULT_CLUSTER_RULES;
+  const cluster = val.optionalObject(root, 'cluster', '', ['controlPlaneHa', 'operatorNodes']);
+  const haPath = 'cluster.controlPlaneHa';
+  const ha = val.optionalObject(cluster, 'controlPlaneHa', 'cluster', ['minNodes']);
+  const opsPath = 'cluster.operatorNodes';
+  const ops = val.optionalObject(cluster, 'operatorNodes', 'cluster', ['minNodes', 'maxNodes']);
+  const minOps = val.count(ops, 'minNodes', opsPath, d.operatorNodes.minNodes, 0);
+  const maxOps = val.count(ops, 'maxNodes', opsPath, Math.max(d.operatorNodes.maxNodes, minOps), 1);
+  if (maxOps < minOps) val.fail(join(opsPath, 'maxNodes'), `${maxOps} is below minNodes (${minOps})`);
+  return {
+    controlPlaneHa: { minNodes: val.count(ha, 'minNodes', haPath, d.controlPlaneHa.minNodes, 1) },
+    operatorNodes: { minNodes: minOps, maxNodes: maxOps },
+  };
+}
+
 /**
  * Validates a parsed YAML/JSON document as a spec; throws SpecError naming file, field and problem.
  * `numbers` (from parseSpec) lets a number that YAML read differently from its text (`12.10` → 12.1,
@@ -312,7 +341,7 @@ export function validateSpec(doc: unknown, file: string, numbers: NumberSources 
     if (source !== String(value)) val.yamlNumber(path, value);
   }
   const root = val.object(doc, '');
-  val.closed(root, '', ['apiVersion', 'kind', 'metadata', 'checks', 'l4tToJetpack']);
+  val.closed(root, '', ['apiVersion', 'kind', 'metadata', 'checks', 'cluster', 'l4tToJetpack']);
   val.oneOf(root, 'apiVersion', '', [SPEC_API_VERSION]);
   val.oneOf(root, 'kind', '', [SPEC_KIND]);
   if (root.metadata === undefined) val.fail('metadata', 'is required');
@@ -338,7 +367,8 @@ export function validateSpec(doc: unknown, file: string, numbers: NumberSources 
     seen.set(check.id, i);
     return check;
   });
-  const spec: Spec = { apiVersion: SPEC_API_VERSION, kind: SPEC_KIND, metadata, checks };
+  const cluster = clusterRulesOf(val, root);
+  const spec: Spec = { apiVersion: SPEC_API_VERSION, kind: SPEC_KIND, metadata, checks, cluster };
   if (root.l4tToJetpack !== undefined) spec.l4tToJetpack = jetpackTableOf(val, root.l4tToJetpack);
   return spec;
 }

@@ -16,3 +16,15 @@ export function describeApiError(err: unknown): string {
   const msg = errorMessage(err, { firstLine: true });
   return code === undefined ? msg : `HTTP ${code}: ${msg.slice(0, 200)}`;
 }
+
+/** A response header of a failed API call (names compared case-insensitively), e.g. `retry-after`. */
+export function apiHeader(err: unknown, name: string): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const headers = (err as { headers?: unknown }).headers;
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  const wanted = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.toLowerCase() === wanted && typeof v === 'string') return v;
+  }
+  return undefined;
+}

@@ -6,10 +6,10 @@
 // if it fires anyway the watch resumes from the last resourceVersion without a LIST.
 import { CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
 import { errorMessage } from '../../report/error-message.js';
-import type { ClusterView, StructuredLogger } from '../contracts.js';
-import { type NodeView, slimNode } from '../reconcile/node-view.js';
+import type { StructuredLogger } from '../contracts.js';
 import { apiStatus } from './api-errors.js';
 import { listNodesInPages } from './node-pages.js';
+import { type NodeView, slimNode } from './node-view.js';
 import { backoffMs } from './rate-limit.js';
 
 /** A watch that delivered an event or stayed open this long counts as healthy (resets the backoff). */
@@ -41,7 +41,8 @@ function newer(a: string | undefined, b: string | undefined): boolean {
   return true;
 }
 
-export class NodeInformer implements ClusterView {
+/** Also the aggregator's ClusterView (labelsOf, runtimeVersionOf, nodeNames, synced). */
+export class NodeInformer {
   private readonly cache = new Map<string, NodeView>();
   private readonly core: CoreV1Api;
   private readonly options: NodeInformerOptions;

@@ -1,10 +1,14 @@
 // The desired Kubernetes state of one node: a pure function of its NodeState, the names and the config.
 
-import type { CheckResult, ProbeName, Role } from '../../report/schema.js';
+import type { ProbeName, Role } from '../../report/schema.js';
+import { failingCheckIds } from '../../spec/failing-checks.js';
 import type { NodeState } from '../contracts.js';
+import type { EventType } from '../k8s/events.js';
 import { sanitizeLabelValue } from '../k8s/label-values.js';
 import type { Names } from '../k8s/names.js';
-import { type NodeConditionView, rfc3339, timeMs } from './node-view.js';
+import { type NodeConditionView, rfc3339, timeMs } from '../k8s/node-view.js';
+
+// Re-exported for server/app.ts, which lists the failing checks of each node.
 
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -44,17 +48,7 @@ function clip(message: string): string {
   return message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE - 3)}...`;
 }
 
-/**
- * Ids of the checks that fail the verdict: `fail`, and `error` (a probe that could not finish fails it too).
- * The one definition, for the condition message, events and the API's failingChecks.
- */
-export function failingCheckIds(checks: readonly CheckResult[]): string[] {
-  const ids: string[] = [];
-  for (const c of checks) if (c.status === 'fail' || c.status === 'error') ids.push(c.id);
-  return ids;
-}
-
-export function failingChecks(state: NodeState): string[] {
+function failingChecks(state: NodeState): string[] {
   return failingCheckIds(state.result?.checks ?? []);
 }
 
@@ -159,4 +153,15 @@ export function desiredState(
     taintEffect: config.taintEffect,
     failing,
   };
+}
+
+/** The Event a change of the condition's status or reason is announced with. */
+export function verdictEvent(c: DesiredCondition): { reason: string; message: string; type: EventType } {
+  const message =
+    c.status === 'True'
+      ? `node does not meet the OSMO baseline; ${c.message}`
+      : c.status === 'False'
+        ? `node meets the OSMO baseline (${c.message})`
+        : `node state unknown: ${c.message}`;
+  return { reason: c.reason, message, type: c.status === 'True' ? 'Warning' : 'Normal' };
 }

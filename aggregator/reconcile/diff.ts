@@ -1,8 +1,8 @@
 // Desired state against the node as the informer sees it → at most one Node patch (labels, annotations,
 // taints together) and one nodes/status patch (our condition only). Pure; null means "nothing to write".
 import type { Names } from '../k8s/names.js';
+import { conditionOf, type NodeTaint, type NodeView, rfc3339, timeMs } from '../k8s/node-view.js';
 import type { DesiredCondition, DesiredNodeState } from './desired.js';
-import { conditionOf, type NodeTaint, type NodeView, rfc3339, timeMs } from './node-view.js';
 import { assertOwnableKey, formatManagedKeys, ownedKeys, sameKeys } from './ownership.js';
 
 export interface DiffOptions {
@@ -47,86 +47,120 @@ function cleanTaint(t: NodeTaint): NodeTaint {
   return out;
 }
 
+interface LabelPlan {
+  patch: Record<string, string | null>;
+  /** Our label keys after the patch (for the managed-labels annotation). */
+  owned: Set<string>;
+}
+
+/** Desired labels written, owned labels no longer desired removed (when allowed and not kept). */
+function planLabels(
+  labels: Record<string, string>,
+  owned: Set<string>,
+  desired: DesiredNodeState,
+  names: Names,
+  options: DiffOptions,
+  summary: string[],
+): LabelPlan {
+  const patch: Record<string, string | null> = {};
+  const next = new Set<string>();
+  for (const [key, value] of Object.entries(desired.labels)) {
+    assertOwnableKey(key, names);
+    next.add(key);
+    if (labels[key] !== value) {
+      patch[key] = value;
+      summary.push(`label ${key}=${value}`);
+    }
+  }
+  for (const key of owned) {
+    if (key in desired.labels) continue;
+    assertOwnableKey(key, names);
+    if (!options.allowRemoval || desired.keepLabels.includes(key)) {
+      next.add(key);
+      continue;
+    }
+    if (key in labels) {
+      patch[key] = null;
+      summary.push(`remove label ${key}`);
+    }
+  }
+  return { patch, owned: next };
+}
+
+interface TaintPlan {
+  /** The whole new taint list, or undefined when the taints stay as they are. */
+  taints: NodeTaint[] | undefined;
+  /** Our taint keys after the patch (for the managed-taints annotation). */
+  owned: Set<string>;
+  added: boolean;
+  removed: boolean;
+}
+
+/** Our taint added (when the breaker allows a new one) or removed (when allowed); others kept as they are. */
+function planTaints(
+  node: NodeView,
+  owned: Set<string>,
+  desired: DesiredNodeState,
+  names: Names,
+  options: DiffOptions,
+  summary: string[],
+): TaintPlan {
+  // A whole list, edited from what the cache holds.
+  const taints = (node.spec?.taints ?? []).map(cleanTaint);
+  const plan: TaintPlan = { taints: undefined, owned: new Set(owned), added: false, removed: false };
+  const ours = taints.filter((t) => t.key === names.taintKey);
+  assertOwnableKey(names.taintKey, names);
+  if (desired.taint === 'present') {
+    const wanted: NodeTaint = { key: names.taintKey, value: 'true', effect: desired.taintEffect };
+    const exact = ours.length === 1 && ours[0]?.value === 'true' && ours[0]?.effect === desired.taintEffect;
+    if (ours.length > 0) plan.owned.add(names.taintKey);
+    if (!exact && (ours.length === 0 ? options.taintAllowed : owned.has(names.taintKey))) {
+      plan.taints = [...taints.filter((t) => t.key !== names.taintKey), wanted];
+      plan.owned.add(names.taintKey);
+      plan.added = ours.length === 0;
+      summary.push(`taint ${names.taintKey}=true:${desired.taintEffect}`);
+    }
+  } else if (desired.taint === 'absent' && options.allowRemoval && owned.has(names.taintKey)) {
+    if (ours.length > 0) {
+      plan.taints = taints.filter((t) => t.key !== names.taintKey);
+      plan.removed = true;
+      summary.push(`remove taint ${names.taintKey}`);
+    }
+    plan.owned.delete(names.taintKey);
+  }
+  return plan;
+}
+
 export function planNodePatch(
   node: NodeView,
   desired: DesiredNodeState,
   names: Names,
   options: DiffOptions,
 ): NodePatchPlan | null {
-  const labels = node.metadata?.labels ?? {};
   const annotations = node.metadata?.annotations ?? {};
   const summary: string[] = [];
-
-  // Labels.
   const ownedLabels = ownedKeys(annotations[names.annotations.managedLabels], names);
-  const labelPatch: Record<string, string | null> = {};
-  const nextOwnedLabels = new Set<string>();
-  for (const [key, value] of Object.entries(desired.labels)) {
-    assertOwnableKey(key, names);
-    nextOwnedLabels.add(key);
-    if (labels[key] !== value) {
-      labelPatch[key] = value;
-      summary.push(`label ${key}=${value}`);
-    }
-  }
-  for (const key of ownedLabels) {
-    if (key in desired.labels) continue;
-    assertOwnableKey(key, names);
-    if (!options.allowRemoval || desired.keepLabels.includes(key)) {
-      nextOwnedLabels.add(key);
-      continue;
-    }
-    if (key in labels) {
-      labelPatch[key] = null;
-      summary.push(`remove label ${key}`);
-    }
-  }
-
-  // Taints: a whole list, edited from what the cache holds.
-  const taints = (node.spec?.taints ?? []).map(cleanTaint);
   const ownedTaints = ownedKeys(annotations[names.annotations.managedTaints], names);
-  const nextOwnedTaints = new Set(ownedTaints);
-  let nextTaints: NodeTaint[] | undefined;
-  let taintAdded = false;
-  let taintRemoved = false;
-  const ours = taints.filter((t) => t.key === names.taintKey);
-  assertOwnableKey(names.taintKey, names);
-  if (desired.taint === 'present') {
-    const wanted: NodeTaint = { key: names.taintKey, value: 'true', effect: desired.taintEffect };
-    const exact = ours.length === 1 && ours[0]?.value === 'true' && ours[0]?.effect === desired.taintEffect;
-    if (ours.length > 0) nextOwnedTaints.add(names.taintKey);
-    if (!exact && (ours.length === 0 ? options.taintAllowed : ownedTaints.has(names.taintKey))) {
-      nextTaints = [...taints.filter((t) => t.key !== names.taintKey), wanted];
-      nextOwnedTaints.add(names.taintKey);
-      taintAdded = ours.length === 0;
-      summary.push(`taint ${names.taintKey}=true:${desired.taintEffect}`);
-    }
-  } else if (desired.taint === 'absent' && options.allowRemoval && ownedTaints.has(names.taintKey)) {
-    if (ours.length > 0) {
-      nextTaints = taints.filter((t) => t.key !== names.taintKey);
-      taintRemoved = true;
-      summary.push(`remove taint ${names.taintKey}`);
-    }
-    nextOwnedTaints.delete(names.taintKey);
-  }
+  const labels = planLabels(node.metadata?.labels ?? {}, ownedLabels, desired, names, options, summary);
+  const taints = planTaints(node, ownedTaints, desired, names, options, summary);
 
   // Ownership annotations.
   const annotationPatch: Record<string, string | null> = {};
-  if (!sameKeys(ownedLabels, nextOwnedLabels) || annotations[names.annotations.managedLabels] === undefined) {
-    annotationPatch[names.annotations.managedLabels] = formatManagedKeys(nextOwnedLabels);
+  if (!sameKeys(ownedLabels, labels.owned) || annotations[names.annotations.managedLabels] === undefined) {
+    annotationPatch[names.annotations.managedLabels] = formatManagedKeys(labels.owned);
   }
-  if (!sameKeys(ownedTaints, nextOwnedTaints)) {
+  if (!sameKeys(ownedTaints, taints.owned)) {
     annotationPatch[names.annotations.managedTaints] =
-      nextOwnedTaints.size > 0 ? formatManagedKeys(nextOwnedTaints) : null;
+      taints.owned.size > 0 ? formatManagedKeys(taints.owned) : null;
   }
   for (const key of Object.keys(annotationPatch)) assertOwnableKey(key, names);
   if (Object.keys(annotationPatch).length > 0 && summary.length === 0) summary.push('ownership annotations');
 
   const body: NodePatchPlan['body'] = { metadata: {} };
-  if (Object.keys(labelPatch).length > 0) body.metadata.labels = labelPatch;
+  if (Object.keys(labels.patch).length > 0) body.metadata.labels = labels.patch;
   if (Object.keys(annotationPatch).length > 0) body.metadata.annotations = annotationPatch;
-  if (nextTaints !== undefined) {
-    body.spec = { taints: nextTaints };
+  if (taints.taints !== undefined) {
+    body.spec = { taints: taints.taints };
     // Taints are a list replaced whole: guard it with the version we edited.
     if (node.metadata?.resourceVersion) body.metadata.resourceVersion = node.metadata.resourceVersion;
   }
@@ -137,7 +171,7 @@ export function planNodePatch(
   ) {
     return null;
   }
-  return { body, summary, taintAdded, taintRemoved };
+  return { body, summary, taintAdded: taints.added, taintRemoved: taints.removed };
 }
 
 export interface StatusPatchPlan {

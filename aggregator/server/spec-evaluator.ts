@@ -2,12 +2,11 @@
 // else from the facts, and the labels handed to the node.label check. The spec can be replaced while the
 // server runs (live reload, aggregator/spec-watcher.ts): each evaluation reads the one in force.
 
-import { isRole } from '../../report/constants.js';
-import type { NodeResult, ProbeName, Report, Role } from '../../report/schema.js';
+import type { NodeResult, Report, Role } from '../../report/schema.js';
 import type { RoleDecision } from '../../spec/api.js';
 import { evaluate } from '../../spec/evaluate.js';
 import type { Spec } from '../../spec/load.js';
-import { roleFromFacts, roleFromLabels } from '../../spec/role.js';
+import { resolveRole } from '../../spec/role.js';
 import type { PreviousEvaluation, ReportEvaluator } from './evaluator.js';
 import { jsonEqual, labelsEqual } from './json-equal.js';
 
@@ -24,38 +23,19 @@ export interface SpecEvaluatorOptions {
   roleLabel?: string;
 }
 
-/** Probes whose failure makes a role derived from facts meaningless (a timed-out nvidia-smi ≠ no GPU). */
-const ROLE_PROBES: ReadonlySet<ProbeName> = new Set<ProbeName>(['gpu', 'jetson', 'pci']);
-
-/**
- * The role decision for one report. Labels naming a role win. Otherwise the facts decide, except when the
- * gpu, jetson or pci probe errored in this report: then the node keeps the role it had (the previous result's,
- * else our role label), so one nvidia-smi timeout does not move a GPU node into the compute pool (role label,
- * breaker pool, taint).
- */
+/** The role decision for one report: spec/role.ts's resolveRole with what the aggregator knows. */
 export function decideRole(
   report: Report,
   labels: Record<string, string> | undefined,
   options: SpecEvaluatorOptions = {},
 ): RoleDecision {
-  const fromLabels = labels ? roleFromLabels(labels) : null;
-  if (fromLabels) return fromLabels;
-  const fromFacts = roleFromFacts(report.facts);
-  const errored = report.probeErrors.find((e) => ROLE_PROBES.has(e.probe));
-  if (!errored) return fromFacts;
-  const why = `previous (${errored.probe} probe error)`;
-  const previous = options.previousRole?.(report.node);
-  if (previous)
-    return { role: previous, source: why, reason: `kept from the previous evaluation: ${errored.message}` };
-  const labelled = options.roleLabel ? labels?.[options.roleLabel] : undefined;
-  if (isRole(labelled)) {
-    return {
-      role: labelled,
-      source: why,
-      reason: `kept from the ${options.roleLabel} label: ${errored.message}`,
-    };
-  }
-  return fromFacts;
+  const { previousRole } = options;
+  return resolveRole({
+    labels,
+    ownRoleLabel: options.roleLabel,
+    report,
+    previous: previousRole ? () => previousRole(report.node) : undefined,
+  });
 }
 
 /** What an evaluation read besides the report: a result may be reused only while these are the same. */

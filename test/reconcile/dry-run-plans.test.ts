@@ -1,11 +1,12 @@
 // Dry-run records each distinct plan once per node and kind, however many other changes came in between.
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import type { KubeApi } from '../../aggregator/k8s/kube-api.js';
+import type { NodeView } from '../../aggregator/k8s/node-view.js';
 import { TokenBucket } from '../../aggregator/k8s/rate-limit.js';
 import { DEFAULT_TAINT_ROLES } from '../../aggregator/reconcile/desired.js';
 import { makeReconcileMetrics } from '../../aggregator/reconcile/metrics.js';
-import type { NodeView } from '../../aggregator/reconcile/node-view.js';
-import { type KubeApi, type NodeCache, Reconciler } from '../../aggregator/reconcile/reconciler.js';
+import { type NodeCache, Reconciler } from '../../aggregator/reconcile/reconciler.js';
 import { makeNode } from '../k8s-emulator/index.js';
 import { nodeState } from './helpers.js';
 import { memoryLogger, names } from './k8s-setup.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLUSTER_INPUT_TTL_MS } from '../../aggregator/k8s/integration.js';
+import { STORAGE_CLASS_TTL_MS } from '../../aggregator/k8s/storage-classes.js';
 import { type K8sEmulator, makeNode } from '../k8s-emulator/index.js';
 import { facts, nodeState } from './helpers.js';
 import {
@@ -280,8 +280,24 @@ describe('reconciling verdicts against the API emulator (real client-node)', () 
       provisioner: 'x',
     });
     // The StorageClass list is reused for a minute (GET /api/v1/summary may be polled).
-    at += CLUSTER_INPUT_TTL_MS;
+    at += STORAGE_CLASS_TTL_MS;
     results = await integration.clusterChecks(states);
     expect(results.find((r) => r.id === 'cluster.default-storageclass')?.status).toBe('pass');
+  });
+
+  it('cluster check thresholds are read from the rules in force on every summary', async () => {
+    const emu = await startEmulator([
+      makeNode('cp1', { labels: { 'node-role.kubernetes.io/control-plane': '' } }),
+    ]);
+    cleanup.push(() => emu.close());
+    let rules = { controlPlaneHa: { minNodes: 3 }, operatorNodes: { minNodes: 0, maxNodes: 3 } };
+    const { integration } = await startIntegration(emu, { clusterRules: () => rules });
+    cleanup.push(() => integration.stop());
+    const status = async (id: string) =>
+      (await integration.clusterChecks([])).find((r) => r.id === id)?.status;
+    expect(await status('cluster.control-plane-ha')).toBe('warn');
+    expect(await status('cluster.operator-nodes')).toBe('pass');
+    rules = { ...rules, controlPlaneHa: { minNodes: 1 } };
+    expect(await status('cluster.control-plane-ha')).toBe('pass');
   });
 });

@@ -1,10 +1,10 @@
 // Emulator + real client-node integration fixture for the reconcile tests.
 import { Registry } from 'prom-client';
+import { makeNames } from '../../aggregator/k8s/names.js';
 import {
   createKubernetesIntegration,
   type KubernetesIntegrationOptions,
-} from '../../aggregator/k8s/integration.js';
-import { makeNames } from '../../aggregator/k8s/names.js';
+} from '../../aggregator/kubernetes-integration.js';
 import type { JsonObject } from '../k8s-emulator/index.js';
 import { type K8sEmulator, type K8sEmulatorOptions, startK8sEmulator } from '../k8s-emulator/index.js';
 

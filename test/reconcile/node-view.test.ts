@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { slimNode } from '../../aggregator/reconcile/node-view.js';
+import { slimNode } from '../../aggregator/k8s/node-view.js';
 import { makeNode } from '../k8s-emulator/index.js';
 
 describe('slimNode (what the informer caches per Node)', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isValidLabelValue, sanitizeLabelValue } from '../../aggregator/k8s/label-values.js';
 import { makeNames } from '../../aggregator/k8s/names.js';
+import type { NodeView } from '../../aggregator/k8s/node-view.js';
 import { backoffMs, retryAfterMs, TokenBucket } from '../../aggregator/k8s/rate-limit.js';
 import { allowedTainted, breakerAllows } from '../../aggregator/reconcile/breaker.js';
 import { desiredState } from '../../aggregator/reconcile/desired.js';
 import { planNodePatch, planStatusPatch } from '../../aggregator/reconcile/diff.js';
-import type { NodeView } from '../../aggregator/reconcile/node-view.js';
 import {
   assertOwnableKey,
   isReservedKey,
@@ -285,7 +285,7 @@ describe('integration options', () => {
     const { KubeConfig } = await import('@kubernetes/client-node');
     const { pino } = await import('pino');
     const { Registry } = await import('prom-client');
-    const { createKubernetesIntegration } = await import('../../aggregator/k8s/integration.js');
+    const { createKubernetesIntegration } = await import('../../aggregator/kubernetes-integration.js');
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromOptions({
       clusters: [{ name: 'c', server: 'http://127.0.0.1:1' }],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { roleFromFacts, roleFromLabels } from '../../spec/role.js';
+import { resolveRole, roleFromFacts, roleFromLabels, roleFromOwnLabel } from '../../spec/role.js';
 import { buildFacts, gpuFacts, jetsonFacts } from './facts-builder.js';
 
 describe('roleFromFacts', () => {
@@ -92,5 +92,71 @@ describe('roleFromLabels', () => {
     expect(roleFromLabels({ 'node-type': 'storage', 'osmo.nvidia.com/node-pool': 'compute' })).toMatchObject({
       role: 'compute',
     });
+  });
+});
+
+describe('resolveRole: the one decision, from what the caller knows', () => {
+  const OWN = 'validator.osmo.nvidia.com/role';
+  const gpuReport = { facts: buildFacts({ gpu: gpuFacts() }), probeErrors: [] };
+  const timedOut = {
+    facts: buildFacts({ gpu: null }),
+    probeErrors: [{ probe: 'gpu' as const, kind: 'timeout' as const, message: 'nvidia-smi hung' }],
+  };
+
+  it('labels naming a role win over facts, the previous role and our own label', () => {
+    const labels = { 'node-type': 'operator', [OWN]: 'gpu' };
+    expect(resolveRole({ labels, ownRoleLabel: OWN, report: gpuReport, previous: () => 'gpu' })).toEqual({
+      role: 'operator',
+      source: 'label:node-type=operator',
+    });
+    expect(resolveRole({ labels, ownRoleLabel: OWN })?.role).toBe('operator');
+  });
+
+  it('with a report and no role probe error, the facts decide (our own label is only a fallback)', () => {
+    expect(resolveRole({ labels: { [OWN]: 'compute' }, ownRoleLabel: OWN, report: gpuReport })).toMatchObject(
+      {
+        role: 'gpu',
+        source: 'facts',
+      },
+    );
+  });
+
+  it('a role probe error keeps the previous role, else our own label, else the facts', () => {
+    let asked = 0;
+    const previous = () => {
+      asked++;
+      return 'gpu' as const;
+    };
+    expect(resolveRole({ report: gpuReport, previous }).role).toBe('gpu');
+    expect(asked).toBe(0); // asked only when a role probe errored
+    expect(resolveRole({ report: timedOut, previous })).toEqual({
+      role: 'gpu',
+      source: 'previous (gpu probe error)',
+      reason: 'kept from the previous evaluation: nvidia-smi hung',
+    });
+    expect(asked).toBe(1);
+    expect(resolveRole({ labels: { [OWN]: 'jetson' }, ownRoleLabel: OWN, report: timedOut })).toEqual({
+      role: 'jetson',
+      source: 'previous (gpu probe error)',
+      reason: `kept from the ${OWN} label: nvidia-smi hung`,
+    });
+    expect(resolveRole({ report: timedOut }).role).toBe('compute');
+  });
+
+  it('without a report: our own label, or null', () => {
+    expect(resolveRole({ labels: { [OWN]: 'gpu' }, ownRoleLabel: OWN })).toEqual({
+      role: 'gpu',
+      source: `label:${OWN}=gpu`,
+    });
+    expect(resolveRole({ labels: { [OWN]: 'gpu' } })).toBeNull();
+    expect(resolveRole({ labels: { [OWN]: 'constructor' }, ownRoleLabel: OWN })).toBeNull();
+    expect(resolveRole({})).toBeNull();
+  });
+
+  it('our own label is read only when it names a role', () => {
+    expect(roleFromOwnLabel({ [OWN]: 'operator' }, OWN)).toBe('operator');
+    expect(roleFromOwnLabel({ [OWN]: 'storage' }, OWN)).toBeUndefined();
+    expect(roleFromOwnLabel({}, 'toString')).toBeUndefined();
+    expect(roleFromOwnLabel(undefined, OWN)).toBeUndefined();
   });
 });

@@ -3,8 +3,8 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { NodeResult, ROLES, RoleSchema } from '../../../report/schema.js';
+import { failingCheckIds } from '../../../spec/failing-checks.js';
 import type { KubernetesIntegration } from '../../contracts.js';
-import { failingCheckIds } from '../../reconcile/desired.js';
 import type { NodeStore } from '../../store.js';
 import { errorBody } from '../errors.js';
 import { ErrorBody, FailingChecks, NODE_VERDICTS, NodeName, NodeVerdictSchema } from '../schemas.js';

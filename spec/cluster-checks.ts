@@ -1,22 +1,42 @@
-// Cluster-level checks for GET /api/v1/summary. Pure: the integration supplies the nodes' states, the
-// cluster view and the StorageClass list (or the error listing them).
-import type { CheckResult } from '../../report/schema.js';
-import { roleFromLabels } from '../../spec/role.js';
-import type { ClusterView, NodeState } from '../contracts.js';
+// Cluster-level checks for the aggregator's GET /api/v1/summary. Pure functions of plain inputs: the
+// nodes' latest reports, the cluster's nodes (names, labels, kubelet-reported runtime), the StorageClass
+// list (or the error listing it), and the thresholds of the spec's `cluster:` section.
+import type { CheckResult, Facts, Role } from '../report/schema.js';
+import { resolveRole } from './role.js';
+import { type ClusterRules, DEFAULT_CLUSTER_RULES } from './spec-types.js';
 
 const SOURCE = 'onprem-backend-requirements.rst';
 
-export interface StorageClassView {
+/** A node's latest evaluation, as the store holds it. */
+export interface ReportedNode {
+  node: string;
+  role: Role;
+  /** null while the node has no result (a managed node that never reported). */
+  facts: Facts | null;
+}
+
+/** A node as the cluster shows it. */
+export interface ClusterNode {
   name: string;
-  annotations: Record<string, string>;
+  labels: Readonly<Record<string, string>>;
+  /** The kubelet-reported container runtime, e.g. `containerd://1.7.27`. */
+  runtimeVersion?: string | undefined;
+}
+
+export interface StorageClassInfo {
+  name: string;
+  annotations: Readonly<Record<string, string>>;
 }
 
 export interface ClusterCheckInput {
-  states: NodeState[];
-  cluster: ClusterView | null;
-  /** null when the list failed (then `error` is set) or there is no cluster. */
-  storageClasses: StorageClassView[] | null;
-  storageClassError?: string;
+  reports: readonly ReportedNode[];
+  /** The cluster's nodes; null without a Kubernetes connection (standalone). */
+  nodes: readonly ClusterNode[] | null;
+  /** null when the list failed (then `storageClassError` is set) or there is no cluster. */
+  storageClasses: readonly StorageClassInfo[] | null;
+  storageClassError?: string | undefined;
+  /** The spec's `cluster:` section (default: the built-in baseline's numbers). */
+  rules?: ClusterRules | undefined;
 }
 
 function check(
@@ -33,14 +53,20 @@ function check(
 
 /** Nodes of a role: reported with it, or labelled so in the cluster. */
 function nodesWithRole(input: ClusterCheckInput, role: 'control-plane' | 'operator'): string[] {
-  const out = new Set(input.states.filter((s) => s.role === role).map((s) => s.node));
-  const cluster = input.cluster;
-  if (cluster) {
-    for (const name of cluster.nodeNames()) {
-      if (roleFromLabels(cluster.labelsOf(name) ?? {})?.role === role) out.add(name);
-    }
+  const out = new Set(input.reports.filter((s) => s.role === role).map((s) => s.node));
+  for (const node of input.nodes ?? []) {
+    if (resolveRole({ labels: node.labels })?.role === role) out.add(node.name);
   }
   return [...out].sort();
+}
+
+function counted(nodes: readonly string[], what: string): string {
+  return `${nodes.length} ${what}(s)${nodes.length > 0 ? `: ${nodes.join(', ')}` : ''}`;
+}
+
+/** `1 to 3`, or `2` when both ends are the same. */
+function range(min: number, max: number): string {
+  return min === max ? `${min}` : `${min} to ${max}`;
 }
 
 /** `containerd://1.7.27`, `v1.7.27`, `1.7.27-1` → `1.7.27`; undefined when not containerd. */
@@ -54,35 +80,44 @@ function normaliseVersion(v: string): string {
 }
 
 export function controlPlaneHa(input: ClusterCheckInput): CheckResult {
+  const min = (input.rules ?? DEFAULT_CLUSTER_RULES).controlPlaneHa.minNodes;
   const nodes = nodesWithRole(input, 'control-plane');
-  const ok = nodes.length >= 3;
+  const ok = nodes.length >= min;
   return check(
     'cluster.control-plane-ha',
     ok ? 'pass' : 'warn',
-    `${nodes.length} control-plane node(s)${nodes.length > 0 ? `: ${nodes.join(', ')}` : ''}`,
-    '>= 3 control-plane nodes',
+    counted(nodes, 'control-plane node'),
+    `>= ${min} control-plane nodes`,
     ok
       ? 'the control plane is highly available'
-      : 'high availability is recommended: run 3 or more control-plane nodes',
-    ok ? null : 'Add control-plane nodes so that 3 or more run (an odd number keeps etcd quorum).',
+      : `high availability is recommended: run ${min} or more control-plane nodes`,
+    ok ? null : `Add control-plane nodes so that ${min} or more run (an odd number keeps etcd quorum).`,
     'Control Plane, High availability',
   );
 }
 
+function operatorMessage(count: number, min: number, max: number): string {
+  if (count === 0 && min > 0) {
+    return 'no backend-operator node found: dedicated nodes labelled node-type=operator are recommended';
+  }
+  if (count < min) return `fewer than ${min} backend-operator nodes: ${range(min, max)} are recommended`;
+  if (count > max) return `more than ${max} backend-operator nodes: ${range(min, max)} are recommended`;
+  return count === 0
+    ? 'no backend-operator node, and none is required'
+    : 'backend-operator nodes are present';
+}
+
 export function operatorNodes(input: ClusterCheckInput): CheckResult {
+  const { minNodes: min, maxNodes: max } = (input.rules ?? DEFAULT_CLUSTER_RULES).operatorNodes;
   const nodes = nodesWithRole(input, 'operator');
-  const ok = nodes.length >= 1 && nodes.length <= 3;
+  const ok = nodes.length >= min && nodes.length <= max;
   return check(
     'cluster.operator-nodes',
     ok ? 'pass' : 'warn',
-    `${nodes.length} operator node(s)${nodes.length > 0 ? `: ${nodes.join(', ')}` : ''}`,
-    '1 to 3 backend-operator nodes (label node-type=operator)',
-    ok
-      ? 'backend-operator nodes are present'
-      : nodes.length === 0
-        ? 'no backend-operator node found: dedicated nodes labelled node-type=operator are recommended'
-        : 'more than 3 backend-operator nodes: 1 to 3 are recommended',
-    ok ? null : 'Label 1 to 3 dedicated nodes with node-type=operator.',
+    counted(nodes, 'operator node'),
+    `${range(min, max)} backend-operator nodes (label node-type=operator)`,
+    operatorMessage(nodes.length, min, max),
+    ok ? null : `Label ${range(min, max)} dedicated nodes with node-type=operator.`,
     'Backend-Operator Nodes',
   );
 }
@@ -93,10 +128,10 @@ export function defaultStorageClass(input: ClusterCheckInput): CheckResult {
   if (input.storageClasses === null) {
     return check(
       'cluster.default-storageclass',
-      input.cluster ? 'error' : 'skip',
+      input.nodes ? 'error' : 'skip',
       null,
       expected,
-      input.cluster
+      input.nodes
         ? `could not list StorageClasses: ${input.storageClassError ?? 'unknown error'}`
         : 'no Kubernetes connection (standalone)',
       null,
@@ -127,11 +162,12 @@ export function defaultStorageClass(input: ClusterCheckInput): CheckResult {
 }
 
 export function runtimeVersion(input: ClusterCheckInput): CheckResult {
+  const runtimes = new Map((input.nodes ?? []).map((n) => [n.name, n.runtimeVersion]));
   const mismatches: string[] = [];
   let compared = 0;
-  for (const s of input.states) {
-    const agent = s.result?.facts.containerd?.version;
-    const runtime = input.cluster?.runtimeVersionOf(s.node);
+  for (const s of input.reports) {
+    const agent = s.facts?.containerd?.version;
+    const runtime = runtimes.get(s.node);
     if (!agent || !runtime) continue;
     compared++;
     const kubelet = containerdVersionOfRuntime(runtime);
@@ -169,12 +205,12 @@ export function runtimeVersion(input: ClusterCheckInput): CheckResult {
 }
 
 export function etcdEncryption(input: ClusterCheckInput): CheckResult {
-  const cps = input.states.filter((s) => s.role === 'control-plane');
   const disabled: string[] = [];
   const enabled: string[] = [];
   const unknown: string[] = [];
-  for (const s of cps) {
-    const e = s.result?.facts.apiServerEncryption?.enabled;
+  for (const s of input.reports) {
+    if (s.role !== 'control-plane') continue;
+    const e = s.facts?.apiServerEncryption?.enabled;
     if (e === true) enabled.push(s.node);
     else if (e === false) disabled.push(s.node);
     else unknown.push(s.node);

@@ -1,5 +1,6 @@
-// The few fields of a Node the reconciler reads. Objects come from the list (typed client, times as Date)
-// and from the watch (raw JSON, times as strings), so times are read through `timeMs`.
+// The slim Node the informer caches: the few fields the reconciler and the cluster checks read. Objects
+// come from the list (typed client, times as Date) and from the watch (raw JSON, times as strings), so
+// times are read through `timeMs`.
 export interface NodeTaint {
   key: string;
   value?: string;

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import type { Role } from '../../report/schema.js';
+import {
+  type ClusterCheckInput,
+  type ClusterNode,
+  clusterCheckResults,
+  containerdVersionOfRuntime,
+  type ReportedNode,
+} from '../../spec/cluster-checks.js';
+import { loadSpec } from '../../spec/load.js';
+import { DEFAULT_CLUSTER_RULES } from '../../spec/spec-types.js';
+import { buildFacts } from './facts-builder.js';
+
+type NodeSpec = { labels?: Record<string, string>; runtime?: string };
+
+function nodes(spec: Record<string, NodeSpec>): ClusterNode[] {
+  return Object.entries(spec).map(([name, n]) => ({
+    name,
+    labels: n.labels ?? {},
+    runtimeVersion: n.runtime,
+  }));
+}
+
+function reported(node: string, role: Role = 'gpu', containerd = '1.7.27'): ReportedNode {
+  return {
+    node,
+    role,
+    facts: buildFacts({ containerd: { version: containerd, raw: `containerd v${containerd}` } }),
+  };
+}
+
+function byId(results: ReturnType<typeof clusterCheckResults>, id: string) {
+  const r = results.find((c) => c.id === id);
+  if (!r) throw new Error(`no ${id}`);
+  return r;
+}
+
+const cp = (name: string, enabled: boolean | null): ReportedNode => ({
+  ...reported(name, 'control-plane'),
+  facts: buildFacts({
+    apiServerEncryption:
+      enabled === null
+        ? null
+        : { manifestFound: true, encryptionConfigPath: null, firstProvider: null, enabled },
+  }),
+});
+
+describe('cluster checks', () => {
+  it('HA, operators, storage class, runtime and encryption all pass', () => {
+    const results = clusterCheckResults({
+      reports: [cp('cp1', true), cp('cp2', true), reported('op1', 'operator')],
+      nodes: nodes({
+        cp1: { runtime: 'containerd://1.7.27' },
+        cp2: { runtime: 'containerd://v1.7.27' },
+        cp3: { labels: { 'node-role.kubernetes.io/control-plane': '' } },
+        op1: { runtime: 'containerd://1.7.27' },
+      }),
+      storageClasses: [
+        { name: 'fast', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+      ],
+    });
+    expect(results.map((r) => [r.id, r.status])).toEqual([
+      ['cluster.control-plane-ha', 'pass'],
+      ['cluster.operator-nodes', 'pass'],
+      ['cluster.default-storageclass', 'pass'],
+      ['cluster.runtime-version', 'pass'],
+      ['cluster.etcd-encryption', 'pass'],
+    ]);
+    expect(byId(results, 'cluster.control-plane-ha').observed).toBe('3 control-plane node(s): cp1, cp2, cp3');
+  });
+
+  it('warns, fails and names nodes when things are off', () => {
+    const results = clusterCheckResults({
+      reports: [cp('cp1', false), reported('g1', 'gpu')],
+      nodes: nodes({ cp1: { runtime: 'containerd://1.7.27' }, g1: { runtime: 'containerd://1.6.20' } }),
+      storageClasses: [{ name: 'slow', annotations: {} }],
+    });
+    expect(byId(results, 'cluster.control-plane-ha')).toMatchObject({
+      status: 'warn',
+      expected: '>= 3 control-plane nodes',
+      message: 'high availability is recommended: run 3 or more control-plane nodes',
+    });
+    expect(byId(results, 'cluster.operator-nodes')).toMatchObject({
+      status: 'warn',
+      message: 'no backend-operator node found: dedicated nodes labelled node-type=operator are recommended',
+      remediation: 'Label 1 to 3 dedicated nodes with node-type=operator.',
+    });
+    expect(byId(results, 'cluster.default-storageclass').status).toBe('fail');
+    const rt = byId(results, 'cluster.runtime-version');
+    expect(rt.status).toBe('fail');
+    expect(rt.message).toContain('g1');
+    expect(rt.message).not.toContain('cp1');
+    expect(byId(results, 'cluster.etcd-encryption').status).toBe('fail');
+  });
+
+  it('encryption never guessed: unknown is a warn saying so', () => {
+    const r = byId(
+      clusterCheckResults({ reports: [cp('cp1', null)], nodes: null, storageClasses: null }),
+      'cluster.etcd-encryption',
+    );
+    expect(r.status).toBe('warn');
+    expect(r.message).toMatch(/^unknown: could not read/);
+  });
+
+  it('too many operator nodes is a warning; storage class list errors are errors, skips standalone', () => {
+    const ops = ['a', 'b', 'c', 'd'].map((n) => reported(n, 'operator'));
+    const results = clusterCheckResults({
+      reports: ops,
+      nodes: [],
+      storageClasses: null,
+      storageClassError: 'forbidden',
+    });
+    expect(byId(results, 'cluster.operator-nodes')).toMatchObject({
+      status: 'warn',
+      message: 'more than 3 backend-operator nodes: 1 to 3 are recommended',
+    });
+    expect(byId(results, 'cluster.default-storageclass')).toMatchObject({
+      status: 'error',
+      message: 'could not list StorageClasses: forbidden',
+    });
+    const standalone = clusterCheckResults({ reports: ops, nodes: null, storageClasses: null });
+    expect(byId(standalone, 'cluster.default-storageclass').status).toBe('skip');
+  });
+
+  it('node-type=operator labels count as operator nodes; a node without a result has no facts to compare', () => {
+    const results = clusterCheckResults({
+      reports: [{ node: 'quiet', role: 'compute', facts: null }],
+      nodes: nodes({
+        op1: { labels: { 'node-type': 'operator' } },
+        quiet: { runtime: 'containerd://1.7.27' },
+      }),
+      storageClasses: [],
+    });
+    expect(byId(results, 'cluster.operator-nodes')).toMatchObject({
+      status: 'pass',
+      observed: '1 operator node(s): op1',
+    });
+    expect(byId(results, 'cluster.runtime-version').status).toBe('skip');
+  });
+
+  it('reads containerd versions from the kubelet runtime string', () => {
+    expect(containerdVersionOfRuntime('containerd://1.7.27')).toBe('1.7.27');
+    expect(containerdVersionOfRuntime('containerd://v2.0.1-k3s1')).toBe('2.0.1');
+    expect(containerdVersionOfRuntime('cri-o://1.30.0')).toBeUndefined();
+  });
+});
+
+describe('cluster check thresholds (the spec cluster: section)', () => {
+  const cps = (n: number) => Array.from({ length: n }, (_, i) => cp(`cp${i}`, true));
+  const run = (input: Omit<ClusterCheckInput, 'storageClasses' | 'nodes'>, id: string) =>
+    byId(clusterCheckResults({ ...input, nodes: [], storageClasses: [] }), id);
+
+  it('the control-plane minimum comes from the rules, in the message too', () => {
+    const rules = { ...DEFAULT_CLUSTER_RULES, controlPlaneHa: { minNodes: 5 } };
+    expect(run({ reports: cps(3) }, 'cluster.control-plane-ha').status).toBe('pass');
+    expect(run({ reports: cps(3), rules }, 'cluster.control-plane-ha')).toMatchObject({
+      status: 'warn',
+      expected: '>= 5 control-plane nodes',
+      message: 'high availability is recommended: run 5 or more control-plane nodes',
+      remediation: 'Add control-plane nodes so that 5 or more run (an odd number keeps etcd quorum).',
+    });
+    const single = { ...DEFAULT_CLUSTER_RULES, controlPlaneHa: { minNodes: 1 } };
+    expect(run({ reports: cps(1), rules: single }, 'cluster.control-plane-ha').status).toBe('pass');
+  });
+
+  it('the operator range comes from the rules', () => {
+    const ops = (n: number) => Array.from({ length: n }, (_, i) => reported(`op${i}`, 'operator'));
+    const rules = { ...DEFAULT_CLUSTER_RULES, operatorNodes: { minNodes: 2, maxNodes: 5 } };
+    expect(run({ reports: ops(1), rules }, 'cluster.operator-nodes')).toMatchObject({
+      status: 'warn',
+      expected: '2 to 5 backend-operator nodes (label node-type=operator)',
+      message: 'fewer than 2 backend-operator nodes: 2 to 5 are recommended',
+    });
+    expect(run({ reports: ops(4), rules }, 'cluster.operator-nodes').status).toBe('pass');
+    expect(run({ reports: ops(6), rules }, 'cluster.operator-nodes').message).toBe(
+      'more than 5 backend-operator nodes: 2 to 5 are recommended',
+    );
+    const optional = { ...DEFAULT_CLUSTER_RULES, operatorNodes: { minNodes: 0, maxNodes: 2 } };
+    expect(run({ reports: [], rules: optional }, 'cluster.operator-nodes')).toMatchObject({
+      status: 'pass',
+      message: 'no backend-operator node, and none is required',
+    });
+  });
+
+  it('the built-in baseline states the default numbers', async () => {
+    expect((await loadSpec()).cluster).toEqual(DEFAULT_CLUSTER_RULES);
+  });
+});
