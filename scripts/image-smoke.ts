@@ -227,17 +227,29 @@ function checkInImage(): void {
     problems.push(`check in the image exited ${r.status}: ${r.err.trim()}`);
     return;
   }
-  const inImage = JSON.parse(r.out) as {
+  type CheckResult = {
     verdict: string;
     role: string;
     facts: Record<string, unknown>;
     probeErrors: unknown[];
   };
+  const parsed = (what: string, out: string, err: string): CheckResult | null => {
+    try {
+      return JSON.parse(out) as CheckResult;
+    } catch {
+      const lines = err.split('\n').filter((l) => l.trim() !== '');
+      const reason = lines.find((l) => /error/i.test(l)) ?? lines.at(-1) ?? '(no output)';
+      problems.push(`${what} printed no JSON result: ${reason.trim()}`);
+      return null;
+    }
+  };
+  const inImage = parsed(`check in the image (exit ${r.status})`, r.out, r.err);
   const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
   const direct = spawnSync(tsx, [join(ROOT, 'cli', 'main.ts'), 'check', '--json', '--registries', 'none'], {
     encoding: 'utf8',
   });
-  const here = JSON.parse(direct.stdout) as { facts: Record<string, unknown> };
+  const here = parsed('check on this machine', direct.stdout ?? '', direct.stderr ?? '');
+  if (!inImage || !here) return;
   for (const f of SAME_FACTS) {
     const a = JSON.stringify(inImage.facts[f]);
     const b = JSON.stringify(here.facts[f]);
@@ -249,14 +261,17 @@ function checkInImage(): void {
 }
 
 /** The emulator seen from a container: podman's slirp4netns reaches the host's loopback as 10.0.2.2. */
-function reachFromContainers(emu: K8sEmulator): { network: string[]; server: string; relay?: Server } {
-  const port = new URL(emu.url).port;
-  if (engine === 'podman')
+async function reachFromContainers(
+  emu: K8sEmulator,
+): Promise<{ network: string[]; server: string; relay?: Server }> {
+  const port = Number(new URL(emu.url).port);
+  if (engine === 'podman') {
     return {
       network: ['--network', 'slirp4netns:allow_host_loopback=true'],
       server: `http://10.0.2.2:${port}`,
     };
-  // docker's bridge reaches the host at its gateway address: relay that to the emulator on loopback.
+  }
+  // docker's default bridge reaches the host at its gateway address: relay that to the emulator on loopback.
   const gateway = must([
     'network',
     'inspect',
@@ -265,26 +280,25 @@ function reachFromContainers(emu: K8sEmulator): { network: string[]; server: str
     '{{(index .IPAM.Config 0).Gateway}}',
   ]).trim();
   const relay = createServer((c) => {
-    const u = connect(Number(port), '127.0.0.1');
+    const u = connect(port, '127.0.0.1');
     c.pipe(u).pipe(c);
     c.on('error', () => u.destroy());
     u.on('error', () => c.destroy());
   });
-  relay.listen(0, gateway);
+  await new Promise<void>((resolve, reject) => {
+    relay.once('error', reject);
+    relay.listen(0, gateway, () => resolve());
+  });
   const address = relay.address();
   const relayPort = typeof address === 'object' && address ? address.port : 0;
-  return {
-    network: ['--add-host', `host.docker.internal:${gateway}`],
-    server: `http://${gateway}:${relayPort}`,
-    relay,
-  };
+  return { network: [], server: `http://${gateway}:${relayPort}`, relay };
 }
 
 async function services(dir: string, hostCapBnd: string): Promise<void> {
   const objects = renderKustomization(join(ROOT, 'manifests'));
   const config = imageConfig();
   const emu = await startK8sEmulator();
-  const reach = reachFromContainers(emu);
+  const reach = await reachFromContainers(emu);
   try {
     emu.nodes.put(makeNode(NODE, { labels: { 'node-type': 'compute' } }));
     emu.pods.put(makePod(NAMESPACE, AGGREGATOR_POD, NODE, 'aggregator-uid'));
