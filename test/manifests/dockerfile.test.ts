@@ -1,11 +1,23 @@
-// There is no container engine here, so the Dockerfile is checked by reading it: every COPY source exists
+// The test suite needs no container engine, so the Dockerfile is checked by reading it (scripts/image-smoke.sh
+// builds and runs the image where there is one): every COPY source exists
 // in the build context (and is not ignored), the build runs package.json's build script's steps with the
 // image's own Node (no `npm run`: the `node` dev dependency would shadow it) after an `npm ci
 // --ignore-scripts` that loses nothing the build or runtime needs, copies from the build stage name what
 // the build produces, everything tsconfig.build.json compiles for the runtime is copied, and the
 // ENTRYPOINT is the package's bin.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -112,6 +124,49 @@ describe('Dockerfile', () => {
     expect(steps.at(-1)).toMatch(/^npm prune --omit=dev --ignore-scripts\b/);
     // The same steps as package.json's build script, in order, run by the image's own node.
     expect(steps.slice(0, -1)).toEqual(buildStepsForImage());
+  });
+
+  it("the runtime node_modules lose only what Node never reads, and keep every package's license", () => {
+    const steps = build?.steps ?? [];
+    const prune = steps.findIndex((s) => s.op === 'RUN' && s.args.includes('npm prune --omit=dev'));
+    const trim = steps.findIndex((s) => s.op === 'RUN' && s.args.startsWith('find node_modules'));
+    expect(trim, 'a RUN trimming node_modules').toBeGreaterThan(prune);
+    const dir = mkdtempSync(join(tmpdir(), 'onv-trim-'));
+    const files: Record<string, boolean> = {
+      // path: kept?
+      'node_modules/a/package.json': true,
+      'node_modules/a/index.js': true,
+      'node_modules/a/lib/test.js': true,
+      'node_modules/a/lib/test/helper.js': true,
+      'node_modules/a/LICENSE': true,
+      'node_modules/a/LICENSE.md': true,
+      'node_modules/a/licence.txt': true,
+      'node_modules/a/NOTICE.md': true,
+      'node_modules/a/data.json': true,
+      'node_modules/a/README.md': false,
+      'node_modules/a/CHANGELOG.md': false,
+      'node_modules/a/index.d.ts': false,
+      'node_modules/a/index.d.mts': false,
+      'node_modules/a/src/index.ts': false,
+      'node_modules/a/index.js.map': false,
+      'node_modules/a/test/a.test.js': false,
+      'node_modules/@s/b/package.json': true,
+      'node_modules/@s/b/__tests__/b.js': false,
+      'node_modules/@s/b/prebuilds/linux-x64/b.bare': false,
+      'node_modules/@s/b/prebuilds/linux-x64/b.node': true,
+      'node_modules/a/node_modules/c/package.json': true,
+      'node_modules/a/node_modules/c/tests/c.js': false,
+    };
+    try {
+      for (const f of Object.keys(files)) {
+        mkdirSync(dirname(join(dir, f)), { recursive: true });
+        writeFileSync(join(dir, f), 'x');
+      }
+      execFileSync('sh', ['-c', steps[trim]?.args ?? 'false'], { cwd: dir });
+      for (const [f, kept] of Object.entries(files)) expect(existsSync(join(dir, f)), f).toBe(kept);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('never runs `npm run`/`npx` in the build: node_modules/.bin would put the `node` dev dependency first', () => {

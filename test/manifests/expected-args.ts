@@ -45,25 +45,29 @@ export const AGGREGATOR_ARGS = [
   `${NAMESPACE}/${AGENT_SERVICE_ACCOUNT}`,
 ];
 
-/** What each overlay adds to (or swaps in) the aggregator's command line. */
+/** The aggregator's command line with the serving certificate from cert-manager's Secret. */
+const CERT_MANAGER_AGGREGATOR_ARGS = [
+  'aggregator',
+  '--listen',
+  '0.0.0.0:8443',
+  '--spec',
+  SPEC_FILE,
+  '--tls-cert',
+  '/var/run/osmo-node-validator/tls/tls.crt',
+  '--tls-key',
+  '/var/run/osmo-node-validator/tls/tls.key',
+  '--token-audience',
+  TOKEN_AUDIENCE,
+  '--agent-service-account',
+  `${NAMESPACE}/${AGENT_SERVICE_ACCOUNT}`,
+];
+
+/** What each overlay adds to (or swaps in) the aggregator's command line (prometheus: nothing). */
 export const OVERLAY_AGGREGATOR_ARGS: Record<string, string[]> = {
   'dry-run': [...AGGREGATOR_ARGS, '--dry-run'],
   'no-taints': [...AGGREGATOR_ARGS, '--taint-roles', 'none'],
-  'cert-manager': [
-    'aggregator',
-    '--listen',
-    '0.0.0.0:8443',
-    '--spec',
-    SPEC_FILE,
-    '--tls-cert',
-    '/var/run/osmo-node-validator/tls/tls.crt',
-    '--tls-key',
-    '/var/run/osmo-node-validator/tls/tls.key',
-    '--token-audience',
-    TOKEN_AUDIENCE,
-    '--agent-service-account',
-    `${NAMESPACE}/${AGENT_SERVICE_ACCOUNT}`,
-  ],
+  'cert-manager': CERT_MANAGER_AGGREGATOR_ARGS,
+  'prometheus-cert-manager': CERT_MANAGER_AGGREGATOR_ARGS,
 };
 
 /** The image's program (Dockerfile ENTRYPOINT `node /app/dist/cli/main.js`); the DaemonSet's command wraps it. */

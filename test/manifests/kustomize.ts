@@ -1,5 +1,5 @@
 // A small kustomize renderer: just what manifests/ uses (resources, configMapGenerator with kustomize's
-// content-hash name suffix, patches as strategic merge or JSON 6902, images, configMap name references).
+// content-hash name suffix and generator labels, patches as strategic merge or JSON 6902, images, configMap name references).
 // There is no cluster here and the tests must not depend on a kubectl binary, so the tests render the
 // manifests themselves. Anything this renderer does not understand is an error, not silently ignored.
 import { createHash } from 'node:crypto';
@@ -23,6 +23,9 @@ const KNOWN_KUSTOMIZATION_FIELDS = new Set([
   'patches',
   'images',
 ]);
+
+/** generatorOptions a configMapGenerator entry may set here. */
+const GENERATOR_OPTIONS = new Set(['disableNameSuffixHash', 'labels', 'annotations']);
 
 export function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -292,11 +295,22 @@ function generateConfigMaps(
     }
     const ns = typeof g['namespace'] === 'string' ? g['namespace'] : undefined;
     const options = isObj(g['options']) ? g['options'] : {};
+    for (const k of Object.keys(options))
+      if (!GENERATOR_OPTIONS.has(k))
+        throw new Error(`configMapGenerator ${g['name']}: option ${k} is not supported here`);
     const name =
       options['disableNameSuffixHash'] === true ? g['name'] : `${g['name']}-${configMapHash(data)}`;
     renames.set(`${ns ?? ''}/${g['name']}`, name);
     const metadata: K8sObject['metadata'] = { name };
     if (ns) metadata.namespace = ns;
+    // Labels and annotations do not enter kustomize's hash (api/hasher hashes kind, name and data).
+    for (const field of ['labels', 'annotations']) {
+      const values = options[field];
+      if (values === undefined) continue;
+      if (!isObj(values) || Object.values(values).some((v) => typeof v !== 'string'))
+        throw new Error(`configMapGenerator ${g['name']}: options.${field} must map strings to strings`);
+      metadata[field] = { ...values };
+    }
     objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata, data });
   }
   return { objects, renames };

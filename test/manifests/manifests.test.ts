@@ -48,6 +48,7 @@ import {
   podSpecOf,
   renderKustomization,
 } from './kustomize.js';
+import { validatePrometheusRule, validateServiceMonitor } from './monitoring-shapes.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MANIFESTS = join(ROOT, 'manifests');
@@ -57,6 +58,8 @@ const TARGETS: Record<string, string> = {
   'dry-run': join(MANIFESTS, 'overlays', 'dry-run'),
   'no-taints': join(MANIFESTS, 'overlays', 'no-taints'),
   'cert-manager': join(MANIFESTS, 'overlays', 'cert-manager'),
+  prometheus: join(MANIFESTS, 'overlays', 'prometheus'),
+  'prometheus-cert-manager': join(MANIFESTS, 'overlays', 'prometheus-cert-manager'),
 };
 
 type Validator = (o: K8sObject) => void;
@@ -76,6 +79,8 @@ const VALIDATORS: Record<string, Validator> = {
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': v((o) => new ClusterRoleBinding(o)),
   'rbac.authorization.k8s.io/v1/Role': v((o) => new Role(o)),
   'rbac.authorization.k8s.io/v1/RoleBinding': v((o) => new RoleBinding(o)),
+  'monitoring.coreos.com/v1/ServiceMonitor': validateServiceMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': validatePrometheusRule,
   // cert-manager's CRDs are not in kubernetes-models: check the fields cert-manager requires.
   'cert-manager.io/v1/Issuer': (o) => {
     const spec = o['spec'];
@@ -491,7 +496,7 @@ describe('command lines against the commands', () => {
       expect(config.agentServiceAccount).toEqual({ namespace: NAMESPACE, name: AGENT_SERVICE_ACCOUNT });
       expect(config.dryRun).toBe(variant === 'dry-run');
       expect(config.taintRoles).toEqual(variant === 'no-taints' ? [] : undefined);
-      if (variant === 'cert-manager') {
+      if (variant.endsWith('cert-manager')) {
         expect(config.tlsBootstrap).toBeUndefined();
         expect(config.tls).toEqual({
           certFile: argValue(args, '--tls-cert'),
