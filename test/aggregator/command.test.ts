@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { type RunHooks, run } from '../../aggregator/aggregator-command.js';
 import { envName, parseAggregatorConfig, parseListen, readFlags } from '../../aggregator/config.js';
 import { makeNode, startK8sEmulator } from '../k8s-emulator/index.js';
-import { fakeJwt, sampleReport, TOKEN, tokenFile } from './harness.js';
+import { sampleReport, TOKEN, tokenFile } from './harness.js';
 
 const silentLog = () =>
   new Writable({
@@ -167,8 +167,6 @@ describe('aggregator run', () => {
       const dir = mkdtempSync(join(tmpdir(), 'onv-cmd-'));
       const kubeconfig = await emu.writeKubeconfigFile(dir);
       const token = emu.tokens.issue({
-        // The command refuses anything but a JWT before asking for a TokenReview.
-        token: fakeJwt({ exp: Math.floor(Date.now() / 1000) + 3600 }),
         serviceAccount: { namespace: 'osmo-node-validator', name: 'osmo-node-validator-agent' },
         audiences: ['osmo-node-validator'],
         nodeName: 'gpu-node',
