@@ -12,6 +12,8 @@ export interface FloodJob {
 export interface FloodResult {
   /** Status per job, in job order (0 = transport error). */
   statuses: number[];
+  /** Time from sending to the answer, per job, in job order. */
+  latenciesMs: number[];
   durationMs: number;
 }
 
@@ -43,13 +45,16 @@ export async function flood(baseUrl: string, jobs: FloodJob[], workers: number):
   const url = new URL(baseUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: workers });
   const statuses = new Array<number>(jobs.length).fill(0);
+  const latenciesMs = new Array<number>(jobs.length).fill(0);
   let next = 0;
   const started = performance.now();
   const worker = async () => {
     while (next < jobs.length) {
       const i = next++;
       const job = jobs[i]!;
+      const sent = performance.now();
       statuses[i] = await postReportHttp(agent, url, job.token, job.body);
+      latenciesMs[i] = performance.now() - sent;
     }
   };
   try {
@@ -57,7 +62,7 @@ export async function flood(baseUrl: string, jobs: FloodJob[], workers: number):
   } finally {
     agent.destroy();
   }
-  return { statuses, durationMs: performance.now() - started };
+  return { statuses, latenciesMs, durationMs: performance.now() - started };
 }
 
 /**
