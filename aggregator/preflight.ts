@@ -3,6 +3,7 @@
 // label prefix. Each problem throws (the command then exits 2 with the message).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { errorMessage } from '../report/error-message.js';
 import { UsageError } from '../report/usage-error.js';
 import { loadSpec, type Spec } from '../spec/load.js';
@@ -28,7 +29,11 @@ export interface Preflight {
   tlsPair: { cert: string; key: string } | undefined;
 }
 
-export async function preflight(config: AggregatorConfig, logger: Logger): Promise<Preflight> {
+export async function preflight(
+  config: AggregatorConfig,
+  logger: Logger,
+  registry: Registry,
+): Promise<Preflight> {
   // Read once, hashed: the watcher compares later content with exactly what is in force.
   const { spec, hash: specHash } = config.specFile
     ? await readSpecFile(config.specFile)
@@ -52,7 +57,7 @@ export async function preflight(config: AggregatorConfig, logger: Logger): Promi
       throw new UsageError(errorMessage(err));
     }
   }
-  const authenticator = await makeAuthenticator(config, kubeConfig, logger);
+  const authenticator = await makeAuthenticator(config, kubeConfig, logger, registry);
   if (kubeConfig) makeNames(config.labelPrefix); // throws on a bad prefix
   return { spec, specHash, kubeConfig, authenticator, tlsPair };
 }
@@ -62,6 +67,7 @@ async function makeAuthenticator(
   config: AggregatorConfig,
   kubeConfig: KubeConfig | null,
   logger: Logger,
+  registry: Registry,
 ): Promise<AgentAuthenticator> {
   if (config.noAuth) return new NoAuthenticator(logger);
   if (config.tokenFile) {
@@ -83,6 +89,8 @@ async function makeAuthenticator(
     // Projected ServiceAccount tokens are JWTs: anything else, or an expired one, costs no API call.
     jwtOnly: true,
     limiter: new TokenBucket(config.tokenReviewQps, config.tokenReviewBurst),
+    logger: logger.child({ part: 'auth' }),
+    registry,
     onError: (err, what) =>
       logger.warn({ err: errorMessage(err), what }, 'Kubernetes API call for authentication failed'),
   });

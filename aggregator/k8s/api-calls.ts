@@ -10,6 +10,7 @@
 //   namespace (--agent-service-account, where its pods are read); the shipped manifests put both in
 //   `osmo-node-validator`. An installation that separates them must grant `$self` rights in both.
 // - any other string: that literal namespace (`default`: Events about Nodes, which are cluster-scoped).
+// Non-resource URLs (KUBERNETES_NON_RESOURCE_CALLS) are granted by path, in the ClusterRole.
 export const SELF_NAMESPACE = '$self';
 
 export interface ApiCall {
@@ -85,5 +86,25 @@ export const KUBERNETES_API_CALLS: readonly ApiCall[] = [
     namespaced: true,
     namespaces: [SELF_NAMESPACE],
     why: 'TLS bootstrap: the CA bundle agents mount',
+  },
+];
+
+/** A non-resource URL the aggregator reads (RBAC `nonResourceURLs`, which only a ClusterRole can grant). */
+export interface NonResourceCall {
+  path: string;
+  verbs: string[];
+  why: string;
+}
+
+export const KUBERNETES_NON_RESOURCE_CALLS: readonly NonResourceCall[] = [
+  {
+    path: '/.well-known/openid-configuration',
+    verbs: ['get'],
+    why: 'agent authentication: the service-account issuer, to verify tokens locally before any TokenReview',
+  },
+  {
+    path: '/openid/v1/jwks',
+    verbs: ['get'],
+    why: "agent authentication: the service-account issuer's public keys",
   },
 ];

@@ -8,7 +8,7 @@ import { readAggregatorConfig } from '../../aggregator/config.js';
 import { parseListen } from '../../aggregator/options.js';
 import { envName } from '../../report/flag-table.js';
 import { makeNode, startK8sEmulator } from '../k8s-emulator/index.js';
-import { fakeJwt, sampleReport, TOKEN, tokenFile } from './harness.js';
+import { sampleReport, TOKEN, tokenFile } from './harness.js';
 
 const silentLog = () =>
   new Writable({
@@ -161,8 +161,6 @@ describe('aggregator run', () => {
       const dir = mkdtempSync(join(tmpdir(), 'onv-cmd-'));
       const kubeconfig = await emu.writeKubeconfigFile(dir);
       const token = emu.tokens.issue({
-        // The command refuses anything but a JWT before asking for a TokenReview.
-        token: fakeJwt({ exp: Math.floor(Date.now() / 1000) + 3600 }),
         serviceAccount: { namespace: 'osmo-node-validator', name: 'osmo-node-validator-agent' },
         audiences: ['osmo-node-validator'],
         nodeName: 'gpu-node',

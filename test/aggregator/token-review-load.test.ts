@@ -1,6 +1,6 @@
 // Load protection of TokenReview auth: malformed or expired tokens cost no API call, refusals are cached
 // for 30 s, TokenReview calls are rate-limited (503 + Retry-After), and the summary's StorageClass list is
-// cached for 60 s.
+// cached for 60 s. "TokenReview only" is the fallback used while the issuer's keys cannot be fetched.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   NEGATIVE_CACHE_TTL_MS,
@@ -37,10 +37,13 @@ afterEach(async () => {
   t = undefined;
 });
 
-async function authenticator(extra: Partial<TokenReviewOptions> = {}) {
-  const apis = await tokenReviewApisFrom(emu.kubeConfig());
+/** As the aggregator command builds it; `reviewOnly`: without issuer discovery (the fallback). */
+async function authenticator(extra: Partial<TokenReviewOptions> = {}, reviewOnly = false) {
+  const { api, pods, discovery } = await tokenReviewApisFrom(emu.kubeConfig());
   return new TokenReviewAuthenticator({
-    ...apis,
+    api,
+    pods,
+    ...(reviewOnly ? {} : { discovery }),
     audience: AUD,
     serviceAccount: SA,
     jwtOnly: true,
@@ -49,11 +52,11 @@ async function authenticator(extra: Partial<TokenReviewOptions> = {}) {
   });
 }
 
-let issued = 0;
-/** A JWT-shaped token the emulator knows (valid for an hour unless told otherwise). */
+/** A signed token the emulator knows (valid for an hour unless told otherwise). */
 function issue(node: string, opts: Parameters<K8sEmulator['tokens']['issue']>[0] = {}) {
   return emu.tokens.issue({
-    token: fakeJwt({ jti: `t${++issued}`, exp: clock / 1000 + 3600 }),
+    issuedAt: clock,
+    expiresAt: clock + 3_600_000,
     serviceAccount: SA,
     audiences: [AUD],
     nodeName: node,
@@ -85,7 +88,7 @@ describe('token pre-check (before any TokenReview)', () => {
     const malformed = await postReport(t.app, sampleReport('n1'), { authorization: 'Bearer not-a-jwt' });
     expect(malformed.statusCode).toBe(401);
     expect(malformed.json().message).toMatch(/malformed/);
-    const expired = issue('n1', { token: fakeJwt({ exp: clock / 1000 - 10 }) });
+    const expired = issue('n1', { issuedAt: clock - 3_600_000, expiresAt: clock - 10_000 });
     const res = await postReport(t.app, sampleReport('n1'), { authorization: `Bearer ${expired}` });
     expect(res.statusCode).toBe(401);
     expect(res.json().message).toMatch(/expired/);
@@ -101,14 +104,14 @@ describe('token pre-check (before any TokenReview)', () => {
 });
 
 describe('refusals are cached for 30 s', () => {
-  it('an unknown token, another ServiceAccount and a wrong audience are reviewed once per 30 s', async () => {
-    const a = await authenticator();
+  it('TokenReview only: an unknown token, another ServiceAccount and a wrong audience are reviewed once per 30 s', async () => {
+    const a = await authenticator({}, true);
     const unknown = fakeJwt({ exp: clock / 1000 + 3600, jti: 'unknown' });
     const otherSa = issue('n1', { serviceAccount: { namespace: SA.namespace, name: 'default' } });
     const wrongAud = issue('n1', { audiences: ['https://kubernetes.default.svc'] });
     for (let round = 0; round < 3; round++) {
       expect(await a.authenticate(unknown, 'n1')).toMatchObject({ ok: false, status: 401 });
-      expect(await a.authenticate(otherSa, 'n1')).toMatchObject({ ok: false, status: 403 });
+      expect(await a.authenticate(otherSa, 'n1')).toMatchObject({ ok: false, status: 401 });
       expect(await a.authenticate(wrongAud, 'n1')).toMatchObject({ ok: false, status: 401 });
     }
     expect(a.reviews).toBe(3);
@@ -117,8 +120,31 @@ describe('refusals are cached for 30 s', () => {
     expect(a.reviews).toBe(4);
   });
 
+  it('with the issuer keys those cost no review at all; a revoked token is reviewed once per 30 s', async () => {
+    const a = await authenticator();
+    const unknown = fakeJwt({ exp: clock / 1000 + 3600, jti: 'unknown' });
+    const otherSa = issue('n1', { serviceAccount: { namespace: SA.namespace, name: 'default' } });
+    const wrongAud = issue('n1', { audiences: ['https://kubernetes.default.svc'] });
+    const revoked = issue('n1');
+    emu.tokens.revoke(revoked); // as when its pod is deleted
+    for (let round = 0; round < 3; round++) {
+      expect(await a.authenticate(unknown, 'n1')).toMatchObject({ ok: false, status: 401 });
+      expect(await a.authenticate(otherSa, 'n1')).toMatchObject({ ok: false, status: 401 });
+      expect(await a.authenticate(wrongAud, 'n1')).toMatchObject({ ok: false, status: 401 });
+      expect(await a.authenticate(revoked, 'n1')).toMatchObject({
+        ok: false,
+        status: 401,
+        reason: expect.stringMatching(/not authenticated/),
+      });
+    }
+    expect(a.reviews).toBe(1);
+    clock += NEGATIVE_CACHE_TTL_MS + 1;
+    expect(await a.authenticate(revoked, 'n1')).toMatchObject({ ok: false, status: 401 });
+    expect(a.reviews).toBe(2);
+  });
+
   it('the refusal cache is bounded, and an unreachable API server (503) is not cached', async () => {
-    const a = await authenticator({ negativeCacheSize: 2 });
+    const a = await authenticator({ negativeCacheSize: 2 }, true);
     const tokens = ['a', 'b', 'c'].map((jti) => fakeJwt({ exp: clock / 1000 + 3600, jti }));
     for (const tok of tokens) await a.authenticate(tok, 'n1');
     expect(a.reviews).toBe(3);
@@ -135,9 +161,9 @@ describe('refusals are cached for 30 s', () => {
 });
 
 describe('TokenReview rate limit', () => {
-  it('excess reviews are 503 with Retry-After; cached tokens are not limited', async () => {
+  it('TokenReview only: excess reviews are 503 with Retry-After; cached tokens are not limited', async () => {
     const fake: Clock = { now, sleep: async () => {} };
-    const a = await authenticator({ limiter: new TokenBucket(0.5, 2, fake) });
+    const a = await authenticator({ limiter: new TokenBucket(0.5, 2, fake) }, true);
     t = await makeApp({ authenticator: a });
     const post = (node: string, token: string) =>
       postReport(t!.app, sampleReport(node), { authorization: `Bearer ${token}` });

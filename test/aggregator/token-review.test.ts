@@ -63,7 +63,7 @@ describe('TokenReview authenticator', () => {
     }
   });
 
-  it('rejects a token of another node with 403, and another ServiceAccount with 403', async () => {
+  it('rejects a token of another node with 403 and another ServiceAccount with 401, with no API call', async () => {
     const a = await authenticator();
     const token = issue({ nodeName: 'node-1' });
     const wrongNode = await a.authenticate(token, 'node-2');
@@ -74,7 +74,12 @@ describe('TokenReview authenticator', () => {
       audiences: [AUD],
       nodeName: 'node-1',
     });
-    expect(await a.authenticate(stranger, 'node-1')).toMatchObject({ ok: false, status: 403 });
+    expect(await a.authenticate(stranger, 'node-1')).toMatchObject({
+      ok: false,
+      status: 401,
+      reason: 'system:serviceaccount:default:default is not the agent ServiceAccount',
+    });
+    expect(a.reviews).toBe(0);
   });
 
   it('falls back to the bound pod before Kubernetes 1.30', async () => {
@@ -126,27 +131,31 @@ describe('TokenReview authenticator', () => {
   });
 
   it('never reuses a review past the token exp or the max TTL', async () => {
-    let now = 1_750_000_000_000;
+    let now = Date.now();
     const a = await authenticator({ now: () => now, maxTtlMs: 300_000 });
-    const claims = Buffer.from(JSON.stringify({ exp: now / 1000 + 60 })).toString('base64url');
-    const jwt = issue({ token: `eyJhbGciOiJub25lIn0.${claims}.sig`, nodeName: 'n' });
-    expect(tokenExpiryMs(jwt)).toBe(now + 60_000);
-    expect(await a.authenticate(jwt, 'n')).toMatchObject({ ok: true });
+    const shortLived = issue({ nodeName: 'n', expiresAt: now + 60_000 });
+    expect(tokenExpiryMs(shortLived)).toBe(Math.floor((now + 60_000) / 1000) * 1000);
+    expect(await a.authenticate(shortLived, 'n')).toMatchObject({ ok: true });
     now += 30_000;
-    await a.authenticate(jwt, 'n');
+    expect(await a.authenticate(shortLived, 'n')).toMatchObject({ ok: true });
     expect(a.reviews).toBe(1);
+    // Past its exp the token is refused outright: neither the cached review nor a new one.
     now += 31_000;
-    await a.authenticate(jwt, 'n');
-    expect(a.reviews).toBe(2);
+    expect(await a.authenticate(shortLived, 'n')).toMatchObject({
+      ok: false,
+      status: 401,
+      reason: 'token expired',
+    });
+    expect(a.reviews).toBe(1);
 
-    const opaque = issue({ nodeName: 'n' });
-    await a.authenticate(opaque, 'n');
+    const hourLong = issue({ nodeName: 'n' });
+    await a.authenticate(hourLong, 'n');
     now += 299_000;
-    await a.authenticate(opaque, 'n');
-    expect(a.reviews).toBe(3);
+    await a.authenticate(hourLong, 'n');
+    expect(a.reviews).toBe(2);
     now += 2_000;
-    await a.authenticate(opaque, 'n');
-    expect(a.reviews).toBe(4);
+    await a.authenticate(hourLong, 'n');
+    expect(a.reviews).toBe(3);
   });
 
   it('bounds the cache (LRU)', async () => {

@@ -1,10 +1,13 @@
+import { createPublicKey, type JsonWebKey, verify } from 'node:crypto';
 import {
   AuthenticationV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  OpenidApi,
   PatchStrategy,
   StorageV1Api,
   setHeaderOptions,
+  WellKnownApi,
 } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -333,6 +336,97 @@ describe('TokenReview', () => {
       expect((await auth.createTokenReview({ body: { spec: { token } } })).status?.user?.username).toBe(
         'forced',
       );
+    } finally {
+      await e2.close();
+    }
+  });
+});
+
+describe('service-account issuer', () => {
+  const SA = { namespace: 'osmo-validator', name: 'agent' };
+  const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  /** Checks a JWS with node:crypto directly against one JWK (independent of the aggregator's verifier). */
+  function verifiesWith(token: string, jwk: JsonWebKey): boolean {
+    const [h, c, sig] = token.split('.') as [string, string, string];
+    const key = createPublicKey({ key: jwk, format: 'jwk' });
+    const options = jwk.kty === 'EC' ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
+    return verify('sha256', Buffer.from(`${h}.${c}`), options, Buffer.from(sig, 'base64url'));
+  }
+
+  it('issues projected tokens as signed JWTs with the claims of the apiserver, and serves discovery and JWKS', async () => {
+    const kc = emu.kubeConfig();
+    const config = (await kc
+      .makeApiClient(WellKnownApi)
+      .getServiceAccountIssuerOpenIDConfiguration()) as unknown;
+    expect(config).toMatchObject({
+      issuer: 'https://kubernetes.default.svc.cluster.local',
+      jwks_uri: 'https://kubernetes.default.svc.cluster.local/openid/v1/jwks',
+      id_token_signing_alg_values_supported: ['RS256'],
+    });
+    const jwks = (await kc.makeApiClient(OpenidApi).getServiceAccountIssuerOpenIDKeyset()) as unknown as {
+      keys: JsonWebKey[];
+    };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
+    expect(emu.requestsBy('GET', '/openid/v1/jwks')).toHaveLength(1);
+
+    const token = emu.tokens.issue({
+      serviceAccount: SA,
+      audiences: ['osmo-node-validator'],
+      nodeName: 'gpu-1',
+      podName: 'agent-abc',
+      podUid: 'uid-1',
+    });
+    const [h, c] = token.split('.') as [string, string];
+    expect(decode(h)).toEqual({ alg: 'RS256', kid: jwks.keys[0]!.kid });
+    const claims = decode(c);
+    expect(claims).toMatchObject({
+      aud: ['osmo-node-validator'],
+      iss: 'https://kubernetes.default.svc.cluster.local',
+      sub: 'system:serviceaccount:osmo-validator:agent',
+      'kubernetes.io': {
+        namespace: 'osmo-validator',
+        serviceaccount: { name: 'agent' },
+        pod: { name: 'agent-abc', uid: 'uid-1' },
+        node: { name: 'gpu-1' },
+      },
+    });
+    expect(claims.exp - claims.iat).toBe(3600);
+    expect(verifiesWith(token, jwks.keys[0]!)).toBe(true);
+    const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, sub: 'admin' })).toString('base64url')}.${token.split('.')[2]}`;
+    expect(verifiesWith(tampered, jwks.keys[0]!)).toBe(false);
+    // Before 1.30 there is no node claim.
+    const old = emu.tokens.issue({ serviceAccount: SA, nodeName: 'gpu-1', omitNodeName: true });
+    expect(decode(old.split('.')[1]!)['kubernetes.io'].node).toBeUndefined();
+  });
+
+  it('rotates keys (old ones stay unless retired) and signs with ES256 when asked', async () => {
+    const e2 = await startK8sEmulator({ signingAlgorithm: 'ES256', issuer: 'https://issuer.example' });
+    try {
+      const first = e2.tokens.issue({ serviceAccount: SA });
+      const kid1 = e2.tokens.activeKey.kid;
+      const kid2 = e2.tokens.rotateKey();
+      const second = e2.tokens.issue({ serviceAccount: SA });
+      const keys = e2.tokens.jwks().keys;
+      expect(keys.map((k) => k.kid)).toEqual([kid1, kid2]);
+      expect(keys.every((k) => k.kty === 'EC' && k.crv === 'P-256' && k.alg === 'ES256')).toBe(true);
+      expect(decode(second.split('.')[0]!).kid).toBe(kid2);
+      expect(verifiesWith(first, keys[0]!)).toBe(true);
+      expect(verifiesWith(second, keys[1]!)).toBe(true);
+      expect(verifiesWith(second, keys[0]!)).toBe(false);
+      expect(decode(first.split('.')[1]!).iss).toBe('https://issuer.example');
+      const kid3 = e2.tokens.rotateKey({ retireOld: true, algorithm: 'RS256' });
+      expect(e2.tokens.jwks().keys.map((k) => [k.kid, k.alg])).toEqual([[kid3, 'RS256']]);
+    } finally {
+      await e2.close();
+    }
+  });
+
+  it('answers 404 for discovery when it is turned off', async () => {
+    const e2 = await startK8sEmulator({ issuerDiscovery: false });
+    try {
+      const res = await fetch(`${e2.url}/openid/v1/jwks`);
+      expect(res.status).toBe(404);
     } finally {
       await e2.close();
     }

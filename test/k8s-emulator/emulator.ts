@@ -10,6 +10,7 @@ import { clone, isObject, type JsonObject, metaOf } from './json.js';
 import { type LoggedRequest, RequestLog } from './request-log.js';
 import { findResource, groupResource, RESOURCES, type ResourceDef } from './resources.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
+import type { SigningAlgorithm } from './signing-keys.js';
 import { ApiError, badRequest, conflict, reasonFor, status as statusBody } from './status.js';
 import { Clock, Store, type Watcher } from './store.js';
 import { TokenRegistry } from './tokens.js';
@@ -26,8 +27,14 @@ export interface K8sEmulatorOptions {
   version?: { major: string; minor: string; gitVersion: string };
   /** The apiserver's own audiences, used when a TokenReview has none (and the default for issued tokens). */
   apiAudiences?: string[];
-  /** Clock for token expiry (default Date.now). */
+  /** Clock for token issue and expiry (default Date.now). */
   now?: () => number;
+  /** The service-account issuer: tokens' `iss` and the discovery document's (default the in-cluster URL). */
+  issuer?: string;
+  /** How the issuer signs tokens (default RS256, RSA 2048; ES256 = ECDSA P-256). */
+  signingAlgorithm?: SigningAlgorithm;
+  /** Serve `/.well-known/openid-configuration` and `/openid/v1/jwks` (default true). */
+  issuerDiscovery?: boolean;
   /** Send a BOOKMARK this often on watches that asked for them (default 0: never; see sendBookmarks()). */
   bookmarkIntervalMs?: number;
   /**
@@ -92,6 +99,10 @@ export class K8sEmulator {
     this.tokens = new TokenRegistry(
       opts.apiAudiences ?? ['https://kubernetes.default.svc.cluster.local'],
       opts.now ?? Date.now,
+      {
+        ...(opts.issuer ? { issuer: opts.issuer } : {}),
+        ...(opts.signingAlgorithm ? { algorithm: opts.signingAlgorithm } : {}),
+      },
     );
     for (const def of RESOURCES) {
       if (!def.virtual) this.stores.set(def, new Store(def, this.clock, opts.historyLimit ?? 10_000));
@@ -486,6 +497,7 @@ export class K8sEmulator {
       res.end('ok');
       return;
     }
+    if (this.serveIssuerDiscovery(res, method, path)) return;
     const target = parsePath(path);
     if (!target) throw notFoundPath(path);
     const { def, namespace, name, subresource } = target;
@@ -586,6 +598,32 @@ export class K8sEmulator {
       default:
         throw methodNotAllowed(method, path);
     }
+  }
+
+  /** The service-account issuer discovery endpoints, as kube-apiserver serves them. */
+  private serveIssuerDiscovery(res: ServerResponse, method: string, path: string): boolean {
+    if (method !== 'GET' || this.opts.issuerDiscovery === false) return false;
+    const cache = { 'Cache-Control': 'public, max-age=3600' };
+    if (path === '/.well-known/openid-configuration') {
+      const issuer = this.tokens.issuer;
+      const doc = {
+        issuer,
+        jwks_uri: `${issuer}/openid/v1/jwks`,
+        response_types_supported: ['id_token'],
+        subject_types_supported: ['public'],
+        id_token_signing_alg_values_supported: [...new Set(this.tokens.jwks().keys.map((k) => k.alg))],
+      };
+      this.sendJson(res, 200, JSON.stringify(doc), cache);
+      return true;
+    }
+    if (path === '/openid/v1/jwks') {
+      this.sendJson(res, 200, JSON.stringify(this.tokens.jwks()), {
+        ...cache,
+        'Content-Type': 'application/jwk-set+json',
+      });
+      return true;
+    }
+    return false;
   }
 
   private startWatch(

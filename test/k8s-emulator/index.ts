@@ -13,6 +13,13 @@ export {
 } from './node-builder.js';
 export type { LoggedRequest } from './request-log.js';
 export {
+  generateSigningKey,
+  type SigningAlgorithm,
+  type SigningKey,
+  signJwt,
+} from './signing-keys.js';
+export {
+  DEFAULT_TOKEN_LIFETIME_MS,
   EXTRA_NODE_NAME,
   EXTRA_POD_NAME,
   EXTRA_POD_UID,

@@ -15,7 +15,11 @@ import { ConfigMap, Namespace, ResourceQuota, Service, ServiceAccount } from 'ku
 import { describe, expect, it } from 'vitest';
 import { parseAgentArgs } from '../../agent/agent-command.js';
 import { readAggregatorConfig } from '../../aggregator/config.js';
-import { KUBERNETES_API_CALLS, SELF_NAMESPACE } from '../../aggregator/k8s/api-calls.js';
+import {
+  KUBERNETES_API_CALLS,
+  KUBERNETES_NON_RESOURCE_CALLS,
+  SELF_NAMESPACE,
+} from '../../aggregator/k8s/api-calls.js';
 import { SERVICE_NAME as AGGREGATOR_SERVICE_NAME } from '../../aggregator/main.js';
 import { serviceDnsNames } from '../../aggregator/tls/bootstrap.js';
 import {
@@ -184,6 +188,14 @@ function grantsOf(objects: K8sObject[], ns: string, sa: string): Grant[] {
       String(ref['name']),
     );
     for (const rule of arr(role['rules'])) {
+      if (rule['nonResourceURLs'] !== undefined) {
+        // Only a ClusterRole bound by a ClusterRoleBinding grants non-resource URLs.
+        if (ref['kind'] !== 'ClusterRole' || b.kind !== 'ClusterRoleBinding') continue;
+        for (const path of rule['nonResourceURLs'] as string[])
+          for (const verb of rule['verbs'] as string[])
+            grants.push({ group: '(non-resource)', resource: path, verb, namespace, resourceNames: [] });
+        continue;
+      }
       for (const group of rule['apiGroups'] as string[])
         for (const resource of rule['resources'] as string[])
           for (const verb of rule['verbs'] as string[])
@@ -300,6 +312,11 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
         ),
       ),
     );
+    for (const c of KUBERNETES_NON_RESOURCE_CALLS) {
+      for (const verb of c.verbs) {
+        expected.push(key({ group: '(non-resource)', resource: c.path, verb, namespace: undefined }));
+      }
+    }
     // Both directions: every listed call is granted, and nothing else is.
     expect([...new Set(granted.map(key))].sort()).toEqual([...new Set(expected)].sort());
     expect(granted.some((g) => [g.group, g.resource, g.verb].includes('*'))).toBe(false);

@@ -1,6 +1,6 @@
 // aggregator/k8s/api-calls.ts (which the RBAC is tested against) must match what the code really does.
 // This drives the real code against the API emulator — the `aggregator` command with the shipped command
-// line (TLS bootstrap, TokenReview with the pre-1.30 pod fallback, reconciling a failing and a passing
+// line (TLS bootstrap, service-account issuer discovery, TokenReview with the pre-1.30 pod fallback, reconciling a failing and a passing
 // node with their Events, a conflict re-read, the cluster check, a spec reload Event on its Pod), a CA
 // rotation by the bootstrap, and `prune` — then maps every request the emulator logged to (group,
 // resource, verb, namespace) and checks both directions: each request is a listed call, and each listed
@@ -12,7 +12,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../aggregator/aggregator-command.js';
-import { KUBERNETES_API_CALLS, SELF_NAMESPACE } from '../../aggregator/k8s/api-calls.js';
+import {
+  KUBERNETES_API_CALLS,
+  KUBERNETES_NON_RESOURCE_CALLS,
+  SELF_NAMESPACE,
+} from '../../aggregator/k8s/api-calls.js';
 import { makeNames } from '../../aggregator/k8s/names.js';
 import { runPrune } from '../../aggregator/prune-command.js';
 import { bootstrapTls, serviceDnsNames } from '../../aggregator/tls/bootstrap.js';
@@ -39,13 +43,6 @@ const names = makeNames();
 const SA = { namespace: NAMESPACE, name: AGENT_SERVICE_ACCOUNT };
 const AGGREGATOR_POD = 'osmo-node-validator-aggregator-5f7c9-abcde';
 const DAY = 24 * 60 * 60 * 1000;
-
-/** A token shaped like the kubelet's projected JWT (the aggregator refuses other shapes before a review). */
-function jwtShaped(subject: string): string {
-  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const exp = Math.floor(Date.now() / 1000) + 3600;
-  return `${b64({ alg: 'RS256', kid: 'emulator' })}.${b64({ sub: subject, aud: [TOKEN_AUDIENCE], exp })}.sig`;
-}
 
 interface ApiRequest {
   group: string;
@@ -111,6 +108,12 @@ function listedCalls(): Set<string> {
 
 /** Non-resource URLs every authenticated client may read (system:discovery, system:public-info-viewer). */
 const PUBLIC_PATHS = new Set(['/version', '/healthz', '/readyz', '/livez']);
+
+/** `METHOD path` of each non-resource call api-calls.ts lists (RBAC verbs on non-resource URLs: get = GET). */
+const listedNonResource = () =>
+  new Set(
+    KUBERNETES_NON_RESOURCE_CALLS.flatMap((c) => c.verbs.map((v) => `${v === 'get' ? 'GET' : v} ${c.path}`)),
+  );
 
 /** HTTPS to the aggregator, trusting only the CA its bootstrap published (as the agents do). */
 function https(
@@ -192,7 +195,6 @@ describe('the Kubernetes API calls the code makes are exactly aggregator/k8s/api
     emu.pods.put(makePod(NAMESPACE, 'agent-fail', 'compute-fail', 'agent-fail-uid'));
     // Before Kubernetes 1.30: no node name in the token, the aggregator reads the pod it names.
     const podBound = emu.tokens.issue({
-      token: jwtShaped('agent-fail'),
       serviceAccount: SA,
       audiences: [TOKEN_AUDIENCE],
       omitNodeName: true,
@@ -200,7 +202,6 @@ describe('the Kubernetes API calls the code makes are exactly aggregator/k8s/api
       podUid: 'agent-fail-uid',
     });
     const nodeBound = emu.tokens.issue({
-      token: jwtShaped('agent-pass'),
       serviceAccount: SA,
       audiences: [TOKEN_AUDIENCE],
       nodeName: 'compute-pass',
@@ -316,7 +317,8 @@ describe('the Kubernetes API calls the code makes are exactly aggregator/k8s/api
     for (const r of requests) {
       const api = apiRequestOf(r.method, r.path, r.query);
       if (api === null) {
-        expect(PUBLIC_PATHS.has(r.path), `${r.method} ${r.path}`).toBe(true);
+        const listed = listedNonResource().has(`${r.method} ${r.path}`);
+        expect(PUBLIC_PATHS.has(r.path) || listed, `${r.method} ${r.path}`).toBe(true);
         continue;
       }
       if (!listed.has(keyOf(api))) unlisted.add(`${keyOf(api)}  (${r.method} ${r.path})`);
@@ -332,6 +334,8 @@ describe('the Kubernetes API calls the code makes are exactly aggregator/k8s/api
       }),
     );
     expect([...listedCalls()].filter((c) => !made.has(c))).toEqual([]);
+    const madeNonResource = new Set(requests.map((r) => `${r.method} ${r.path}`));
+    expect([...listedNonResource()].filter((c) => !madeNonResource.has(c))).toEqual([]);
   });
 });
 

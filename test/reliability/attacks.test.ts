@@ -192,7 +192,7 @@ describe('spoofing and replay (TokenReview against the emulator)', () => {
       audiences: [AUD],
       nodeName: 'node-1',
     });
-    expect((await postReport(t.app, sampleReport('node-1'), bearer(other))).statusCode).toBe(403);
+    expect((await postReport(t.app, sampleReport('node-1'), bearer(other))).statusCode).toBe(401);
     const kubeAud = emu.tokens.issue({ serviceAccount: SA, nodeName: 'node-1' });
     expect((await postReport(t.app, sampleReport('node-1'), bearer(kubeAud))).statusCode).toBe(401);
     expect(t.store.size()).toBe(0);
