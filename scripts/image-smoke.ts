@@ -2,7 +2,7 @@
 //   1. `check` in the image against this machine's / mounted at /host, chroot mode, privileged as the agent
 //      runs; its facts must equal those of `check` run directly on this machine.
 //   2. The aggregator with the Deployment's user, read-only root, capabilities, seccomp, V8 flags,
-//      environment, mounts and memory limit; its Kubernetes API is the API emulator (test/k8s-emulator),
+//      environment, mounts and memory limit; its Kubernetes API is the API emulator (testing/k8s-emulator),
 //      where its TLS bootstrap creates the Secret and publishes the CA.
 //   3. The agent with the DaemonSet's settings, trusting that CA and presenting a token the emulator's
 //      TokenReview accepts; its report must be accepted and reconciled onto the emulator's Node.
@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../report/error-message.js';
-import { type K8sEmulator, makeNode, makePod, startK8sEmulator } from '../test/k8s-emulator/index.js';
 import {
   AGENT_SERVICE_ACCOUNT,
   CA_CONFIGMAP,
@@ -25,6 +24,7 @@ import {
   TOKEN_AUDIENCE,
 } from '../test/manifests/expected-args.js';
 import { isObj, type K8sObject, renderKustomization } from '../test/manifests/kustomize.js';
+import { type K8sEmulator, makeNode, makePod, startK8sEmulator } from '../testing/k8s-emulator/index.js';
 import {
   type ContainerRun,
   containerRunOf,

@@ -1,5 +1,5 @@
 // The complete list of Kubernetes API calls the aggregator (and prune) make. The RBAC in manifests/ is
-// tested against this list in both directions (test/manifests), and test/reconcile/api-calls-used.test.ts
+// tested against this list in both directions (test/manifests), and test/aggregator/k8s/api-calls.test.ts
 // drives the real code against the API emulator and checks every request it makes is listed here and
 // every entry here is used, so a new call must be added here first.
 //

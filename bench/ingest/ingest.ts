@@ -5,8 +5,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { makeNode, startK8sEmulator } from '../../test/k8s-emulator/index.js';
 import { AGGREGATOR_ENV } from '../../test/manifests/expected-args.js';
+import { makeNode, startK8sEmulator } from '../../testing/k8s-emulator/index.js';
 import { memoryOf } from '../lib/proc.js';
 import { fixtureFacts, makeReport, nodeName } from '../lib/reports.js';
 import type { BenchOptions, PartResult } from '../lib/result.js';

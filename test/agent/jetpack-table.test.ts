@@ -20,8 +20,8 @@ import { readSpecFile, SpecWatcher } from '../../aggregator/spec-watcher.js';
 import { NodeStore } from '../../aggregator/store.js';
 import type { NodeResult, Report } from '../../report/schema.js';
 import { BUILTIN_SPEC_URL } from '../../spec/load.js';
-import { captureIo } from '../check/io.js';
 import { fixtureHostPath } from '../helpers/fixture-host.js';
+import { captureIo } from '../helpers/io.js';
 
 const TOKEN = 'jetpack-table-token-0123456789';
 

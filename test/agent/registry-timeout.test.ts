@@ -7,8 +7,8 @@ import { run as runCheck } from '../../agent/check-command.js';
 import { memoryLogger } from '../../agent/log.js';
 import type { SendResult } from '../../agent/sender.js';
 import type { NodeResult, Report } from '../../report/schema.js';
-import { captureIo } from '../check/io.js';
 import { fixtureHostPath } from '../helpers/fixture-host.js';
+import { captureIo } from '../helpers/io.js';
 
 let silent: net.Server;
 const sockets = new Set<net.Socket>();

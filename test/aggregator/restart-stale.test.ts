@@ -3,8 +3,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ClusterView } from '../../aggregator/contracts.js';
 import { NodeStore } from '../../aggregator/store.js';
-import { makeNode } from '../k8s-emulator/index.js';
-import { nodeState } from '../reconcile/helpers.js';
+import { makeNode } from '../../testing/k8s-emulator/index.js';
+import { makeApp, RecordingSink, sampleReport, type TestApp } from './harness.js';
+import { nodeState } from './reconcile/helpers.js';
 import {
   labels,
   names,
@@ -13,8 +14,7 @@ import {
   startIntegration,
   taints,
   waitFor,
-} from '../reconcile/k8s-setup.js';
-import { makeApp, RecordingSink, sampleReport, type TestApp } from './harness.js';
+} from './reconcile/k8s-setup.js';
 
 const STALE_MS = 15 * 60_000;
 let cleanup: Array<() => Promise<void>> = [];

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { makeNames } from '../../aggregator/k8s/names.js';
 import { runPrune } from '../../aggregator/prune-command.js';
-import { type K8sEmulator, makeNode, startK8sEmulator } from '../k8s-emulator/index.js';
+import { type K8sEmulator, makeNode, startK8sEmulator } from '../../testing/k8s-emulator/index.js';
 import { NAMESPACE } from './expected-args.js';
 import {
   containersOf,

@@ -10,10 +10,10 @@ import { isValidLabelValue } from '../../aggregator/k8s/label-values.js';
 import { createSpecEvaluator } from '../../aggregator/server/spec-evaluator.js';
 import { NodeStore } from '../../aggregator/store.js';
 import { loadSpec } from '../../spec/load.js';
+import { makeNode, makePod, startK8sEmulator } from '../../testing/k8s-emulator/index.js';
 import { makeApp, postReport, sampleReport } from '../aggregator/harness.js';
+import { labels, names, startEmulator, startIntegration, taints } from '../aggregator/reconcile/k8s-setup.js';
 import { generateTestPki } from '../helpers/certs.js';
-import { makeNode, makePod, startK8sEmulator } from '../k8s-emulator/index.js';
-import { labels, names, startEmulator, startIntegration, taints } from '../reconcile/k8s-setup.js';
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -1,9 +1,9 @@
-// Kubernetes API faults not already covered by test/reconcile/k8s-faults.test.ts: 500 storms, slow
+// Kubernetes API faults not already covered by test/aggregator/reconcile/k8s-faults.test.ts: 500 storms, slow
 // answers across many nodes, the API unreachable when the aggregator starts, and missing data (a probe
 // error) never removing what we wrote before. Real client-node against the emulator.
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeNode } from '../k8s-emulator/index.js';
-import { facts, nodeState } from '../reconcile/helpers.js';
+import { makeNode } from '../../testing/k8s-emulator/index.js';
+import { facts, nodeState } from '../aggregator/reconcile/helpers.js';
 import {
   labels,
   names,
@@ -12,7 +12,7 @@ import {
   startIntegration,
   taints,
   waitFor,
-} from '../reconcile/k8s-setup.js';
+} from '../aggregator/reconcile/k8s-setup.js';
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {

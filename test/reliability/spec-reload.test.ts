@@ -10,9 +10,9 @@ import { createMetrics } from '../../aggregator/server/metrics.js';
 import { createSpecEvaluator } from '../../aggregator/server/spec-evaluator.js';
 import { podEventRecorder, readSpecFile, SpecWatcher } from '../../aggregator/spec-watcher.js';
 import { NodeStore } from '../../aggregator/store.js';
+import { startK8sEmulator } from '../../testing/k8s-emulator/index.js';
 import { makeApp, postReport, sampleReport } from '../aggregator/harness.js';
-import { startK8sEmulator } from '../k8s-emulator/index.js';
-import { memoryLogger } from '../reconcile/k8s-setup.js';
+import { memoryLogger } from '../aggregator/reconcile/k8s-setup.js';
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {

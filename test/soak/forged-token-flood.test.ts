@@ -13,9 +13,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../aggregator/aggregator-command.js';
+import { type K8sEmulatorOptions, makeNode, startK8sEmulator } from '../../testing/k8s-emulator/index.js';
 import { sampleReport } from '../aggregator/harness.js';
 import { type FloodJob, flood, forgeLike } from '../helpers/report-flood.js';
-import { type K8sEmulatorOptions, makeNode, startK8sEmulator } from '../k8s-emulator/index.js';
 
 const SA = { namespace: 'osmo-node-validator', name: 'osmo-node-validator-agent' };
 const AUD = 'osmo-node-validator';

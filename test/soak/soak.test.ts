@@ -13,8 +13,8 @@ import pLimit from 'p-limit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeStore } from '../../aggregator/store.js';
 import type { Verdict } from '../../report/schema.js';
+import { makeNode } from '../../testing/k8s-emulator/index.js';
 import { fakeEvaluator, makeApp, sampleReport, TOKEN } from '../aggregator/harness.js';
-import { makeNode } from '../k8s-emulator/index.js';
 import {
   labels,
   names,
@@ -22,7 +22,7 @@ import {
   startEmulator,
   startIntegration,
   taints,
-} from '../reconcile/k8s-setup.js';
+} from '../aggregator/reconcile/k8s-setup.js';
 
 const SEED = 0x5eed;
 const AGENTS = 1000;

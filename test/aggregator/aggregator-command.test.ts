@@ -1,0 +1,195 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { type RunHooks, run } from '../../aggregator/aggregator-command.js';
+import { readAggregatorConfig } from '../../aggregator/config.js';
+import { parseListen } from '../../aggregator/options.js';
+import { envName } from '../../report/flag-table.js';
+import { makeNode, startK8sEmulator } from '../../testing/k8s-emulator/index.js';
+import { sampleReport, TOKEN, tokenFile } from './harness.js';
+
+const silentLog = () =>
+  new Writable({
+    write(_c, _e, cb) {
+      cb();
+    },
+  });
+
+async function runCaptured(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  let out = '';
+  let err = '';
+  const code = await run(argv, {
+    env,
+    stdout: (t) => {
+      out += t;
+    },
+    stderr: (t) => {
+      err += t;
+    },
+    logStream: silentLog(),
+  });
+  return { code, out, err };
+}
+
+describe('aggregator options', () => {
+  it('--help prints the options and exits 0', async () => {
+    const r = await runCaptured(['--help']);
+    expect(r.code).toBe(0);
+    for (const flag of [
+      '--listen',
+      '--tls-cert',
+      '--insecure-http',
+      '--no-auth',
+      '--stale-after',
+      'OSMO_VALIDATOR_',
+    ]) {
+      expect(r.out).toContain(flag);
+    }
+  });
+
+  const bad: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
+    [['--token-file', '/x'], {}, /--tls-cert FILE --tls-key FILE .*--insecure-http/],
+    [['--tls-cert', '/x', '--insecure-http'], {}, /--tls-cert and --tls-key go together/],
+    [['--tls-cert', '/a', '--tls-key', '/b', '--insecure-http'], {}, /choose one of/],
+    [['--insecure-http'], {}, /needs --token-file FILE .* --no-auth/],
+    [['--insecure-http', '--no-auth', '--token-file', '/x'], {}, /contradict/],
+    [['--insecure-http', '--no-auth', '--stale-after', 'soon'], {}, /--stale-after: invalid duration/],
+    [['--insecure-http', '--no-auth', '--stale-after', '1s'], {}, /--stale-after: 1s is out of range/],
+    [['--insecure-http', '--no-auth', '--listen', 'localhost'], {}, /--listen: expected HOST:PORT/],
+    [
+      ['--insecure-http', '--no-auth', '--taint-roles', 'gpu,robots'],
+      {},
+      /--taint-roles: unknown role "robots"/,
+    ],
+    [['--insecure-http', '--no-auth', '--max-tainted-percent', '101'], {}, /--max-tainted-percent/],
+    [['--insecure-http', '--no-auth', '--agent-service-account', 'just-a-name'], {}, /NAMESPACE\/NAME/],
+    [['--insecure-http', '--no-auth', '--log-level', 'loud'], {}, /--log-level/],
+    [['--insecure-http', '--no-auth', '--frobnicate'], {}, /frobnicate/],
+    [['--insecure-http', '--no-auth', '--spec', '/nonexistent/spec.yaml'], {}, /spec\.yaml/],
+    [['--insecure-http', '--token-file', '/nonexistent/token'], {}, /--token-file: .*ENOENT/],
+    [['--tls-cert', '/nonexistent/c', '--tls-key', '/nonexistent/k', '--no-auth'], {}, /ENOENT/],
+    [['--insecure-http', '--no-auth'], { [envName('stale-after')]: 'never' }, /--stale-after/],
+    [
+      ['--insecure-http'],
+      { [envName('no-auth')]: 'perhaps' },
+      /OSMO_VALIDATOR_NO_AUTH: expected true or false/,
+    ],
+  ];
+  for (const [argv, env, message] of bad) {
+    it(`exits 2 for ${argv.join(' ')} ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`, async () => {
+      const r = await runCaptured(argv, env);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err).toMatch(/^osmo-node-validator aggregator: /);
+    });
+  }
+
+  it('reads OSMO_VALIDATOR_* and lets flags win', () => {
+    const config = readAggregatorConfig(['--stale-after', '20m'], {
+      OSMO_VALIDATOR_STALE_AFTER: '30m',
+      OSMO_VALIDATOR_NO_AUTH: 'true',
+      OSMO_VALIDATOR_INSECURE_HTTP: '1',
+    });
+    if (config === 'help') throw new Error('no --help was given');
+    expect(config.staleAfterMs).toBe(20 * 60_000);
+    expect(config.noAuth).toBe(true);
+    expect(config.insecureHttp).toBe(true);
+    expect(config.listen).toEqual({ host: '0.0.0.0', port: 8443 });
+    expect(config.tokenAudience).toBe('osmo-node-validator');
+    expect(config.agentServiceAccount).toEqual({
+      namespace: 'osmo-node-validator',
+      name: 'osmo-node-validator-agent',
+    });
+    expect(parseListen('[::]:9000')).toEqual({ host: '::', port: 9000 });
+    expect(parseListen(':9000')).toEqual({ host: '0.0.0.0', port: 9000 });
+  });
+});
+
+async function serve(argv: string[], body: (url: string) => Promise<void>, hooks: Partial<RunHooks> = {}) {
+  const stop = new AbortController();
+  let failure: unknown;
+  const code = await run(argv, {
+    env: {},
+    signal: stop.signal,
+    logStream: silentLog(),
+    stderr: () => {},
+    ...hooks,
+    onListening: (url) => {
+      body(url).then(
+        () => stop.abort(),
+        (err: unknown) => {
+          failure = err;
+          stop.abort();
+        },
+      );
+    },
+  });
+  if (failure) throw failure;
+  return code;
+}
+
+describe('aggregator run', () => {
+  it('serves standalone with a shared token and stops cleanly (exit 0)', async () => {
+    const file = tokenFile();
+    const code = await serve(
+      ['--insecure-http', '--listen', '127.0.0.1:0', '--token-file', file],
+      async (url) => {
+        expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+        expect((await fetch(`${url}/readyz`)).status).toBe(200);
+        const res = await fetch(`${url}/api/v1/reports`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify(sampleReport('cli-node')),
+        });
+        expect(res.status).toBe(202);
+        const node = (await (await fetch(`${url}/api/v1/nodes/cli-node`)).json()) as { roleSource: string };
+        expect(node.roleSource).toBe('facts');
+        expect((await fetch(`${url}/api/v1/reports`, { method: 'POST' })).status).toBe(401);
+      },
+    );
+    expect(code).toBe(0);
+  });
+
+  it('with a kubeconfig: TokenReview auth, labels for the role, readiness after sync, dry-run', async () => {
+    const emu = await startK8sEmulator();
+    try {
+      emu.nodes.put(makeNode('gpu-node', { labels: { 'node-type': 'gpu' } }));
+      const dir = mkdtempSync(join(tmpdir(), 'onv-cmd-'));
+      const kubeconfig = await emu.writeKubeconfigFile(dir);
+      const token = emu.tokens.issue({
+        serviceAccount: { namespace: 'osmo-node-validator', name: 'osmo-node-validator-agent' },
+        audiences: ['osmo-node-validator'],
+        nodeName: 'gpu-node',
+      });
+      const code = await serve(
+        ['--insecure-http', '--listen', '127.0.0.1:0', '--kubeconfig', kubeconfig, '--dry-run'],
+        async (url) => {
+          let ready = 0;
+          for (let i = 0; i < 50 && ready !== 200; i++) {
+            ready = (await fetch(`${url}/readyz`)).status;
+            if (ready !== 200) await new Promise((r) => setTimeout(r, 50));
+          }
+          expect(ready).toBe(200);
+          const post = (node: string) =>
+            fetch(`${url}/api/v1/reports`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+              body: JSON.stringify(sampleReport(node)),
+            });
+          const res = await post('gpu-node');
+          expect(res.status).toBe(202);
+          expect(((await res.json()) as { role: string }).role).toBe('gpu');
+          expect((await post('other-node')).status).toBe(403);
+        },
+      );
+      expect(code).toBe(0);
+      expect(emu.writes()).toBe(0);
+    } finally {
+      await emu.close();
+    }
+  });
+});
