@@ -73,204 +73,232 @@ interface Pending {
 }
 
 export function createReporter(deps: ReporterDeps, options: ReporterOptions): Reporter {
-  const now = deps.now ?? Date.now;
-  const random = deps.random ?? Math.random;
-  const { log } = deps;
-  const jitter = options.jitterRatio ?? DEFAULT_JITTER_RATIO;
-  const base = options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS;
-  const cap = options.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS;
+  return new ReporterLoop(deps, options);
+}
 
-  const abort = new AbortController();
-  let started = false;
-  let stopped = false;
-  let probeTimer: NodeJS.Timeout | null = null;
-  let sendTimer: NodeJS.Timeout | null = null;
-  let probing: Promise<void> | null = null;
-  let sending: Promise<void> | null = null;
-  let pending: Pending | null = null;
+/** The loop's state and its steps: probe → maybe send → on failure back off, keeping only the newest. */
+class ReporterLoop implements Reporter {
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly jitter: number;
+  private readonly base: number;
+  private readonly cap: number;
+  private readonly abort = new AbortController();
+  private started = false;
+  private stopped = false;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private sendTimer: NodeJS.Timeout | null = null;
+  private probing: Promise<void> | null = null;
+  private sending: Promise<void> | null = null;
+  private pending: Pending | null = null;
   /** The last accepted report's fingerprint and time: all that is kept of past reports. */
-  let last: { fp: Fingerprint; at: number } | null = null;
-  let failures = 0;
-  let state: DeliveryState = 'ok';
-  const loggedMessages = new Set<string>();
-  const stats = {
-    startedAt: now(),
-    probes: 0,
-    sendAttempts: 0,
-    accepted: 0,
-    lastProbeAt: null as number | null,
+  private last: { fp: Fingerprint; at: number } | null = null;
+  private failures = 0;
+  private state: DeliveryState = 'ok';
+  private readonly loggedMessages = new Set<string>();
+  private readonly stats: {
+    startedAt: number;
+    probes: number;
+    sendAttempts: number;
+    accepted: number;
+    lastProbeAt: number | null;
   };
 
-  const needsSend = (fp: Fingerprint): boolean =>
-    last === null || fingerprintChanged(last.fp, fp) || now() - last.at >= options.heartbeatMs;
+  private readonly deps: ReporterDeps;
+  private readonly options: ReporterOptions;
 
-  const scheduleProbe = (delayMs: number) => {
-    if (stopped) return;
-    probeTimer = setTimeout(() => {
-      probeTimer = null;
-      probing = probeOnce().finally(() => {
-        probing = null;
-      });
-    }, delayMs);
-  };
-
-  const scheduleSend = (delayMs: number) => {
-    if (stopped) return;
-    if (sendTimer !== null) clearTimeout(sendTimer);
-    sendTimer = setTimeout(() => {
-      sendTimer = null;
-      startSend();
-    }, delayMs);
-  };
-
-  const startSend = () => {
-    // A scheduled retry owns the next attempt: starting one now would skip the backoff.
-    if (stopped || sending !== null || sendTimer !== null || pending === null) return;
-    const next = pending;
-    pending = null;
-    sending = deliver(next).finally(() => {
-      sending = null;
-      // A report queued while this one was in flight goes now, not one interval later.
-      startSend();
-    });
-  };
-
-  const rememberOnce = (message: string): boolean => {
-    if (loggedMessages.has(message)) return false;
-    if (loggedMessages.size >= MAX_REMEMBERED_MESSAGES) {
-      const oldest = loggedMessages.values().next().value;
-      if (oldest !== undefined) loggedMessages.delete(oldest);
-    }
-    loggedMessages.add(message);
-    return true;
-  };
-
-  async function probeOnce(): Promise<void> {
-    let report: Report;
-    try {
-      report = await deps.collect(abort.signal);
-    } catch (e) {
-      if (stopped) return;
-      log.error('probing the host failed; next attempt at the next interval', { error: e });
-      scheduleProbe(jitteredInterval(options.intervalMs, jitter, random));
-      return;
-    }
-    if (stopped) return;
-    stats.probes++;
-    stats.lastProbeAt = now();
-    const fp = fingerprint(report.facts, report.probeErrors);
-    if (sendTimer !== null) {
-      // Waiting to retry: the newest report replaces the pending one.
-      pending = { report, fp };
-    } else if (sending !== null) {
-      // In flight: keep this one only if it still needs sending once the in-flight one is accepted.
-      if (pending !== null || needsSend(fp)) pending = { report, fp };
-    } else if (needsSend(fp)) {
-      pending = { report, fp };
-      startSend();
-    } else {
-      log.debug('facts unchanged; nothing to send', { probes: stats.probes });
-    }
-    scheduleProbe(jitteredInterval(options.intervalMs, jitter, random));
+  constructor(deps: ReporterDeps, options: ReporterOptions) {
+    this.deps = deps;
+    this.options = options;
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.log = deps.log;
+    this.jitter = options.jitterRatio ?? DEFAULT_JITTER_RATIO;
+    this.base = options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS;
+    this.cap = options.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS;
+    this.stats = { startedAt: this.now(), probes: 0, sendAttempts: 0, accepted: 0, lastProbeAt: null };
   }
 
-  async function deliver(item: Pending): Promise<void> {
-    stats.sendAttempts++;
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.log.info('agent started', {
+      interval: formatDuration(this.options.intervalMs),
+      heartbeat: formatDuration(this.options.heartbeatMs),
+    });
+    this.scheduleProbe(0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
+    if (this.sendTimer !== null) clearTimeout(this.sendTimer);
+    this.probeTimer = null;
+    this.sendTimer = null;
+    this.abort.abort();
+    await Promise.allSettled([this.probing, this.sending].filter((p) => p !== null));
+    this.pending = null;
+  }
+
+  status(): ReporterStatus {
+    return {
+      ...this.stats,
+      lastAcceptedAt: this.last?.at ?? null,
+      pending: this.pending !== null || this.sending !== null,
+      consecutiveFailures: this.failures,
+      state: this.state,
+    };
+  }
+
+  private needsSend(fp: Fingerprint): boolean {
+    const last = this.last;
+    return (
+      last === null || fingerprintChanged(last.fp, fp) || this.now() - last.at >= this.options.heartbeatMs
+    );
+  }
+
+  private nextInterval(): number {
+    return jitteredInterval(this.options.intervalMs, this.jitter, this.random);
+  }
+
+  private scheduleProbe(delayMs: number): void {
+    if (this.stopped) return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      this.probing = this.probeOnce().finally(() => {
+        this.probing = null;
+      });
+    }, delayMs);
+  }
+
+  private scheduleSend(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.sendTimer !== null) clearTimeout(this.sendTimer);
+    this.sendTimer = setTimeout(() => {
+      this.sendTimer = null;
+      this.startSend();
+    }, delayMs);
+  }
+
+  private startSend(): void {
+    // A scheduled retry owns the next attempt: starting one now would skip the backoff.
+    if (this.stopped || this.sending !== null || this.sendTimer !== null || this.pending === null) return;
+    const next = this.pending;
+    this.pending = null;
+    this.sending = this.deliver(next).finally(() => {
+      this.sending = null;
+      // A report queued while this one was in flight goes now, not one interval later.
+      this.startSend();
+    });
+  }
+
+  private rememberOnce(message: string): boolean {
+    const logged = this.loggedMessages;
+    if (logged.has(message)) return false;
+    if (logged.size >= MAX_REMEMBERED_MESSAGES) {
+      const oldest = logged.values().next().value;
+      if (oldest !== undefined) logged.delete(oldest);
+    }
+    logged.add(message);
+    return true;
+  }
+
+  private async probeOnce(): Promise<void> {
+    let report: Report;
+    try {
+      report = await this.deps.collect(this.abort.signal);
+    } catch (e) {
+      if (this.stopped) return;
+      this.log.error('probing the host failed; next attempt at the next interval', { error: e });
+      this.scheduleProbe(this.nextInterval());
+      return;
+    }
+    if (this.stopped) return;
+    this.stats.probes++;
+    this.stats.lastProbeAt = this.now();
+    const fp = fingerprint(report.facts, report.probeErrors);
+    if (this.sendTimer !== null) {
+      // Waiting to retry: the newest report replaces the pending one.
+      this.pending = { report, fp };
+    } else if (this.sending !== null) {
+      // In flight: keep this one only if it still needs sending once the in-flight one is accepted.
+      if (this.pending !== null || this.needsSend(fp)) this.pending = { report, fp };
+    } else if (this.needsSend(fp)) {
+      this.pending = { report, fp };
+      this.startSend();
+    } else {
+      this.log.debug('facts unchanged; nothing to send', { probes: this.stats.probes });
+    }
+    this.scheduleProbe(this.nextInterval());
+  }
+
+  private async deliver(item: Pending): Promise<void> {
+    this.stats.sendAttempts++;
     let result: SendResult;
     try {
-      result = await deps.send(item.report, abort.signal);
+      result = await this.deps.send(item.report, this.abort.signal);
     } catch (e) {
       result = { kind: 'unavailable', reason: errorMessage(e) };
     }
-    if (stopped) return;
-    // A newer report that arrived meanwhile wins over the one just tried.
-    const requeue = () => {
-      if (pending === null) pending = item;
-    };
-    switch (result.kind) {
-      case 'accepted': {
-        if (state === 'unavailable') log.info(`aggregator reachable again after ${failures + 1} attempts`);
-        else if (state !== 'ok') log.info('aggregator accepted the report again', { status: result.status });
-        else log.debug('report accepted', { status: result.status });
-        state = 'ok';
-        failures = 0;
-        loggedMessages.clear();
-        stats.accepted++;
-        last = { fp: item.fp, at: now() };
-        // What is left pending is sent as soon as this attempt has settled (startSend's finally).
-        if (pending !== null && !needsSend(pending.fp)) pending = null;
-        return;
-      }
-      case 'unavailable': {
-        failures++;
-        if (state !== 'unavailable') {
-          log.warn(`aggregator unreachable: ${result.reason}; retrying with backoff`, {
-            ...(result.status !== undefined ? { status: result.status } : {}),
-          });
-          state = 'unavailable';
-        } else {
-          log.debug('retry failed', { reason: result.reason, attempt: failures });
-        }
-        requeue();
-        scheduleSend(Math.max(backoffDelay(failures, base, cap, random), result.retryAfterMs ?? 0));
-        return;
-      }
-      case 'rejected': {
-        failures++;
-        if (rememberOnce(result.message)) {
-          log.error(
-            `aggregator rejected the report: ${result.message}; next attempt in ${formatDuration(options.heartbeatMs)}`,
-            { status: result.status },
-          );
-        }
-        state = 'rejected';
-        requeue();
-        // Resending at once would only hammer the server; the token is re-read on the next attempt.
-        scheduleSend(options.heartbeatMs);
-        return;
-      }
-      case 'local-error': {
-        failures++;
-        if (rememberOnce(result.message)) log.error(`${result.message}; will retry`);
-        state = 'local-error';
-        requeue();
-        scheduleSend(backoffDelay(failures, base, cap, random));
-        return;
-      }
+    if (this.stopped) return;
+    if (result.kind === 'accepted') {
+      this.onAccepted(item, result.status);
+      return;
     }
+    this.failures++;
+    // A newer report that arrived meanwhile wins over the one just tried.
+    if (this.pending === null) this.pending = item;
+    if (result.kind === 'unavailable') this.onUnavailable(result);
+    else if (result.kind === 'rejected') this.onRejected(result);
+    else this.onLocalError(result.message);
   }
 
-  return {
-    start() {
-      if (started) return;
-      started = true;
-      log.info('agent started', {
-        interval: formatDuration(options.intervalMs),
-        heartbeat: formatDuration(options.heartbeatMs),
+  private onAccepted(item: Pending, status: number): void {
+    if (this.state === 'unavailable')
+      this.log.info(`aggregator reachable again after ${this.failures + 1} attempts`);
+    else if (this.state !== 'ok') this.log.info('aggregator accepted the report again', { status });
+    else this.log.debug('report accepted', { status });
+    this.state = 'ok';
+    this.failures = 0;
+    this.loggedMessages.clear();
+    this.stats.accepted++;
+    this.last = { fp: item.fp, at: this.now() };
+    // What is left pending is sent as soon as this attempt has settled (startSend's finally).
+    if (this.pending !== null && !this.needsSend(this.pending.fp)) this.pending = null;
+  }
+
+  private onUnavailable(result: Extract<SendResult, { kind: 'unavailable' }>): void {
+    if (this.state !== 'unavailable') {
+      this.log.warn(`aggregator unreachable: ${result.reason}; retrying with backoff`, {
+        ...(result.status !== undefined ? { status: result.status } : {}),
       });
-      scheduleProbe(0);
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      if (probeTimer !== null) clearTimeout(probeTimer);
-      if (sendTimer !== null) clearTimeout(sendTimer);
-      probeTimer = null;
-      sendTimer = null;
-      abort.abort();
-      await Promise.allSettled([probing, sending].filter((p) => p !== null));
-      pending = null;
-    },
-    status() {
-      return {
-        ...stats,
-        lastAcceptedAt: last?.at ?? null,
-        pending: pending !== null || sending !== null,
-        consecutiveFailures: failures,
-        state,
-      };
-    },
-  };
+      this.state = 'unavailable';
+    } else {
+      this.log.debug('retry failed', { reason: result.reason, attempt: this.failures });
+    }
+    const backoff = backoffDelay(this.failures, this.base, this.cap, this.random);
+    this.scheduleSend(Math.max(backoff, result.retryAfterMs ?? 0));
+  }
+
+  private onRejected(result: Extract<SendResult, { kind: 'rejected' }>): void {
+    if (this.rememberOnce(result.message)) {
+      this.log.error(
+        `aggregator rejected the report: ${result.message}; next attempt in ${formatDuration(this.options.heartbeatMs)}`,
+        { status: result.status },
+      );
+    }
+    this.state = 'rejected';
+    // Resending at once would only hammer the server; the token is re-read on the next attempt.
+    this.scheduleSend(this.options.heartbeatMs);
+  }
+
+  private onLocalError(message: string): void {
+    if (this.rememberOnce(message)) this.log.error(`${message}; will retry`);
+    this.state = 'local-error';
+    this.scheduleSend(backoffDelay(this.failures, this.base, this.cap, this.random));
+  }
 }
 
 export type OnceOutcome = { report: Report; result: SendResult };
