@@ -182,50 +182,80 @@ export function createSender(options: SenderOptions): SendFn {
     };
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
 
-    return new Promise<SendResult>((resolve) => {
-      let settled = false;
-      const finish = (result: SendResult) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(result);
-      };
-      const requestOptions: https.RequestOptions = { method: 'POST', headers, agent };
-      const req = (isHttps ? https : http).request(endpoint, requestOptions, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          if (size < MAX_RESPONSE_BYTES) chunks.push(d);
-          size += d.length;
-        });
-        res.on('error', (e) => finish({ kind: 'unavailable', reason: errorReason(e, options.caFile) }));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString('utf8').slice(0, MAX_RESPONSE_BYTES);
-          if (status >= 200 && status < 300) finish({ kind: 'accepted', status });
-          else if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-            finish({ kind: 'rejected', status, message: serverMessage(status, text) });
-          } else {
-            const header = res.headers['retry-after'];
-            const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, now());
-            finish({
-              kind: 'unavailable',
-              reason: serverMessage(status, text),
-              status,
-              ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-            });
-          }
-        });
+    const request: PostRequest = { endpoint, headers, agent, body, timeoutMs, now };
+    return post(request, signal, options.caFile);
+  };
+}
+
+interface PostRequest {
+  endpoint: URL;
+  headers: Record<string, string | number>;
+  agent: http.Agent;
+  body: Buffer;
+  timeoutMs: number;
+  now: () => number;
+}
+
+/** One POST, bounded by its timeout and the signal; never rejects. */
+function post(
+  r: PostRequest,
+  signal: AbortSignal | undefined,
+  caFile: string | undefined,
+): Promise<SendResult> {
+  const failed = (e: unknown): SendResult => ({ kind: 'unavailable', reason: errorReason(e, caFile) });
+  return new Promise<SendResult>((resolve) => {
+    let settled = false;
+    const finish = (result: SendResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
+    const requestOptions: https.RequestOptions = { method: 'POST', headers: r.headers, agent: r.agent };
+    const transport = r.endpoint.protocol === 'https:' ? https : http;
+    const req = transport.request(r.endpoint, requestOptions, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (d: Buffer) => {
+        if (size < MAX_RESPONSE_BYTES) chunks.push(d);
+        size += d.length;
       });
-      const timer = setTimeout(() => {
-        req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' }));
-      }, timeoutMs);
-      const onAbort = () => req.destroy(Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }));
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (e) => finish({ kind: 'unavailable', reason: errorReason(e, options.caFile) }));
-      req.end(body);
+      res.on('error', (e) => finish(failed(e)));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8').slice(0, MAX_RESPONSE_BYTES);
+        const header = res.headers['retry-after'];
+        const retryAfter = Array.isArray(header) ? header[0] : header;
+        finish(classifyResponse(res.statusCode ?? 0, text, retryAfter, r.now()));
+      });
     });
+    const timer = setTimeout(() => {
+      req.destroy(Object.assign(new Error(`no answer within ${r.timeoutMs / 1000}s`), { code: 'ETIMEDOUT' }));
+    }, r.timeoutMs);
+    const onAbort = () => req.destroy(Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (e) => finish(failed(e)));
+    req.end(r.body);
+  });
+}
+
+/** 2xx accepted; 4xx (but 408/429) rejected with the server's message; anything else unavailable. */
+function classifyResponse(
+  status: number,
+  text: string,
+  retryAfter: string | undefined,
+  nowMs: number,
+): SendResult {
+  if (status >= 200 && status < 300) return { kind: 'accepted', status };
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    return { kind: 'rejected', status, message: serverMessage(status, text) };
+  }
+  const retryAfterMs = parseRetryAfter(retryAfter, nowMs);
+  return {
+    kind: 'unavailable',
+    reason: serverMessage(status, text),
+    status,
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
   };
 }
