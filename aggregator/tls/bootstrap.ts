@@ -5,7 +5,13 @@
 // it expires; the CA is kept, and replaced only near its own expiry, with old and new CA published together.
 // API calls: secrets and configmaps get/create/update in the own namespace (aggregator/k8s/api-calls.ts).
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Secret } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  type KubeConfig,
+  type V1ConfigMap,
+  type V1ObjectMeta,
+  type V1Secret,
+} from '@kubernetes/client-node';
 // selfsigned (EC P-256 via WebCrypto) issues; node:crypto's X509Certificate checks. (@peculiar/x509 v2
 // needs a Reflect metadata polyfill that is not a dependency of this package.)
 import { generate } from 'selfsigned';
@@ -252,111 +258,154 @@ async function orNull<T>(p: Promise<T>): Promise<T | null> {
 }
 
 export async function bootstrapTls(options: TlsBootstrapOptions): Promise<TlsBootstrap> {
-  const { namespace, secretName } = options;
-  const caConfigMapName = options.caConfigMapName ?? DEFAULT_CA_CONFIGMAP;
-  const now = options.now ?? (() => new Date());
-  const log = options.log ?? (() => {});
-  const policy: Policy = {
-    dnsNames: options.dnsNames,
-    renewBeforeMs: options.renewBeforeMs ?? 30 * DAY_MS,
-    caRenewBeforeMs: options.caRenewBeforeMs ?? 365 * DAY_MS,
+  const bootstrapper = new TlsBootstrapper(options);
+  await bootstrapper.start();
+  return bootstrapper;
+}
+
+/** Brand-new material for the Secret: a new CA (keeping the old one as previous) or a new serving pair. */
+async function issueMaterial(
+  data: PemData,
+  verdict: Exclude<Assessment, { state: 'ok' }>,
+  t: Date,
+  v: Validity,
+) {
+  let ca: Ca;
+  const next: PemData = {};
+  if (verdict.state === 'new-ca') {
+    ca = await generateCa(t, v.caValidityMs);
+    if (verdict.previousPem) next['ca-previous.crt'] = verdict.previousPem;
+  } else {
+    ca = verdict.ca;
+    if (data['ca-previous.crt']) next['ca-previous.crt'] = data['ca-previous.crt'];
+  }
+  // Never outlive the CA that signs it.
+  const notAfter = new Date(Math.min(t.getTime() + v.certValidityMs, new Date(ca.cert.validTo).getTime()));
+  const serving = await issueServingCert(ca, v.dnsNames, new Date(t.getTime() - BACKDATE_MS), notAfter);
+  return Object.assign(next, {
+    'tls.crt': serving.certPem,
+    'tls.key': serving.keyPem,
+    'ca.crt': ca.certPem,
+    'ca.key': ca.keyPem,
+  });
+}
+
+interface Validity {
+  dnsNames: string[];
+  certValidityMs: number;
+  caValidityMs: number;
+}
+
+/** Our object's metadata: what the cluster had, our name and namespace, and our app label added. */
+function ownedMetadata(existing: V1ObjectMeta | undefined, name: string, namespace: string): V1ObjectMeta {
+  return {
+    ...(existing ?? {}),
+    name,
+    namespace,
+    labels: { ...(existing?.labels ?? {}), 'app.kubernetes.io/name': 'osmo-node-validator' },
   };
-  const certValidityMs = options.certValidityMs ?? 365 * DAY_MS;
-  const caValidityMs = options.caValidityMs ?? 3650 * DAY_MS;
-  if (policy.dnsNames.length === 0) throw new Error('bootstrapTls: dnsNames is empty');
-  if (policy.renewBeforeMs >= certValidityMs)
-    throw new Error('bootstrapTls: renewBeforeMs must be below certValidityMs');
-  const core = options.kubeConfig.makeApiClient(CoreV1Api);
+}
 
-  /** Makes the Secret hold valid material (writing only when needed) and returns its data. */
-  async function ensureSecret(): Promise<PemData> {
-    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const secret = await orNull(core.readNamespacedSecret({ name: secretName, namespace }));
-      const data = decodeData(secret);
-      const t = now();
-      const verdict = assess(data, t, policy);
-      if (verdict.state === 'ok') return data;
-      log(
-        'info',
-        `TLS bootstrap: ${verdict.reason}; issuing ${verdict.state === 'new-ca' ? 'a new CA and ' : ''}a serving certificate`,
-      );
-      let ca: Ca;
-      const next: PemData = {};
-      if (verdict.state === 'new-ca') {
-        ca = await generateCa(t, caValidityMs);
-        if (verdict.previousPem) next['ca-previous.crt'] = verdict.previousPem;
-      } else {
-        ca = verdict.ca;
-        if (data['ca-previous.crt']) next['ca-previous.crt'] = data['ca-previous.crt'];
-      }
-      // Never outlive the CA that signs it.
-      const notAfter = new Date(Math.min(t.getTime() + certValidityMs, new Date(ca.cert.validTo).getTime()));
-      const serving = await issueServingCert(
-        ca,
-        policy.dnsNames,
-        new Date(t.getTime() - BACKDATE_MS),
-        notAfter,
-      );
-      Object.assign(next, {
-        'tls.crt': serving.certPem,
-        'tls.key': serving.keyPem,
-        'ca.crt': ca.certPem,
-        'ca.key': ca.keyPem,
-      });
-      const body: V1Secret = {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        type: 'kubernetes.io/tls',
-        metadata: {
-          ...(secret?.metadata ?? {}),
-          name: secretName,
-          namespace,
-          labels: { ...(secret?.metadata?.labels ?? {}), 'app.kubernetes.io/name': 'osmo-node-validator' },
-        },
-        data: encodeData(next),
-      };
-      try {
-        if (secret === null) await core.createNamespacedSecret({ namespace, body });
-        else await core.replaceNamespacedSecret({ name: secretName, namespace, body });
-        return next;
-      } catch (e) {
-        // 409: another replica wrote first (create: AlreadyExists; update: stale resourceVersion). Adopt its.
-        if (apiStatus(e) !== 409 || attempt === MAX_WRITE_ATTEMPTS) throw e;
-        log('info', 'TLS bootstrap: the Secret changed under us (409); re-reading it');
-      }
-    }
-    throw new Error('unreachable');
+/** Keeps the Secret and the CA ConfigMap valid; the only writer of those two objects. */
+class TlsBootstrapper implements TlsBootstrap {
+  private readonly options: TlsBootstrapOptions;
+  private readonly caConfigMapName: string;
+  private readonly now: () => Date;
+  private readonly log: (level: 'info' | 'warn', message: string) => void;
+  private readonly policy: Policy;
+  private readonly validity: Validity;
+  private readonly core: CoreV1Api;
+  private current: TlsMaterial | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(options: TlsBootstrapOptions) {
+    this.options = options;
+    this.caConfigMapName = options.caConfigMapName ?? DEFAULT_CA_CONFIGMAP;
+    this.now = options.now ?? (() => new Date());
+    this.log = options.log ?? (() => {});
+    this.policy = {
+      dnsNames: options.dnsNames,
+      renewBeforeMs: options.renewBeforeMs ?? 30 * DAY_MS,
+      caRenewBeforeMs: options.caRenewBeforeMs ?? 365 * DAY_MS,
+    };
+    this.validity = {
+      dnsNames: options.dnsNames,
+      certValidityMs: options.certValidityMs ?? 365 * DAY_MS,
+      caValidityMs: options.caValidityMs ?? 3650 * DAY_MS,
+    };
+    if (this.policy.dnsNames.length === 0) throw new Error('bootstrapTls: dnsNames is empty');
+    if (this.policy.renewBeforeMs >= this.validity.certValidityMs)
+      throw new Error('bootstrapTls: renewBeforeMs must be below certValidityMs');
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
   }
 
-  async function publishCa(bundle: string): Promise<void> {
-    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
-      const cm = await orNull(core.readNamespacedConfigMap({ name: caConfigMapName, namespace }));
-      if (cm?.data?.[CA_KEY] === bundle) return;
-      const body: V1ConfigMap = {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: {
-          ...(cm?.metadata ?? {}),
-          name: caConfigMapName,
-          namespace,
-          labels: { ...(cm?.metadata?.labels ?? {}), 'app.kubernetes.io/name': 'osmo-node-validator' },
-        },
-        data: { ...(cm?.data ?? {}), [CA_KEY]: bundle },
-      };
-      try {
-        if (cm === null) await core.createNamespacedConfigMap({ namespace, body });
-        else await core.replaceNamespacedConfigMap({ name: caConfigMapName, namespace, body });
-        return;
-      } catch (e) {
-        if (apiStatus(e) !== 409 || attempt === MAX_WRITE_ATTEMPTS) throw e;
+  async start(): Promise<void> {
+    this.current = await this.converge();
+    this.schedule(this.nextDelay());
+  }
+
+  private get material(): TlsMaterial {
+    if (this.current === undefined) throw new Error('TLS bootstrap has not started');
+    return this.current;
+  }
+
+  get certPem(): string {
+    return this.material.certPem;
+  }
+  get keyPem(): string {
+    return this.material.keyPem;
+  }
+  get caPem(): string {
+    return this.material.caPem;
+  }
+  get notAfter(): Date {
+    return this.material.notAfter;
+  }
+
+  async recheck(): Promise<void> {
+    try {
+      const next = await this.converge();
+      const changed = next.certPem !== this.material.certPem || next.caPem !== this.material.caPem;
+      this.current = next;
+      if (changed) {
+        this.log(
+          'info',
+          `TLS bootstrap: serving certificate rotated, valid until ${next.notAfter.toISOString()}`,
+        );
+        this.options.onRotate?.(next.certPem, next.keyPem, next.caPem);
       }
+      this.schedule(this.nextDelay());
+    } catch (e) {
+      this.log('warn', `TLS bootstrap: re-check failed (${describeApiError(e)}); retrying`);
+      this.schedule(this.options.retryMs ?? 5 * 60 * 1000);
+      throw e;
     }
   }
 
-  async function converge(): Promise<TlsMaterial> {
-    const data = await ensureSecret();
-    const caPem = caBundle(data, now());
-    await publishCa(caPem);
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.recheck().catch(() => {});
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private nextDelay(): number {
+    const dueIn = this.material.notAfter.getTime() - this.policy.renewBeforeMs - this.now().getTime();
+    return Math.max(60_000, Math.min(this.options.checkIntervalMs ?? 12 * 60 * 60 * 1000, dueIn));
+  }
+
+  private async converge(): Promise<TlsMaterial> {
+    const data = await this.ensureSecret();
+    const caPem = caBundle(data, this.now());
+    await this.publishCa(caPem);
     const cert = new X509Certificate(data['tls.crt'] as string);
     return {
       certPem: data['tls.crt'] as string,
@@ -366,61 +415,57 @@ export async function bootstrapTls(options: TlsBootstrapOptions): Promise<TlsBoo
     };
   }
 
-  let current = await converge();
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-
-  function schedule(delayMs: number): void {
-    if (stopped) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      handle.recheck().catch(() => {});
-    }, delayMs);
-    timer.unref();
-  }
-
-  function nextDelay(): number {
-    const dueIn = current.notAfter.getTime() - policy.renewBeforeMs - now().getTime();
-    return Math.max(60_000, Math.min(options.checkIntervalMs ?? 12 * 60 * 60 * 1000, dueIn));
-  }
-
-  const handle: TlsBootstrap = {
-    get certPem() {
-      return current.certPem;
-    },
-    get keyPem() {
-      return current.keyPem;
-    },
-    get caPem() {
-      return current.caPem;
-    },
-    get notAfter() {
-      return current.notAfter;
-    },
-    async recheck() {
+  /** Makes the Secret hold valid material (writing only when needed) and returns its data. */
+  private async ensureSecret(): Promise<PemData> {
+    const { namespace, secretName } = this.options;
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const secret = await orNull(this.core.readNamespacedSecret({ name: secretName, namespace }));
+      const data = decodeData(secret);
+      const t = this.now();
+      const verdict = assess(data, t, this.policy);
+      if (verdict.state === 'ok') return data;
+      const what = verdict.state === 'new-ca' ? 'a new CA and ' : '';
+      this.log('info', `TLS bootstrap: ${verdict.reason}; issuing ${what}a serving certificate`);
+      const next = await issueMaterial(data, verdict, t, this.validity);
+      const body: V1Secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: ownedMetadata(secret?.metadata, secretName, namespace),
+        data: encodeData(next),
+      };
       try {
-        const next = await converge();
-        const changed = next.certPem !== current.certPem || next.caPem !== current.caPem;
-        current = next;
-        if (changed) {
-          log(
-            'info',
-            `TLS bootstrap: serving certificate rotated, valid until ${next.notAfter.toISOString()}`,
-          );
-          options.onRotate?.(next.certPem, next.keyPem, next.caPem);
-        }
-        schedule(nextDelay());
+        if (secret === null) await this.core.createNamespacedSecret({ namespace, body });
+        else await this.core.replaceNamespacedSecret({ name: secretName, namespace, body });
+        return next;
       } catch (e) {
-        log('warn', `TLS bootstrap: re-check failed (${describeApiError(e)}); retrying`);
-        schedule(options.retryMs ?? 5 * 60 * 1000);
-        throw e;
+        // 409: another replica wrote first (create: AlreadyExists; update: stale resourceVersion). Adopt its.
+        if (apiStatus(e) !== 409 || attempt === MAX_WRITE_ATTEMPTS) throw e;
+        this.log('info', 'TLS bootstrap: the Secret changed under us (409); re-reading it');
       }
-    },
-    stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-    },
-  };
-  schedule(nextDelay());
-  return handle;
+    }
+    throw new Error('unreachable');
+  }
+
+  private async publishCa(bundle: string): Promise<void> {
+    const { namespace } = this.options;
+    const name = this.caConfigMapName;
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt++) {
+      const cm = await orNull(this.core.readNamespacedConfigMap({ name, namespace }));
+      if (cm?.data?.[CA_KEY] === bundle) return;
+      const body: V1ConfigMap = {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: ownedMetadata(cm?.metadata, name, namespace),
+        data: { ...(cm?.data ?? {}), [CA_KEY]: bundle },
+      };
+      try {
+        if (cm === null) await this.core.createNamespacedConfigMap({ namespace, body });
+        else await this.core.replaceNamespacedConfigMap({ name, namespace, body });
+        return;
+      } catch (e) {
+        if (apiStatus(e) !== 409 || attempt === MAX_WRITE_ATTEMPTS) throw e;
+      }
+    }
+  }
 }
