@@ -23,6 +23,7 @@ export interface AggregatorConfig {
   tokenAudience: string;
   agentServiceAccount: NamespacedName;
   staleAfterMs: number;
+  resyncMs: number;
   noAuth: boolean;
   logLevel: AggregatorLogLevel;
   labelPrefix: string;
@@ -74,6 +75,7 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     tokenAudience: v['token-audience'],
     agentServiceAccount: v['agent-service-account'],
     staleAfterMs: v['stale-after'],
+    resyncMs: v.resync,
     noAuth: v['no-auth'],
     logLevel: v['log-level'],
     labelPrefix: v['label-prefix'],

@@ -44,6 +44,10 @@ export interface KubernetesIntegrationOptions {
   eventNamespace?: string;
   /** Base of the per-node exponential backoff (default 1 s). */
   backoffBaseMs?: number;
+  /** Cap of the per-node backoff; failed writes are retried for ever (default 60 s). */
+  backoffCapMs?: number;
+  /** Period of the resync of every known node against the informer's copy (default 5 min; 0 off). */
+  resyncMs?: number;
   /**
    * The thresholds of the cluster checks: the `cluster:` section of the spec in force, read on every
    * summary (a reloaded spec applies at once). Default: the built-in baseline's numbers.
@@ -59,6 +63,8 @@ export interface KubernetesIntegrationHandle extends KubernetesIntegration {
   informer: NodeInformer;
   /** Nodes carrying our managed-labels annotation, with our role label and condition heartbeat. */
   managedNodes(): ManagedNode[];
+  /** Where the resync reads each node's current state (the store: staleness as a level, not an edge). */
+  setStateSource(source: (node: string) => NodeState | undefined): void;
 }
 
 /**
@@ -111,6 +117,8 @@ function makeReconciler(
     metrics,
     logger: options.logger,
     backoffBaseMs: options.backoffBaseMs ?? 1000,
+    ...(options.backoffCapMs !== undefined ? { backoffCapMs: options.backoffCapMs } : {}),
+    resyncMs: options.resyncMs ?? 300_000,
     ...(options.now ? { now: options.now } : {}),
   });
 }
@@ -143,6 +151,7 @@ export function createKubernetesIntegration(
     informer,
     cluster,
     managedNodes: () => managedNodesOf(informer.all(), names),
+    setStateSource: (source) => rec.setStateSource(source),
     sink: {
       update(state: NodeState) {
         try {
@@ -179,6 +188,7 @@ export function createKubernetesIntegration(
       started = true;
       if (dryRun) logger.info({}, 'dry-run: Kubernetes changes are computed and logged, nothing is written');
       await informer.start();
+      rec.startResync();
     },
     async stop() {
       rec.stop();

@@ -141,6 +141,14 @@ export const AGGREGATOR_FLAGS = withEnvironment({
   },
   kubeconfig: { kind: file(), section: KUBERNETES, help: 'kubeconfig to use' },
   'dry-run': { kind: SWITCH, help: 'compute, log and serve the changes; write nothing' },
+  resync: {
+    kind: duration(0, 24 * 3_600_000),
+    default: '5m',
+    help:
+      "every known node's desired state is compared with the informer's cached copy once per this period " +
+      '(each node at its own point of it) and only a difference is written: a write lost to an API outage, ' +
+      'a label removed by someone else, a staleness missed; 0 turns it off',
+  },
   'label-prefix': {
     kind: text('PREFIX'),
     default: DEFAULT_LABEL_PREFIX,

@@ -8,6 +8,7 @@ export interface ReconcileMetrics {
   breakerSkipped: Counter<'role'>;
   queueDepth: Gauge;
   watchRestarts: Counter<'reason'>;
+  resyncRepairs: Counter;
 }
 
 export function makeReconcileMetrics(registry: Registry): ReconcileMetrics {
@@ -59,6 +60,15 @@ export function makeReconcileMetrics(registry: Registry): ReconcileMetrics {
         new Gauge({
           name: 'osmo_validator_reconcile_queue_depth',
           help: 'Nodes with a reconcile pending or running',
+          registers: [registry],
+        }),
+    ),
+    resyncRepairs: reuse(
+      'osmo_validator_resync_repairs_total',
+      () =>
+        new Counter({
+          name: 'osmo_validator_resync_repairs_total',
+          help: "Nodes the periodic resync found different from their desired state and queued (lost writes, others' edits, missed staleness)",
           registers: [registry],
         }),
     ),
