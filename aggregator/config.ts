@@ -29,6 +29,8 @@ export interface AggregatorConfig {
   labelPrefix: string;
   taintRoles: Role[] | undefined;
   maxTaintedPercent: number | undefined;
+  guardMaxPercent: number;
+  guardWindowMs: number;
   qps: number | undefined;
   burst: number | undefined;
   tokenReviewQps: number;
@@ -81,6 +83,8 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     labelPrefix: v['label-prefix'],
     taintRoles: v['taint-roles'],
     maxTaintedPercent: v['max-tainted-percent'],
+    guardMaxPercent: v['guard-max-percent'],
+    guardWindowMs: v['guard-window'],
     qps: v.qps,
     burst: v.burst,
     tokenReviewQps: v['token-review-qps'],

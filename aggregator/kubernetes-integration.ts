@@ -32,6 +32,10 @@ export interface KubernetesIntegrationOptions {
   taintEffect?: TaintEffect;
   /** Circuit breaker: at most this share of a role's nodes tainted by us (default 25). */
   maxTaintedPercent?: number;
+  /** Mass-change guard: share of a role that may newly turn True/Unknown within the window (default 30). */
+  guardMaxPercent?: number;
+  /** The guard's window (default 10 min). */
+  guardWindowMs?: number;
   qps?: number;
   burst?: number;
   /** Concurrent node reconciles (default 8). */
@@ -110,6 +114,8 @@ function makeReconciler(
     },
     dryRun: options.dryRun ?? false,
     maxTaintedPercent: options.maxTaintedPercent ?? 25,
+    guardMaxPercent: options.guardMaxPercent ?? 30,
+    guardWindowMs: options.guardWindowMs ?? 600_000,
     heartbeatThrottleMs: options.heartbeatThrottleMs ?? 300_000,
     eventNamespace: options.eventNamespace ?? 'default',
     concurrency: options.concurrency ?? 8,
@@ -139,6 +145,7 @@ export function createKubernetesIntegration(
     watchdogMs: options.watchdogMs ?? 300_000,
     logger,
     onDelete: (name) => reconciler?.forget(name),
+    onChange: (name) => reconciler?.nodeChanged(name),
     onRestart: (reason) => metrics.watchRestarts.inc({ reason }),
   });
   reconciler = makeReconciler(options, informer, metrics);
@@ -165,6 +172,13 @@ export function createKubernetesIntegration(
       },
     },
     changes: (node?: string) => rec.changes(node),
+    guard: () => ({
+      maxPercent: options.guardMaxPercent ?? 30,
+      windowMs: options.guardWindowMs ?? 600_000,
+      acceptAnnotation: names.annotations.acceptTransition,
+      held: rec.held(),
+    }),
+    nodeStatus: (node: string) => ({ held: rec.held(node)[0] ?? null }),
     async clusterChecks(states: NodeState[]): Promise<CheckResult[]> {
       const list = await storageClasses();
       return clusterCheckResults({

@@ -136,6 +136,8 @@ function buildIntegration(
     ...(config.taintRoles ? { taintRoles: config.taintRoles } : {}),
     ...(config.maxTaintedPercent !== undefined ? { maxTaintedPercent: config.maxTaintedPercent } : {}),
     resyncMs: config.resyncMs,
+    guardMaxPercent: config.guardMaxPercent,
+    guardWindowMs: config.guardWindowMs,
     ...(config.qps !== undefined ? { qps: config.qps } : {}),
     ...(config.burst !== undefined ? { burst: config.burst } : {}),
   });

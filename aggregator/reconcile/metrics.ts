@@ -9,6 +9,7 @@ export interface ReconcileMetrics {
   queueDepth: Gauge;
   watchRestarts: Counter<'reason'>;
   resyncRepairs: Counter;
+  guardHeld: Gauge<'role'>;
 }
 
 export function makeReconcileMetrics(registry: Registry): ReconcileMetrics {
@@ -60,6 +61,16 @@ export function makeReconcileMetrics(registry: Registry): ReconcileMetrics {
         new Gauge({
           name: 'osmo_validator_reconcile_queue_depth',
           help: 'Nodes with a reconcile pending or running',
+          registers: [registry],
+        }),
+    ),
+    guardHeld: reuse(
+      'osmo_validator_guard_held_nodes',
+      () =>
+        new Gauge({
+          name: 'osmo_validator_guard_held_nodes',
+          help: 'Nodes whose transition to BaselineNotMet=True/Unknown the mass-change guard holds, by role',
+          labelNames: ['role'],
           registers: [registry],
         }),
     ),

@@ -15,8 +15,15 @@ import { conditionOf, type NodeView } from '../k8s/node-view.js';
 import { backoffMs, retryAfterMs, Semaphore, type TokenBucket } from '../k8s/rate-limit.js';
 import { TaintBreaker } from './breaker.js';
 import { ChangeLog } from './change-log.js';
-import { type DesiredConfig, type DesiredNodeState, desiredState, verdictEvent } from './desired.js';
+import {
+  type DesiredConfig,
+  type DesiredNodeState,
+  desiredState,
+  heldState,
+  verdictEvent,
+} from './desired.js';
 import { planNodePatch, planStatusPatch } from './diff.js';
+import { type HeldTransition, MassChangeGuard } from './guard.js';
 import type { ReconcileMetrics } from './metrics.js';
 
 export interface NodeCache {
@@ -33,6 +40,9 @@ export interface ReconcilerOptions {
   desired: DesiredConfig;
   dryRun: boolean;
   maxTaintedPercent: number;
+  /** Mass-change guard: share of a role's nodes that may newly turn True/Unknown within the window. */
+  guardMaxPercent?: number;
+  guardWindowMs?: number;
   heartbeatThrottleMs: number;
   eventNamespace: string;
   concurrency: number;
@@ -88,6 +98,8 @@ export class Reconciler {
   /** Nodes that have reported since this process started: only those may lose labels or taints. */
   private readonly reported = new Set<string>();
   private readonly breaker: TaintBreaker;
+  private readonly guard: MassChangeGuard;
+  private roleCounts: { at: number; counts: Map<Role | undefined, number> } | undefined;
   private readonly changeLog: ChangeLog;
   private readonly semaphore: Semaphore;
   private readonly now: () => number;
@@ -111,6 +123,12 @@ export class Reconciler {
       nodes: () => options.cache.all(),
       roleOf: (view) => this.roleOf(view),
       reservedRole: (node) => this.lastState.get(node)?.role,
+    });
+    this.guard = new MassChangeGuard({
+      maxPercent: options.guardMaxPercent ?? 30,
+      windowMs: options.guardWindowMs ?? 600_000,
+      now: this.now,
+      roleNodes: (role) => this.roleNodeCount(role),
     });
     this.changeLog = new ChangeLog({ dryRun: options.dryRun, logger: options.logger, now: this.now });
   }
@@ -146,8 +164,22 @@ export class Reconciler {
     this.lastState.delete(node);
     this.reported.delete(node);
     this.breaker.forget(node);
+    this.guard.forget(node);
+    this.updateGuardMetric();
     this.changeLog.forget(node);
     this.updateDepth();
+  }
+
+  /** The transitions the mass-change guard holds (all, or the node's). */
+  held(node?: string): HeldTransition[] {
+    if (node === undefined) return this.guard.allHeld();
+    const h = this.guard.heldOf(node);
+    return h ? [h] : [];
+  }
+
+  /** The informer saw the node change: a held node is decided again at once (an operator may have accepted it). */
+  nodeChanged(node: string): void {
+    if (this.guard.heldOf(node)) this.resyncNode(node);
   }
 
   changes(node?: string): PlannedChange[] {
@@ -386,10 +418,57 @@ export class Reconciler {
     const { names } = this.o;
     let node = this.o.cache.get(state.node);
     if (!node) node = await this.read(state.node);
-    const desired = desiredState(state, names, this.o.desired, conditionOf(node, names.conditionType));
+    let desired = desiredState(state, names, this.o.desired, conditionOf(node, names.conditionType));
+    const held = this.guardHolds(node, desired);
+    if (held) desired = heldState(desired, names, node.metadata?.labels ?? {});
     if (desired.taint !== 'present') this.breaker.notWanted(state.node, desired.taint);
     node = await this.writeNode(node, desired);
-    await this.writeCondition(node, desired, state.stale);
+    // A held node keeps the condition it has: OSMO goes on reading the previous verdict.
+    if (!held) await this.writeCondition(node, desired, state.stale);
+  }
+
+  /** Does the mass-change guard hold this node's transition? The first hold of a role is announced. */
+  private guardHolds(view: NodeView, desired: DesiredNodeState): boolean {
+    const { names } = this.o;
+    const decision = this.guard.decide({
+      node: desired.node,
+      role: desired.role,
+      current: conditionOf(view, names.conditionType)?.status,
+      desired: desired.condition,
+      accept: view.metadata?.annotations?.[names.annotations.acceptTransition],
+    });
+    this.updateGuardMetric();
+    if (!decision.hold) return false;
+    if (decision.firstOfRole) {
+      const message =
+        `holding ${desired.role} nodes' transitions to ${names.conditionType}=${decision.held.to}: more than ` +
+        `${this.o.guardMaxPercent ?? 30}% of the role would change at once (a bad spec, a broken probe, an ` +
+        `agent roll-out?); see GET /api/v1/guard; accept a node with kubectl annotate --overwrite node NAME ` +
+        `${names.annotations.acceptTransition}=$(date -u +%Y-%m-%dT%H:%M:%SZ)`;
+      this.o.logger.warn({ node: desired.node, role: desired.role }, `mass-change guard: ${message}`);
+      void this.emitEvent(view, desired.node, 'MassChangeHeld', message, 'Warning');
+    }
+    return true;
+  }
+
+  private updateGuardMetric(): void {
+    const byRole = this.guard.heldByRole();
+    this.o.metrics.guardHeld.reset();
+    for (const [role, n] of byRole) this.o.metrics.guardHeld.set({ role }, n);
+  }
+
+  /** Nodes of a role in the cache, counted at most once a second (a flood decides thousands of nodes). */
+  private roleNodeCount(role: Role): number {
+    const now = this.now();
+    if (!this.roleCounts || now - this.roleCounts.at >= 1000 || now < this.roleCounts.at) {
+      const counts = new Map<Role | undefined, number>();
+      for (const view of this.o.cache.all()) {
+        const r = this.roleOf(view);
+        counts.set(r, (counts.get(r) ?? 0) + 1);
+      }
+      this.roleCounts = { at: now, counts };
+    }
+    return this.roleCounts.counts.get(role) ?? 0;
   }
 
   private async read(name: string): Promise<NodeView> {
