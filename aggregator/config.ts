@@ -23,11 +23,14 @@ export interface AggregatorConfig {
   tokenAudience: string;
   agentServiceAccount: NamespacedName;
   staleAfterMs: number;
+  resyncMs: number;
   noAuth: boolean;
   logLevel: AggregatorLogLevel;
   labelPrefix: string;
   taintRoles: Role[] | undefined;
   maxTaintedPercent: number | undefined;
+  guardMaxPercent: number;
+  guardWindowMs: number;
   qps: number | undefined;
   burst: number | undefined;
   tokenReviewQps: number;
@@ -74,11 +77,14 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     tokenAudience: v['token-audience'],
     agentServiceAccount: v['agent-service-account'],
     staleAfterMs: v['stale-after'],
+    resyncMs: v.resync,
     noAuth: v['no-auth'],
     logLevel: v['log-level'],
     labelPrefix: v['label-prefix'],
     taintRoles: v['taint-roles'],
     maxTaintedPercent: v['max-tainted-percent'],
+    guardMaxPercent: v['guard-max-percent'],
+    guardWindowMs: v['guard-window'],
     qps: v.qps,
     burst: v.burst,
     tokenReviewQps: v['token-review-qps'],

@@ -54,6 +54,34 @@ export interface PlannedChange {
   at: string;
 }
 
+/** A transition the mass-change guard holds: the node keeps its previous condition, label and taint. */
+export interface HeldTransition {
+  node: string;
+  role: Role;
+  /** Our condition's status as the node has it (kept there): `False`, or `none`. */
+  from: 'False' | 'none';
+  to: 'True' | 'Unknown';
+  /** The condition that would be written. */
+  reason: string;
+  message: string;
+  /** When the hold began (RFC 3339). */
+  since: string;
+}
+
+/** The mass-change guard as the API serves it. */
+export interface GuardStatus {
+  maxPercent: number;
+  windowMs: number;
+  /** The node annotation an operator sets to a time to accept the node's held transition. */
+  acceptAnnotation: string;
+  held: HeldTransition[];
+}
+
+/** What the API shows about one node on the Kubernetes side. */
+export interface NodeClusterStatus {
+  held: HeldTransition | null;
+}
+
 /** The Kubernetes side as the aggregator command sees it (built by aggregator/kubernetes-integration.ts). */
 export interface KubernetesIntegration {
   cluster: ClusterView;
@@ -62,6 +90,10 @@ export interface KubernetesIntegration {
   changes(node?: string): PlannedChange[];
   /** Cluster-level checks for GET /api/v1/summary, from the nodes' latest states and the cluster. */
   clusterChecks(states: NodeState[]): Promise<import('../report/schema.js').CheckResult[]>;
+  /** The mass-change guard: its settings and the transitions it holds. */
+  guard(): GuardStatus;
+  /** The Kubernetes side of one node (held transition, foreign objects, opt-outs). */
+  nodeStatus(node: string): NodeClusterStatus;
   /** Readiness: synced with the API server. */
   ready(): { ok: boolean; reason?: string };
   start(): Promise<void>;

@@ -32,6 +32,10 @@ export interface KubernetesIntegrationOptions {
   taintEffect?: TaintEffect;
   /** Circuit breaker: at most this share of a role's nodes tainted by us (default 25). */
   maxTaintedPercent?: number;
+  /** Mass-change guard: share of a role that may newly turn True/Unknown within the window (default 30). */
+  guardMaxPercent?: number;
+  /** The guard's window (default 10 min). */
+  guardWindowMs?: number;
   qps?: number;
   burst?: number;
   /** Concurrent node reconciles (default 8). */
@@ -44,6 +48,10 @@ export interface KubernetesIntegrationOptions {
   eventNamespace?: string;
   /** Base of the per-node exponential backoff (default 1 s). */
   backoffBaseMs?: number;
+  /** Cap of the per-node backoff; failed writes are retried for ever (default 60 s). */
+  backoffCapMs?: number;
+  /** Period of the resync of every known node against the informer's copy (default 5 min; 0 off). */
+  resyncMs?: number;
   /**
    * The thresholds of the cluster checks: the `cluster:` section of the spec in force, read on every
    * summary (a reloaded spec applies at once). Default: the built-in baseline's numbers.
@@ -59,6 +67,8 @@ export interface KubernetesIntegrationHandle extends KubernetesIntegration {
   informer: NodeInformer;
   /** Nodes carrying our managed-labels annotation, with our role label and condition heartbeat. */
   managedNodes(): ManagedNode[];
+  /** Where the resync reads each node's current state (the store: staleness as a level, not an edge). */
+  setStateSource(source: (node: string) => NodeState | undefined): void;
 }
 
 /**
@@ -104,6 +114,8 @@ function makeReconciler(
     },
     dryRun: options.dryRun ?? false,
     maxTaintedPercent: options.maxTaintedPercent ?? 25,
+    guardMaxPercent: options.guardMaxPercent ?? 30,
+    guardWindowMs: options.guardWindowMs ?? 600_000,
     heartbeatThrottleMs: options.heartbeatThrottleMs ?? 300_000,
     eventNamespace: options.eventNamespace ?? 'default',
     concurrency: options.concurrency ?? 8,
@@ -111,6 +123,8 @@ function makeReconciler(
     metrics,
     logger: options.logger,
     backoffBaseMs: options.backoffBaseMs ?? 1000,
+    ...(options.backoffCapMs !== undefined ? { backoffCapMs: options.backoffCapMs } : {}),
+    resyncMs: options.resyncMs ?? 300_000,
     ...(options.now ? { now: options.now } : {}),
   });
 }
@@ -131,6 +145,7 @@ export function createKubernetesIntegration(
     watchdogMs: options.watchdogMs ?? 300_000,
     logger,
     onDelete: (name) => reconciler?.forget(name),
+    onChange: (name) => reconciler?.nodeChanged(name),
     onRestart: (reason) => metrics.watchRestarts.inc({ reason }),
   });
   reconciler = makeReconciler(options, informer, metrics);
@@ -143,6 +158,7 @@ export function createKubernetesIntegration(
     informer,
     cluster,
     managedNodes: () => managedNodesOf(informer.all(), names),
+    setStateSource: (source) => rec.setStateSource(source),
     sink: {
       update(state: NodeState) {
         try {
@@ -156,6 +172,13 @@ export function createKubernetesIntegration(
       },
     },
     changes: (node?: string) => rec.changes(node),
+    guard: () => ({
+      maxPercent: options.guardMaxPercent ?? 30,
+      windowMs: options.guardWindowMs ?? 600_000,
+      acceptAnnotation: names.annotations.acceptTransition,
+      held: rec.held(),
+    }),
+    nodeStatus: (node: string) => ({ held: rec.held(node)[0] ?? null }),
     async clusterChecks(states: NodeState[]): Promise<CheckResult[]> {
       const list = await storageClasses();
       return clusterCheckResults({
@@ -179,6 +202,7 @@ export function createKubernetesIntegration(
       started = true;
       if (dryRun) logger.info({}, 'dry-run: Kubernetes changes are computed and logged, nothing is written');
       await informer.start();
+      rec.startResync();
     },
     async stop() {
       rec.stop();

@@ -72,6 +72,7 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
     return fail(errorMessage(err));
   }
   const store = buildStore(config, integration, logger);
+  integration?.setStateSource((node) => store.stateOf(node));
   const metrics = createMetrics(store, { registry });
   // The bootstrap's rotations reach the server once it exists.
   let server: AggregatorServer | undefined;
@@ -134,6 +135,9 @@ function buildIntegration(
     clusterRules,
     ...(config.taintRoles ? { taintRoles: config.taintRoles } : {}),
     ...(config.maxTaintedPercent !== undefined ? { maxTaintedPercent: config.maxTaintedPercent } : {}),
+    resyncMs: config.resyncMs,
+    guardMaxPercent: config.guardMaxPercent,
+    guardWindowMs: config.guardWindowMs,
     ...(config.qps !== undefined ? { qps: config.qps } : {}),
     ...(config.burst !== undefined ? { burst: config.burst } : {}),
   });

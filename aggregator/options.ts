@@ -141,6 +141,14 @@ export const AGGREGATOR_FLAGS = withEnvironment({
   },
   kubeconfig: { kind: file(), section: KUBERNETES, help: 'kubeconfig to use' },
   'dry-run': { kind: SWITCH, help: 'compute, log and serve the changes; write nothing' },
+  resync: {
+    kind: duration(0, 24 * 3_600_000),
+    default: '5m',
+    help:
+      "every known node's desired state is compared with the informer's cached copy once per this period " +
+      '(each node at its own point of it) and only a difference is written: a write lost to an API outage, ' +
+      'a label removed by someone else, a staleness missed; 0 turns it off',
+  },
   'label-prefix': {
     kind: text('PREFIX'),
     default: DEFAULT_LABEL_PREFIX,
@@ -153,6 +161,20 @@ export const AGGREGATOR_FLAGS = withEnvironment({
   'max-tainted-percent': {
     kind: number({ min: 0, max: 100 }),
     help: "taint at most N% of a role's nodes, never fewer than one; 25 without it",
+  },
+  'guard-max-percent': {
+    kind: number({ min: 0, max: 100 }),
+    default: '30',
+    help:
+      'mass-change guard: when more than N% of a role (and at least two nodes) would newly turn ' +
+      'BaselineNotMet=True or Unknown within --guard-window, the excess keeps its previous condition, ' +
+      'conformant label and taint (GET /api/v1/guard, osmo_validator_guard_held_nodes, a Warning Event); ' +
+      'released when the share falls back or by the accept-transition annotation',
+  },
+  'guard-window': {
+    kind: duration(1000, 24 * 3_600_000),
+    default: '10m',
+    help: 'the window of --guard-max-percent',
   },
   qps: { kind: number({ min: 0.1, max: 10_000 }), help: 'Kubernetes write rate limit; 20 without it' },
   burst: {

@@ -153,6 +153,19 @@ export class NodeStore {
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /**
+   * The node's state now, staleness computed from its last report (a level the reconciler's resync
+   * re-reads, so a missed stale transition is still written); a managed node past its deadline without a
+   * report is stale too. Undefined for a node the store does not know.
+   */
+  stateOf(name: string, now = Date.now()): NodeState | undefined {
+    const entry = this.nodes.get(name);
+    if (entry) return toState(this.view(name, entry, now));
+    const u = this.unreported.get(name);
+    if (u?.notified) return { node: name, role: u.role, verdict: 'unknown', stale: true, result: null };
+    return undefined;
+  }
+
   /** The states as the reconciler sees them (for cluster checks). */
   states(now = Date.now()): NodeState[] {
     return this.list(now).map(toState);

@@ -30,6 +30,8 @@ export interface NodeInformerOptions {
   /** Called when a node disappears from the cluster. */
   onDelete?: (name: string) => void;
   onRestart?: (reason: 'error' | 'closed' | 'watchdog' | 'expired') => void;
+  /** Called after a watch event added or changed a node (its new copy is in the cache). */
+  onChange?: (name: string) => void;
   /** Before the first list succeeds, and between relists after errors. */
   relistBaseMs?: number;
 }
@@ -306,6 +308,9 @@ export class NodeInformer {
       this.options.onDelete?.(name);
       return;
     }
-    if (phase === 'ADDED' || phase === 'MODIFIED') this.observe(node);
+    if (phase === 'ADDED' || phase === 'MODIFIED') {
+      this.observe(node);
+      this.options.onChange?.(name);
+    }
   }
 }

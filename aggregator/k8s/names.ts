@@ -15,7 +15,16 @@ export interface Names {
   };
   taintKey: string;
   conditionType: string;
-  annotations: { managedLabels: string; managedTaints: string };
+  annotations: {
+    managedLabels: string;
+    managedTaints: string;
+    /** Set by an operator to a time (RFC 3339): held transitions of the node that began before it are written. */
+    acceptTransition: string;
+    /** Set by an operator to "false": no taint of ours on this node (labels and condition still written). */
+    taint: string;
+    /** Set by an operator to "true": nothing is written to this node (maintenance). */
+    paused: string;
+  };
   /** The event source / field manager name. */
   component: string;
 }
@@ -43,7 +52,13 @@ export function makeNames(
     },
     taintKey: `${p}nonconformant`,
     conditionType: `${conditionPrefix}BaselineNotMet`,
-    annotations: { managedLabels: `${p}managed-labels`, managedTaints: `${p}managed-taints` },
+    annotations: {
+      managedLabels: `${p}managed-labels`,
+      managedTaints: `${p}managed-taints`,
+      acceptTransition: `${p}accept-transition`,
+      taint: `${p}taint`,
+      paused: `${p}paused`,
+    },
     component: 'osmo-node-validator',
   };
 }

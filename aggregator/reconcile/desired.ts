@@ -165,3 +165,23 @@ export function verdictEvent(c: DesiredCondition): { reason: string; message: st
         : `node state unknown: ${c.message}`;
   return { reason: c.reason, message, type: c.status === 'True' ? 'Warning' : 'Normal' };
 }
+
+/**
+ * A transition the mass-change guard holds: the conformant label stays as the node has it (kept, or not
+ * written when absent) and the taint as it is; the condition is not written at all (see the reconciler).
+ */
+export function heldState(
+  desired: DesiredNodeState,
+  names: Names,
+  current: Record<string, string>,
+): DesiredNodeState {
+  const key = names.labels.conformant;
+  const labels = { ...desired.labels };
+  const keepLabels = [...desired.keepLabels];
+  const value = current[key];
+  if (value === undefined) {
+    delete labels[key];
+    keepLabels.push(key);
+  } else labels[key] = value;
+  return { ...desired, labels, keepLabels, taint: 'unchanged' };
+}

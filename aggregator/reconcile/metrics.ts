@@ -8,6 +8,8 @@ export interface ReconcileMetrics {
   breakerSkipped: Counter<'role'>;
   queueDepth: Gauge;
   watchRestarts: Counter<'reason'>;
+  resyncRepairs: Counter;
+  guardHeld: Gauge<'role'>;
 }
 
 export function makeReconcileMetrics(registry: Registry): ReconcileMetrics {
@@ -59,6 +61,25 @@ export function makeReconcileMetrics(registry: Registry): ReconcileMetrics {
         new Gauge({
           name: 'osmo_validator_reconcile_queue_depth',
           help: 'Nodes with a reconcile pending or running',
+          registers: [registry],
+        }),
+    ),
+    guardHeld: reuse(
+      'osmo_validator_guard_held_nodes',
+      () =>
+        new Gauge({
+          name: 'osmo_validator_guard_held_nodes',
+          help: 'Nodes whose transition to BaselineNotMet=True/Unknown the mass-change guard holds, by role',
+          labelNames: ['role'],
+          registers: [registry],
+        }),
+    ),
+    resyncRepairs: reuse(
+      'osmo_validator_resync_repairs_total',
+      () =>
+        new Counter({
+          name: 'osmo_validator_resync_repairs_total',
+          help: "Nodes the periodic resync found different from their desired state and queued (lost writes, others' edits, missed staleness)",
           registers: [registry],
         }),
     ),

@@ -15,8 +15,15 @@ import { conditionOf, type NodeView } from '../k8s/node-view.js';
 import { backoffMs, retryAfterMs, Semaphore, type TokenBucket } from '../k8s/rate-limit.js';
 import { TaintBreaker } from './breaker.js';
 import { ChangeLog } from './change-log.js';
-import { type DesiredConfig, type DesiredNodeState, desiredState, verdictEvent } from './desired.js';
+import {
+  type DesiredConfig,
+  type DesiredNodeState,
+  desiredState,
+  heldState,
+  verdictEvent,
+} from './desired.js';
 import { planNodePatch, planStatusPatch } from './diff.js';
+import { type HeldTransition, MassChangeGuard } from './guard.js';
 import type { ReconcileMetrics } from './metrics.js';
 
 export interface NodeCache {
@@ -33,16 +40,32 @@ export interface ReconcilerOptions {
   desired: DesiredConfig;
   dryRun: boolean;
   maxTaintedPercent: number;
+  /** Mass-change guard: share of a role's nodes that may newly turn True/Unknown within the window. */
+  guardMaxPercent?: number;
+  guardWindowMs?: number;
   heartbeatThrottleMs: number;
   eventNamespace: string;
   concurrency: number;
   limiter: TokenBucket;
   metrics: ReconcileMetrics;
   logger: StructuredLogger;
-  /** Attempts per desired state before giving up until the next update. */
-  maxAttempts?: number;
   backoffBaseMs?: number;
+  /** Cap of the per-node backoff: a failed write is retried for ever, at least this often (default 60 s). */
+  backoffCapMs?: number;
+  /**
+   * Periodic resync: every known node's desired state is compared with the informer's copy once per this
+   * period, each node at its own point of the period, and only a difference is written. 0: off.
+   */
+  resyncMs?: number;
   now?: () => number;
+}
+
+/** Does the state differ in what the reconciler acts on (verdict, staleness, role, failing checks)? */
+function stateChanged(a: NodeState, b: NodeState): boolean {
+  if (a === b) return false;
+  if (a.verdict !== b.verdict || a.stale !== b.stale || a.role !== b.role) return true;
+  const checks = (s: NodeState) => (s.result?.checks ?? []).map((c) => `${c.id}=${c.status}`).join(',');
+  return checks(a) !== checks(b);
 }
 
 class NodeGone extends Error {
@@ -75,11 +98,19 @@ export class Reconciler {
   /** Nodes that have reported since this process started: only those may lose labels or taints. */
   private readonly reported = new Set<string>();
   private readonly breaker: TaintBreaker;
+  private readonly guard: MassChangeGuard;
+  private roleCounts: { at: number; counts: Map<Role | undefined, number> } | undefined;
   private readonly changeLog: ChangeLog;
   private readonly semaphore: Semaphore;
   private readonly now: () => number;
   private stopped = false;
   private readonly idleWaiters: Array<() => void> = [];
+  /** The node's state as its source holds it now (staleness re-read at each resync). */
+  private stateSource: ((node: string) => NodeState | undefined) | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  /** The nodes of the current resync walk still to visit, and how many the walk started with. */
+  private walk: string[] = [];
+  private walkSize = 0;
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -92,6 +123,12 @@ export class Reconciler {
       nodes: () => options.cache.all(),
       roleOf: (view) => this.roleOf(view),
       reservedRole: (node) => this.lastState.get(node)?.role,
+    });
+    this.guard = new MassChangeGuard({
+      maxPercent: options.guardMaxPercent ?? 30,
+      windowMs: options.guardWindowMs ?? 600_000,
+      now: this.now,
+      roleNodes: (role) => this.roleNodeCount(role),
     });
     this.changeLog = new ChangeLog({ dryRun: options.dryRun, logger: options.logger, now: this.now });
   }
@@ -127,16 +164,90 @@ export class Reconciler {
     this.lastState.delete(node);
     this.reported.delete(node);
     this.breaker.forget(node);
+    this.guard.forget(node);
+    this.updateGuardMetric();
     this.changeLog.forget(node);
     this.updateDepth();
+  }
+
+  /** The transitions the mass-change guard holds (all, or the node's). */
+  held(node?: string): HeldTransition[] {
+    if (node === undefined) return this.guard.allHeld();
+    const h = this.guard.heldOf(node);
+    return h ? [h] : [];
+  }
+
+  /** The informer saw the node change: a held node is decided again at once (an operator may have accepted it). */
+  nodeChanged(node: string): void {
+    if (this.guard.heldOf(node)) this.resyncNode(node);
   }
 
   changes(node?: string): PlannedChange[] {
     return this.changeLog.changes(node);
   }
 
+  /** Where a resync reads each node's current state (the store); without it, the latest update. */
+  setStateSource(source: (node: string) => NodeState | undefined): void {
+    this.stateSource = source;
+  }
+
+  /** Starts the periodic resync (no-op when resyncMs is 0); its timer never keeps the process alive. */
+  startResync(): void {
+    const period = this.o.resyncMs ?? 0;
+    if (period <= 0 || this.resyncTimer || this.stopped) return;
+    const tickMs = Math.max(10, Math.min(1000, Math.floor(period / 20)));
+    this.resyncTimer = setInterval(() => this.resyncTick(tickMs, period), tickMs);
+    this.resyncTimer.unref();
+  }
+
+  /**
+   * One step of the paced walk: a walk visits every known node once per period, spread evenly over it
+   * (n·tick/period nodes per tick), so 5,000 nodes every 5 min are ~17 nodes a second, not a burst.
+   */
+  private resyncTick(tickMs: number, period: number): void {
+    if (this.walk.length === 0) {
+      this.walk = [...this.lastState.keys()].sort().reverse();
+      this.walkSize = this.walk.length;
+    }
+    const step = Math.max(1, Math.ceil((this.walkSize * tickMs) / period));
+    for (let i = 0; i < step && this.walk.length > 0; i++) {
+      const node = this.walk.pop();
+      if (node !== undefined) this.resyncNode(node);
+    }
+  }
+
+  /**
+   * A node's state as its source has it now, against the informer's copy: queued only when something
+   * would be written (a lost write, an edit by someone else, a staleness the reconciler missed). An
+   * unchanged node costs no write and no read. A node waiting for its retry keeps its backoff.
+   */
+  resyncNode(node: string): void {
+    const last = this.lastState.get(node);
+    if (!last || this.stopped) return;
+    const slot = this.slots.get(node);
+    if (slot && (slot.timer || slot.running || slot.pending !== undefined)) return;
+    const state = this.stateSource?.(node) ?? last;
+    const view = this.o.cache.get(node);
+    if (view && !stateChanged(last, state) && !this.wouldWrite(view, state)) return;
+    this.o.metrics.resyncRepairs.inc();
+    this.update(state);
+  }
+
+  /** Would reconciling this state write anything (heartbeats aside)? Pure: nothing reserved. */
+  private wouldWrite(view: NodeView, state: NodeState): boolean {
+    const { names } = this.o;
+    const desired = desiredState(state, names, this.o.desired, conditionOf(view, names.conditionType));
+    const plan = planNodePatch(view, desired, names, {
+      allowRemoval: this.reported.has(state.node),
+      taintAllowed: true,
+    });
+    return plan !== null || planStatusPatch(view, desired.condition, this.now(), Infinity) !== null;
+  }
+
   stop(): void {
     this.stopped = true;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.resyncTimer = undefined;
     for (const slot of this.slots.values()) {
       if (slot.timer) clearTimeout(slot.timer);
       slot.pending = undefined;
@@ -205,24 +316,19 @@ export class Reconciler {
     }
   }
 
-  /** A failed reconcile: again after a backoff, or given up (until the next update) after maxAttempts. */
+  /**
+   * A failed reconcile: again after a capped exponential backoff, for as long as it fails (a newer state
+   * replaces the retried one). What we wrote must not stay wrong because the API server was down a while.
+   */
   private retryLater(node: string, slot: Slot, state: NodeState, err: unknown): void {
     slot.attempt++;
     slot.pending ??= state;
-    const max = this.o.maxAttempts ?? 8;
-    if (slot.attempt >= max) {
-      this.o.logger.error(
-        { node, attempts: slot.attempt, err: errorMessage(err, { firstLine: true }) },
-        'giving up reconciling node until its next update',
-      );
-      if (slot.pending === state) slot.pending = undefined;
-      slot.attempt = 0;
-      return;
-    }
-    const delay = backoffMs(slot.attempt, this.o.backoffBaseMs ?? 1000, 300_000);
-    this.o.logger.warn(
+    const delay = backoffMs(slot.attempt, this.o.backoffBaseMs ?? 1000, this.o.backoffCapMs ?? 60_000);
+    const log = slot.attempt >= 8 ? this.o.logger.error : this.o.logger.warn;
+    log.call(
+      this.o.logger,
       { node, attempt: slot.attempt, retryInMs: delay, err: errorMessage(err, { firstLine: true }) },
-      'reconcile failed',
+      'reconcile failed; retrying',
     );
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
@@ -312,10 +418,57 @@ export class Reconciler {
     const { names } = this.o;
     let node = this.o.cache.get(state.node);
     if (!node) node = await this.read(state.node);
-    const desired = desiredState(state, names, this.o.desired, conditionOf(node, names.conditionType));
+    let desired = desiredState(state, names, this.o.desired, conditionOf(node, names.conditionType));
+    const held = this.guardHolds(node, desired);
+    if (held) desired = heldState(desired, names, node.metadata?.labels ?? {});
     if (desired.taint !== 'present') this.breaker.notWanted(state.node, desired.taint);
     node = await this.writeNode(node, desired);
-    await this.writeCondition(node, desired, state.stale);
+    // A held node keeps the condition it has: OSMO goes on reading the previous verdict.
+    if (!held) await this.writeCondition(node, desired, state.stale);
+  }
+
+  /** Does the mass-change guard hold this node's transition? The first hold of a role is announced. */
+  private guardHolds(view: NodeView, desired: DesiredNodeState): boolean {
+    const { names } = this.o;
+    const decision = this.guard.decide({
+      node: desired.node,
+      role: desired.role,
+      current: conditionOf(view, names.conditionType)?.status,
+      desired: desired.condition,
+      accept: view.metadata?.annotations?.[names.annotations.acceptTransition],
+    });
+    this.updateGuardMetric();
+    if (!decision.hold) return false;
+    if (decision.firstOfRole) {
+      const message =
+        `holding ${desired.role} nodes' transitions to ${names.conditionType}=${decision.held.to}: more than ` +
+        `${this.o.guardMaxPercent ?? 30}% of the role would change at once (a bad spec, a broken probe, an ` +
+        `agent roll-out?); see GET /api/v1/guard; accept a node with kubectl annotate --overwrite node NAME ` +
+        `${names.annotations.acceptTransition}=$(date -u +%Y-%m-%dT%H:%M:%SZ)`;
+      this.o.logger.warn({ node: desired.node, role: desired.role }, `mass-change guard: ${message}`);
+      void this.emitEvent(view, desired.node, 'MassChangeHeld', message, 'Warning');
+    }
+    return true;
+  }
+
+  private updateGuardMetric(): void {
+    const byRole = this.guard.heldByRole();
+    this.o.metrics.guardHeld.reset();
+    for (const [role, n] of byRole) this.o.metrics.guardHeld.set({ role }, n);
+  }
+
+  /** Nodes of a role in the cache, counted at most once a second (a flood decides thousands of nodes). */
+  private roleNodeCount(role: Role): number {
+    const now = this.now();
+    if (!this.roleCounts || now - this.roleCounts.at >= 1000 || now < this.roleCounts.at) {
+      const counts = new Map<Role | undefined, number>();
+      for (const view of this.o.cache.all()) {
+        const r = this.roleOf(view);
+        counts.set(r, (counts.get(r) ?? 0) + 1);
+      }
+      this.roleCounts = { at: now, counts };
+    }
+    return this.roleCounts.counts.get(role) ?? 0;
   }
 
   private async read(name: string): Promise<NodeView> {

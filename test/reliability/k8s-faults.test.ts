@@ -29,7 +29,8 @@ async function setup(
 ) {
   const emu = await startEmulator(nodes);
   cleanup.push(() => emu.close());
-  const it = await startIntegration(emu, { maxTaintedPercent: 100, ...options });
+  // The guards are tested on their own: here every node must converge to its verdict.
+  const it = await startIntegration(emu, { maxTaintedPercent: 100, guardMaxPercent: 100, ...options });
   cleanup.push(() => it.integration.stop());
   return { emu, ...it };
 }

@@ -14,7 +14,7 @@ export interface Readiness {
 
 export interface HealthRoutesOptions {
   evaluator: Pick<ReportEvaluator, 'spec'>;
-  kubernetes: Pick<KubernetesIntegration, 'ready'> | null;
+  kubernetes: Pick<KubernetesIntegration, 'ready' | 'guard'> | null;
   /** Further readiness conditions (e.g. the TLS bootstrap has a certificate); read at every request. */
   readiness: ReadonlyArray<() => Readiness>;
   /** Why the spec file on disk is not the one in force, or null (see AppDeps.specError). */
@@ -23,7 +23,12 @@ export interface HealthRoutesOptions {
 
 const Health = Type.Object({ status: Type.String() });
 const ReadinessBody = Type.Object({ status: Type.String(), reason: Type.Optional(Type.String()) });
-const ReadyBody = Type.Object({ ...ReadinessBody.properties, specError: Type.Optional(Type.String()) });
+const ReadyBody = Type.Object({
+  ...ReadinessBody.properties,
+  specError: Type.Optional(Type.String()),
+  /** Set while the mass-change guard holds transitions (ready all the same: the guard is working). */
+  guard: Type.Optional(Type.String()),
+});
 
 export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, options) => {
   app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: Health } } }, async () => ({
@@ -51,7 +56,9 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
         return reply.code(503).send({ ...errorBody(503, reason), status: 'not ready', reason });
       }
       const specError = options.specError?.() ?? null;
-      return specError === null ? { status: 'ready' } : { status: 'degraded', specError };
+      const held = options.kubernetes?.guard().held.length ?? 0;
+      const guard = held > 0 ? { guard: `holding ${held} node transition(s); see GET /api/v1/guard` } : {};
+      return specError === null ? { status: 'ready', ...guard } : { status: 'degraded', specError, ...guard };
     },
   );
 };

@@ -4,15 +4,16 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { NodeResult, ROLES, RoleSchema } from '../../../report/schema.js';
 import { failingCheckIds } from '../../../spec/failing-checks.js';
-import type { KubernetesIntegration } from '../../contracts.js';
+import type { KubernetesIntegration, NodeClusterStatus } from '../../contracts.js';
 import type { NodeStore } from '../../store.js';
 import { errorBody } from '../errors.js';
 import { ErrorBody, FailingChecks, NODE_VERDICTS, NodeName, NodeVerdictSchema } from '../schemas.js';
+import { HeldTransitionSchema } from './guard.js';
 
 export interface NodeRoutesOptions {
   store: NodeStore;
   /** Source of a node's planned changes; null when standalone. */
-  kubernetes: Pick<KubernetesIntegration, 'changes'> | null;
+  kubernetes: Pick<KubernetesIntegration, 'changes' | 'nodeStatus'> | null;
 }
 
 const NodeListItem = Type.Object({
@@ -58,6 +59,8 @@ const NodeDetail = Type.Object(
     stale: Type.Boolean(),
     lastReportAt: Type.String({ format: 'date-time' }),
     plannedChanges: Type.Optional(Type.Array(PlannedChangeSchema)),
+    /** The transition the mass-change guard holds for this node, or null. */
+    heldTransition: Type.Optional(Type.Union([HeldTransitionSchema, Type.Null()])),
   },
   { additionalProperties: true },
 );
@@ -102,7 +105,10 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, { s
         stale: view.stale,
         lastReportAt: view.lastReportAt,
       };
-      if (kubernetes) detail['plannedChanges'] = kubernetes.changes(view.name);
+      if (kubernetes) {
+        detail['plannedChanges'] = kubernetes.changes(view.name);
+        Object.assign(detail, clusterDetail(kubernetes.nodeStatus(view.name)));
+      }
       return detail;
     },
   );
@@ -130,4 +136,9 @@ function listNodes(store: NodeStore, query: Static<typeof NodeListQuery>): Stati
     )
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { nodes, total: nodes.length };
+}
+
+/** The Kubernetes side of a node as its detail shows it. */
+function clusterDetail(status: NodeClusterStatus): Record<string, unknown> {
+  return { heldTransition: status.held };
 }

@@ -1,7 +1,8 @@
 // The read routes of the REST API (GET /api/v1/nodes, /api/v1/nodes/{name}, /api/v1/summary,
-// /api/v1/spec), registered in one encapsulated context: a hook added here applies to all of them and to
+// /api/v1/spec, /api/v1/guard), registered in one encapsulated context: a hook added here applies to all of them and to
 // nothing else (not to the reports route, the health probes, metrics or the OpenAPI document).
 import type { FastifyPluginAsync } from 'fastify';
+import { guardRoutes } from './guard.js';
 import { type NodeRoutesOptions, nodeRoutes } from './nodes.js';
 import { type SpecRoutesOptions, specRoutes } from './spec.js';
 import { type SummaryRoutesOptions, summaryRoutes } from './summary.js';
@@ -13,4 +14,5 @@ export const readApiRoutes: FastifyPluginAsync<ReadApiOptions> = async (app, opt
   await app.register(nodeRoutes, { store, kubernetes });
   await app.register(summaryRoutes, { store, kubernetes });
   await app.register(specRoutes, { evaluator });
+  await app.register(guardRoutes, { kubernetes });
 };

@@ -9,7 +9,7 @@ import type { NodeStore } from '../../store.js';
 export interface SummaryRoutesOptions {
   store: NodeStore;
   /** Runs the cluster-level checks; null when standalone (no cluster checks). */
-  kubernetes: Pick<KubernetesIntegration, 'clusterChecks'> | null;
+  kubernetes: Pick<KubernetesIntegration, 'clusterChecks' | 'guard'> | null;
 }
 
 const VerdictCounts = Type.Object({
@@ -33,6 +33,8 @@ const Summary = Type.Object({
     jetson: VerdictCounts,
   }),
   clusterChecks: Type.Array(CheckResult),
+  /** Transitions the mass-change guard holds (details: GET /api/v1/guard). */
+  guardHeld: Type.Integer(),
   generatedAt: Type.String({ format: 'date-time' }),
 });
 
@@ -66,6 +68,7 @@ export const summaryRoutes: FastifyPluginAsync<SummaryRoutesOptions> = async (ap
         byVerdict,
         byRole,
         clusterChecks,
+        guardHeld: kubernetes?.guard().held.length ?? 0,
         generatedAt: new Date().toISOString(),
       };
     },

@@ -42,6 +42,8 @@ function fakeKubernetes(labels: Record<string, Record<string, string>>, ready = 
     cluster,
     sink: { update() {}, forget() {} },
     changes: (node) => (node === 'gpu-1' ? [change] : []),
+    guard: () => ({ maxPercent: 30, windowMs: 600_000, acceptAnnotation: 'a/accept', held: [] }),
+    nodeStatus: () => ({ held: null }),
     clusterChecks: async (states) => [
       {
         id: 'cluster.nodes',
@@ -248,6 +250,7 @@ describe('spec, OpenAPI and no-auth', () => {
     const paths = Object.keys(doc.paths).sort();
     expect(paths).toEqual(
       [
+        '/api/v1/guard',
         '/api/v1/nodes',
         '/api/v1/nodes/{name}',
         '/api/v1/reports',
