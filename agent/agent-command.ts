@@ -1,7 +1,7 @@
 // The `agent` command: the DaemonSet's long-running process (or one report with --once). Parses flags,
 // wires the host context, the collector, the sender and the reporter loop, an optional /healthz endpoint,
 // and SIGTERM. Nothing here imports fastify, pino, the Kubernetes client, execa or systeminformation.
-import http from 'node:http';
+import type http from 'node:http';
 import { formatDuration } from '../report/duration.js';
 import { errorMessage } from '../report/error-message.js';
 import { helpText } from '../report/flag-help.js';
@@ -10,6 +10,7 @@ import type { Facts, ProbeError, Report } from '../report/schema.js';
 import { UsageError } from '../report/usage-error.js';
 import { packageVersion } from '../report/version.js';
 import { collectFacts } from './collect.js';
+import { startHealthServer } from './health-server.js';
 import { createHostContext, type ExecMode, killAllHostProcesses } from './host.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
 import { NodeNameError, resolveNodeName } from './node-name.js';
@@ -368,45 +369,4 @@ async function runOnce(
 function stopHostCommands(log: Logger): void {
   const killed = killAllHostProcesses();
   if (killed > 0) log.info('killed host commands still running', { processGroups: killed });
-}
-
-/**
- * GET /healthz: 200 while the loop is alive (a probe finished within 3 intervals + 2 minutes of the
- * last one, or of the start), 503 otherwise, so the kubelet restarts a wedged agent. An unreachable
- * aggregator does not make the agent unhealthy: restarting would not help.
- */
-async function startHealthServer(
-  listen: { host: string; port: number },
-  reporter: Reporter,
-  intervalMs: number,
-): Promise<http.Server> {
-  const limitMs = 3 * intervalMs + 120_000;
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' || path !== '/healthz') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    const status = reporter.status();
-    const sinceMs = Date.now() - (status.lastProbeAt ?? status.startedAt);
-    const healthy = sinceMs < limitMs;
-    res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' }).end(
-      `${JSON.stringify({
-        status: healthy ? 'ok' : `no probe finished for ${formatDuration(sinceMs)}`,
-        delivery: status.state,
-        lastProbeAt: status.lastProbeAt === null ? null : new Date(status.lastProbeAt).toISOString(),
-        lastAcceptedAt: status.lastAcceptedAt === null ? null : new Date(status.lastAcceptedAt).toISOString(),
-        pending: status.pending,
-      })}\n`,
-    );
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
 }

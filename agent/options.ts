@@ -169,6 +169,12 @@ export const AGENT_FLAGS = {
     kind: port({ allowZero: true }),
     help: 'serve GET /healthz on this port (off unless given)',
   },
-  'health-host': { kind: text('HOST'), default: '0.0.0.0', help: 'address for --health-port' },
+  'health-host': {
+    kind: text('HOST'),
+    default: '127.0.0.1',
+    help:
+      'address for --health-port; loopback by default (the agent is on the host network: any other ' +
+      'address is reachable from every pod)',
+  },
   'log-level': { kind: LOG_LEVEL, default: 'info', help: 'JSON lines on stderr from this level up' },
 } as const satisfies FlagTable;

@@ -91,7 +91,7 @@ describe('argument parsing', () => {
       ['--aggregator', 'https://a', '--registries', 'none', '--health-port', '8081', '--allow-insecure-http'],
       {},
     );
-    expect(c).toMatchObject({ registries: null, health: { host: '0.0.0.0', port: 8081 } });
+    expect(c).toMatchObject({ registries: null, health: { host: '127.0.0.1', port: 8081 } });
     const d = parseAgentArgs(['--aggregator', 'http://agg.svc:80', '--allow-insecure-http'], {});
     expect(d).toMatchObject({ registries: ['nvcr.io', 'ghcr.io', 'docker.io'], health: null });
     // The aggregator's --insecure-http is not a synonym here: the agent has one name for it.

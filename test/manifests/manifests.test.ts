@@ -401,7 +401,8 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
     expect(env?.['valueFrom']).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
 
     const probe = obj(obj(c['livenessProbe'])['httpGet']);
-    expect(probe).toMatchObject({ path: '/healthz', port: AGENT_HEALTH_PORT });
+    // The agent binds loopback (--health-host's default); the kubelet shares the host network namespace.
+    expect(probe).toMatchObject({ host: '127.0.0.1', path: '/healthz', port: AGENT_HEALTH_PORT });
     expect(argValue(AGENT_ARGS, '--health-port')).toBe(String(probe['port']));
     // hostNetwork: the port is a host port, declared so the scheduler never puts two agents on a node's port.
     expect(arr(c['ports'])).toEqual([
@@ -494,7 +495,8 @@ describe('command lines against the commands', () => {
     expect(config.hostRoot).toBe('/');
     expect(config.execMode).toBe('chroot');
     expect(config.intervalMs).toBe(60_000);
-    expect(config.health?.port).toBe(AGENT_HEALTH_PORT);
+    // Loopback, where the liveness probe's host points (the DaemonSet test).
+    expect(config.health).toEqual({ host: '127.0.0.1', port: AGENT_HEALTH_PORT });
     expect(config.nodeName).toBe('node-a');
     expect(config.tokenFile).toBe(AGENT_TOKEN_FILE);
     expect(config.caFile).toBe(AGENT_CA_FILE);
