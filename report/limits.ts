@@ -15,7 +15,7 @@ export const LIMITS = {
 
   facts: { hostname: 256, diskItems: 16, registryItems: 32 },
   cpu: { arch: 64, model: 256 },
-  disk: { path: 256 },
+  disk: { path: 256, deviceName: 128, stack: 1024, blockDiskItems: 16, capacityNote: 1024 },
   os: { id: 64, versionId: 64, prettyName: 256, idLike: 64, idLikeItems: 16, kernelRelease: 256 },
   gpu: { driverVersion: 64, cudaVersion: 64, deviceItems: 64 },
   gpuDevice: { name: 256, uuid: 256, pciBusId: 64, migMode: 32 },

@@ -45,12 +45,43 @@ export const CpuFacts = Type.Object(
 
 export const MemoryFacts = Type.Object({ totalBytes: Bytes() }, closed);
 
+export const BlockDeviceFacts = Type.Object(
+  {
+    /** Kernel name: `sda2`, `nvme0n1p2`, `dm-0`, `md127`, `loop0`. */
+    name: Str(LIMITS.disk.deviceName),
+    kind: OneOf(['disk', 'partition', 'dm', 'md', 'stacked'] as const),
+    bytes: Bytes(),
+    /** The stack down to the disks, for people: `dm-0 (vg-root) → sda3 → sda`. */
+    stack: Str(LIMITS.disk.stack),
+  },
+  closed,
+);
+
 export const DiskFacts = Type.Object(
   {
-    /** Path on the host (not under the host root): `/` or `/var/lib/containerd`. */
+    /** Path on the host (not under the host root): `/` or the containerd root. */
     path: Str(LIMITS.disk.path),
+    /** The filesystem's size (statfs, what df shows). */
     capacityBytes: Bytes(),
+    /** Free space the filesystem offers to unprivileged writers (statfs bavail). */
     freeBytes: Bytes(),
+    /**
+     * The optional fields below come from agents that resolve the block device (older agents send none).
+     * The device the filesystem is on; null when it could not be resolved (overlay, tmpfs, no sysfs).
+     */
+    blockDevice: Type.Optional(Nullable(BlockDeviceFacts)),
+    /** The whole disks beneath the device, each once. */
+    blockDisks: Type.Optional(
+      Type.Array(Type.Object({ name: Str(LIMITS.disk.deviceName), bytes: Bytes() }, closed), {
+        maxItems: LIMITS.disk.blockDiskItems,
+      }),
+    ),
+    /** The size a disk-size requirement is measured on: the disk (or the device over several disks). */
+    diskBytes: Type.Optional(Nullable(Bytes())),
+    /** What `diskBytes` was measured on; `filesystem`: the device could not be resolved (diskBytes null). */
+    capacitySource: Type.Optional(OneOf(['disk', 'device', 'filesystem'] as const)),
+    /** One line: what was measured, or why the filesystem size stands in. */
+    capacityNote: Type.Optional(Str(LIMITS.disk.capacityNote)),
   },
   closed,
 );
@@ -271,6 +302,7 @@ export const NodeResult = Type.Object({
 export type CpuFacts = Static<typeof CpuFacts>;
 export type MemoryFacts = Static<typeof MemoryFacts>;
 export type DiskFacts = Static<typeof DiskFacts>;
+export type BlockDeviceFacts = Static<typeof BlockDeviceFacts>;
 export type OsFacts = Static<typeof OsFacts>;
 export type GpuDevice = Static<typeof GpuDevice>;
 export type GpuFacts = Static<typeof GpuFacts>;

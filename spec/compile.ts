@@ -146,7 +146,7 @@ const QUANTITY_PROBES: Readonly<Record<QuantityFact, ProbeName>> = {
 const QUANTITY_NOUNS: Readonly<Record<QuantityFact, string>> = {
   'cpu.logicalCores': 'logical CPUs',
   'memory.totalBytes': 'memory',
-  'disk.capacityBytes': 'capacity of /',
+  'disk.capacityBytes': 'for /',
   'disk.freeBytes': 'free on /',
 };
 
@@ -160,9 +160,31 @@ function quantityFact(facts: Facts, fact: QuantityFact): number | null {
     case 'disk.freeBytes': {
       const root = facts.disks.find((d) => d.path === '/');
       if (!root) return null;
-      return fact === 'disk.capacityBytes' ? root.capacityBytes : root.freeBytes;
+      return fact === 'disk.capacityBytes' ? (root.diskBytes ?? root.capacityBytes) : root.freeBytes;
     }
   }
+}
+
+/**
+ * What `disk.capacity` saw on `/`: the disk (or device) size with the filesystem's beside it, or the
+ * filesystem's alone, saying why (the device could not be resolved, or an older agent did not look).
+ */
+export function diskCapacityObserved(facts: Facts, show: (v: number) => string): string | null {
+  const root = facts.disks.find((d) => d.path === '/');
+  if (!root) return null;
+  const fsText = `filesystem ${show(root.capacityBytes)}`;
+  if (root.diskBytes !== undefined && root.diskBytes !== null) {
+    const what = root.capacitySource === 'device' ? 'device' : 'disk';
+    const name =
+      root.capacitySource === 'device' ? root.blockDevice?.name : (root.blockDisks?.[0]?.name ?? null);
+    return `${what}${name ? ` ${name}` : ''} ${show(root.diskBytes)} (${fsText})`;
+  }
+  // capacityNote reads `filesystem size (the disk could not be resolved: …)`: keep the reason.
+  const note = root.capacityNote;
+  const why = note
+    ? (/^filesystem size \((.*)\)$/s.exec(note)?.[1] ?? note)
+    : 'the agent did not resolve the disk';
+  return `${fsText} (${why})`.slice(0, 1024);
 }
 
 function compileMinQuantity(check: MinQuantityCheck, role: Role): RuleParts {
@@ -186,12 +208,13 @@ function compileMinQuantity(check: MinQuantityCheck, role: Role): RuleParts {
           : `no ${noun} facts`;
         return { status: 'error', observed: null, message: `${what} were collected` };
       }
-      if (v >= min)
-        return { status: 'pass', observed: show(v), message: `${show(v)} ${noun} (${expectedText})` };
+      const observed =
+        fact === 'disk.capacityBytes' ? (diskCapacityObserved(facts, show) ?? show(v)) : show(v);
+      if (v >= min) return { status: 'pass', observed, message: `${observed} ${noun} (${expectedText})` };
       return {
         status: 'unmet',
-        observed: show(v),
-        message: `${show(v)} ${noun}, below the ${isBytes ? q?.text : min} required for role ${role}`,
+        observed,
+        message: `${observed} ${noun}, below the ${isBytes ? q?.text : min} required for role ${role}`,
       };
     },
   };

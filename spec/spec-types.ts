@@ -25,7 +25,7 @@ export const RULE_TYPES = [
 export const ONE_OF_FACTS = ['cpu.arch'] as const;
 export type OneOfFact = (typeof ONE_OF_FACTS)[number];
 
-/** Facts a `minQuantity` rule can read; disk facts are the `/` filesystem. */
+/** Facts a `minQuantity` rule can read: `disk.capacityBytes` is the disk holding `/` (its filesystem's size where the disk is unknown), `disk.freeBytes` the `/` filesystem's free space. */
 export const QUANTITY_FACTS = [
   'cpu.logicalCores',
   'memory.totalBytes',

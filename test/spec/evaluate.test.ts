@@ -283,16 +283,84 @@ describe('evaluate', () => {
     expect(check(r, 'disk.free')).toMatchObject({ status: 'fail', observed: '150 GB', expected: '≥ 200GB' });
     expect(check(r, 'disk.capacity').status).toBe('pass');
     expect(check(r, 'disk.free').message).toContain('a 200 GB disk can never pass: plan a larger disk');
-    // A disk sold as 200 GB: ~196 GB usable. No tolerance is added to the seed; the note says why it fails.
-    const sold200 = run(
+    // An older agent (no block device facts): the filesystem's size stands in, and the observed value says so.
+    const old196 = run(
       buildFacts({ disks: [{ path: '/', capacityBytes: 196 * GB, freeBytes: 180 * GB }] }),
       'control-plane',
     );
-    expect(check(sold200, 'disk.capacity')).toMatchObject({ status: 'fail', observed: '196 GB' });
-    expect(check(sold200, 'disk.capacity').message).toContain('a disk sold as 200 GB shows about 196 GB');
-    expect(check(r, 'disk.capacity').message).not.toContain('sold as');
+    expect(check(old196, 'disk.capacity')).toMatchObject({
+      status: 'fail',
+      observed: 'filesystem 196 GB (the agent did not resolve the disk)',
+    });
     const noRoot = run(buildFacts({ disks: [] }), 'control-plane');
     expect(check(noRoot, 'disk.free').status).toBe('error');
+  });
+
+  it('disk.capacity measures the disk holding /, showing the filesystem beside it', () => {
+    // ext4 on an exactly 50·10⁹-byte disk: the filesystem shows 48.8 GB, the disk is what the requirement names.
+    const exact50 = buildFacts({
+      disks: [
+        {
+          path: '/',
+          capacityBytes: 48_800_000_000,
+          freeBytes: 45 * GB,
+          blockDevice: { name: 'vda1', kind: 'partition', bytes: 49_900_000_000, stack: 'vda1 → vda' },
+          blockDisks: [{ name: 'vda', bytes: 50 * GB }],
+          diskBytes: 50 * GB,
+          capacitySource: 'disk',
+          capacityNote: 'disk vda (vda1 → vda)',
+        },
+      ],
+    });
+    const r = run(exact50, 'operator');
+    expect(check(r, 'disk.capacity')).toMatchObject({
+      status: 'pass',
+      observed: 'disk vda 50 GB (filesystem 48.8 GB)',
+    });
+    expect(check(r, 'disk.free').status).toBe('skip');
+    // LVM over two disks: the logical volume's size, named as the device.
+    const lvm = buildFacts({
+      disks: [
+        {
+          path: '/',
+          capacityBytes: 190 * GB,
+          freeBytes: 10 * GB,
+          blockDevice: { name: 'dm-0', kind: 'dm', bytes: 199 * GB, stack: 'dm-0 → sda2, sdb1' },
+          blockDisks: [
+            { name: 'sda', bytes: 100 * GB },
+            { name: 'sdb', bytes: 100 * GB },
+          ],
+          diskBytes: 199 * GB,
+          capacitySource: 'device',
+          capacityNote: 'dm device dm-0 over 2 disks',
+        },
+      ],
+    });
+    expect(check(run(lvm, 'control-plane'), 'disk.capacity')).toMatchObject({
+      status: 'fail',
+      observed: 'device dm-0 199 GB (filesystem 190 GB)',
+    });
+    // Unresolved (overlay root): the filesystem stands in and the reason is shown.
+    const overlay = buildFacts({
+      disks: [
+        {
+          path: '/',
+          capacityBytes: 60 * GB,
+          freeBytes: 30 * GB,
+          blockDevice: null,
+          blockDisks: [],
+          diskBytes: null,
+          capacitySource: 'filesystem',
+          capacityNote:
+            'filesystem size (the disk could not be resolved: not-a-block-device: / is overlay from "overlay", not on a block device)',
+        },
+      ],
+    });
+    expect(check(run(overlay, 'operator'), 'disk.capacity')).toMatchObject({
+      status: 'pass',
+      observed:
+        'filesystem 60 GB (the disk could not be resolved: not-a-block-device: / is overlay from "overlay", not on a block device)',
+    });
   });
 
   it('control-plane cores and arch', () => {

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHostContext } from '../../../agent/host.js';
 import { capacityForRequirement, resolveMountDevice } from '../../../agent/probes/block-device.js';
+import { diskFacts } from '../../../agent/probes/disks.js';
 
 const execFileAsync = promisify(execFile);
 const IMAGE_BYTES = 64 * 1024 * 1024;
@@ -82,6 +83,36 @@ describe('resolveMountDevice on real mounts (loop device, tmpfs)', () => {
       capacityBytes: IMAGE_BYTES,
       source: 'disk',
       note: `disk ${name} (${name})`,
+    });
+  });
+
+  it("the disks probe's facts for that filesystem: the disk's size for the requirement, statfs beside it", async () => {
+    const dir = path.join(base, 'ext4/var/lib/containerd');
+    const d = await diskFacts(here, dir, OWN_MOUNTINFO);
+    const fs = await statfs(dir);
+    const name = path.basename(loop!);
+    expect(d).toEqual({
+      path: dir,
+      capacityBytes: fs.bsize * fs.blocks,
+      freeBytes: fs.bsize * fs.bavail,
+      diskBytes: IMAGE_BYTES,
+      capacitySource: 'disk',
+      capacityNote: `disk ${name} (${name})`,
+      blockDevice: { name, kind: 'disk', bytes: IMAGE_BYTES, stack: name },
+      blockDisks: [{ name, bytes: IMAGE_BYTES }],
+    });
+    expect(d.capacityBytes).toBeLessThan(IMAGE_BYTES);
+  });
+
+  it("the disks probe's facts for a tmpfs: the filesystem size stands in, saying so", async () => {
+    const dir = path.join(base, 'tmpfs');
+    expect(await diskFacts(here, dir, OWN_MOUNTINFO)).toMatchObject({
+      capacityBytes: TMPFS_BYTES,
+      diskBytes: null,
+      blockDevice: null,
+      blockDisks: [],
+      capacitySource: 'filesystem',
+      capacityNote: `filesystem size (the disk could not be resolved: not-a-block-device: ${dir} is tmpfs from "tmpfs", not on a block device)`,
     });
   });
 

@@ -142,7 +142,19 @@ describe('memory and disks', () => {
     const odd = memoryHost({}, {}, { capacityBytes: 2 ** 60, freeBytes: 1 });
     await expectParseFailure(() => run(disksProbe, odd), /statfs \/ capacity/);
     expect(await run(disksProbe, memoryHost({}))).toEqual([
-      { path: '/', capacityBytes: 1e12, freeBytes: 5e11 },
+      {
+        path: '/',
+        capacityBytes: 1e12,
+        freeBytes: 5e11,
+        // This in-memory host has no mount table: the filesystem's size stands in, saying why.
+        blockDevice: null,
+        blockDisks: [],
+        diskBytes: null,
+        capacitySource: 'filesystem',
+        capacityNote: expect.stringMatching(
+          /^filesystem size \(the disk could not be resolved: mountinfo-unreadable/,
+        ),
+      },
     ]);
   });
 });
