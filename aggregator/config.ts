@@ -27,6 +27,8 @@ export interface AggregatorConfig {
   noAuth: boolean;
   logLevel: AggregatorLogLevel;
   labelPrefix: string;
+  /** Prefix of the node condition's type; ends in osmo.nvidia.com/ (checked by the flag). */
+  conditionPrefix: string;
   taintRoles: Role[] | undefined;
   maxTaintedPercent: number | undefined;
   guardMaxPercent: number;
@@ -81,6 +83,7 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     noAuth: v['no-auth'],
     logLevel: v['log-level'],
     labelPrefix: v['label-prefix'],
+    conditionPrefix: v['condition-prefix'],
     taintRoles: v['taint-roles'],
     maxTaintedPercent: v['max-tainted-percent'],
     guardMaxPercent: v['guard-max-percent'],

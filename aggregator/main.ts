@@ -88,7 +88,7 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
   evaluator = createSpecEvaluator(inputs.spec, {
     // A gpu/jetson probe error keeps the node's role instead of deriving `compute` from missing facts.
     previousRole: (node) => store.get(node)?.result.role,
-    ...(integration ? { roleLabel: makeNames(config.labelPrefix).labels.role } : {}),
+    ...(integration ? { roleLabel: makeNames(config.labelPrefix, config.conditionPrefix).labels.role } : {}),
   });
   const specWatcher = buildSpecWatcher(
     config,
@@ -128,7 +128,7 @@ function buildIntegration(
   }
   return createKubernetesIntegration({
     kubeConfig,
-    names: makeNames(config.labelPrefix),
+    names: makeNames(config.labelPrefix, config.conditionPrefix),
     registry,
     logger: logger.child({ part: 'kubernetes' }),
     dryRun: config.dryRun,
@@ -211,7 +211,7 @@ function buildSpecWatcher(
         ? podEventRecorder({
             kubeConfig,
             env: hooks.env ?? process.env,
-            component: makeNames(config.labelPrefix).component,
+            component: makeNames(config.labelPrefix, config.conditionPrefix).component,
             logger: logger.child({ part: 'spec' }),
           })
         : null,

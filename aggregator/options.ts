@@ -13,7 +13,7 @@ import {
   DEFAULT_TOKEN_REVIEW_BURST,
   DEFAULT_TOKEN_REVIEW_QPS,
 } from './auth/token-review.js';
-import { DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX } from './k8s/names.js';
+import { checkConditionPrefix, DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX } from './k8s/names.js';
 import { type NamespacedName, parseNamespacedName } from './k8s/namespaced-name.js';
 import { DEFAULT_SPEC_POLL } from './spec-watcher.js';
 
@@ -56,6 +56,19 @@ function parseRoleList(value: string, flag = '--taint-roles'): Role[] {
   }
   return [...new Set(roles as Role[])];
 }
+
+/** A condition prefix ending in osmo.nvidia.com/ (k8s/names.ts), as a UsageError naming the flag. */
+const conditionPrefix: ValueKind<string> = {
+  metavar: 'PREFIX',
+  parse: (value: string, flag = '--condition-prefix') => {
+    try {
+      checkConditionPrefix(value);
+    } catch (err) {
+      throw new UsageError(`${flag}: ${errorMessage(err)}`);
+    }
+    return value;
+  },
+};
 
 const namespacedName = (metavar: string): ValueKind<NamespacedName> => ({
   metavar,
@@ -154,6 +167,11 @@ export const AGGREGATOR_FLAGS = withEnvironment({
     default: DEFAULT_LABEL_PREFIX,
     help: 'prefix of the labels, the taint and the annotations',
   },
+  'condition-prefix': {
+    kind: conditionPrefix,
+    default: DEFAULT_CONDITION_PREFIX,
+    help: "prefix of the node condition's type (<PREFIX>BaselineNotMet); must end in osmo.nvidia.com/, as OSMO's validators require; OSMO's node_conditions rule must match the type it makes",
+  },
   'taint-roles': {
     kind: { metavar: 'LIST|none', parse: parseRoleList },
     help: 'roles whose failing nodes are tainted; compute,gpu,jetson without it',
@@ -192,9 +210,9 @@ export const PRUNE_FLAGS = {
     help: 'the prefix the aggregator ran with',
   },
   'condition-prefix': {
-    kind: text('PREFIX'),
+    kind: conditionPrefix,
     default: DEFAULT_CONDITION_PREFIX,
-    help: 'prefix of the condition type',
+    help: 'the condition prefix the aggregator ran with (ends in osmo.nvidia.com/)',
   },
   'dry-run': { kind: SWITCH, help: 'print what would be removed, write nothing' },
 } as const satisfies FlagTable;

@@ -58,7 +58,7 @@ export async function preflight(
     }
   }
   const authenticator = await makeAuthenticator(config, kubeConfig, logger, registry);
-  if (kubeConfig) makeNames(config.labelPrefix); // throws on a bad prefix
+  if (kubeConfig) makeNames(config.labelPrefix, config.conditionPrefix); // throws on a bad prefix
   return { spec, specHash, kubeConfig, authenticator, tlsPair };
 }
 

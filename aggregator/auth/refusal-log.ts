@@ -28,7 +28,7 @@ export class RefusalLog {
   /** One refusal: `reason` is a short label (metrics, summary), `message` what the client is told. */
   refused(reason: string, status: number, message: string): void {
     this.logger?.debug({ reason, status, message }, 'agent token refused');
-    this.metrics?.refusals.inc({ reason });
+    this.metrics?.verifications.inc({ result: reason });
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
     if (this.logger && this.timer === undefined) {
       this.timer = setTimeout(() => this.flush(), this.windowMs);

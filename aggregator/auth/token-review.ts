@@ -464,6 +464,7 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
     if (boundNode !== node) {
       return this.refuse('wrong-node', 403, `token of node ${boundNode} may not report for ${node}`);
     }
+    this.metrics?.verifications.inc({ result: 'accepted' });
     return { ok: true, identity: `${entry.username}@${boundNode}` };
   }
 

@@ -2,6 +2,25 @@
 // reconciler, prune and the tests all take names from here; nothing else spells a key.
 export const DEFAULT_LABEL_PREFIX = 'validator.osmo.nvidia.com/';
 export const DEFAULT_CONDITION_PREFIX = 'osmo.nvidia.com/';
+/** OSMO's validators require every condition prefix to end so (node_condition_prefix). */
+export const REQUIRED_CONDITION_SUFFIX = 'osmo.nvidia.com/';
+
+/**
+ * Throws unless `prefix` is a DNS subdomain ending in `osmo.nvidia.com/` (e.g. `osmo.nvidia.com/`,
+ * `site-a.osmo.nvidia.com/`): the condition type must be a qualified name, and OSMO refuses a
+ * `node_conditions.prefix` that does not end in `osmo.nvidia.com/`.
+ */
+export function checkConditionPrefix(prefix: string): void {
+  if (!prefix.endsWith(REQUIRED_CONDITION_SUFFIX)) {
+    throw new Error(
+      `condition prefix "${prefix}" must end in "${REQUIRED_CONDITION_SUFFIX}", as OSMO requires`,
+    );
+  }
+  const domain = prefix.slice(0, -1);
+  if (domain.length > 253 || !/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,}$/.test(domain)) {
+    throw new Error(`condition prefix "${prefix}" must be a DNS subdomain followed by "/"`);
+  }
+}
 
 export interface Names {
   labelPrefix: string;
@@ -39,6 +58,7 @@ export function makeNames(
   if (/(^|\.)kubernetes\.io\/$/.test(labelPrefix) || /(^|\.)k8s\.io\/$/.test(labelPrefix)) {
     throw new Error(`label prefix "${labelPrefix}" is reserved by Kubernetes; choose your own domain`);
   }
+  checkConditionPrefix(conditionPrefix);
   const p = labelPrefix;
   return {
     labelPrefix: p,

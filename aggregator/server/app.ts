@@ -98,6 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
       : {}),
   });
 
+  if (tls) metrics.observeServingCertificate(tls.cert);
   acceptJsonOnly(app);
   await app.register(fastifySwagger, { openapi: OPENAPI_INFO });
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -127,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
       if (!httpsServer) throw new Error('the server was built without TLS; cannot set TLS credentials');
       // Throws on a bad pair before anything changes, so the previous certificate stays in use.
       httpsServer.setSecureContext({ cert: certPem, key: keyPem });
+      metrics.observeServingCertificate(certPem);
     },
   };
 }

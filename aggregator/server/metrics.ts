@@ -1,7 +1,21 @@
 // Prometheus metrics on the aggregator's own Registry (never the global one, so tests and several app
 // instances in one process do not collide). Node gauges are computed from the store at scrape time.
+import { X509Certificate } from 'node:crypto';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { buildRevision, packageVersion } from '../../report/version.js';
+import { failingCheckIds } from '../../spec/failing-checks.js';
 import type { NodeStore } from '../store.js';
+
+/**
+ * prom-client's default gauges that end in `_total`, which the exposition format reserves for counters
+ * (`promtool check metrics` flags them). Each is the sum of its per-type gauge without the suffix
+ * (`nodejs_active_handles{type}` and so on), which stays.
+ */
+const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 export const REJECT_REASONS = [
   'auth',
@@ -27,6 +41,8 @@ export interface AggregatorMetrics {
   specReloadErrors: Counter;
   /** 1 while the spec file last read is valid (or the built-in spec is used), 0 while it is not. */
   specValid: Gauge;
+  /** Records the expiry of the serving certificate in use (PEM; the first certificate is the leaf). */
+  observeServingCertificate(certPem: string): void;
 }
 
 export function createMetrics(
@@ -35,11 +51,69 @@ export function createMetrics(
 ): AggregatorMetrics {
   // The command shares one Registry with the Kubernetes integration's metrics.
   const registry = options.registry ?? new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    for (const name of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(name);
+  }
   // Registration order is the order of the exposition.
+  registerBuildInfo(registry);
   const reports = reportCounters(registry);
   registerNodeGauges(registry, store);
-  return { registry, ...reports, ...latencyHistograms(registry), ...specMetrics(registry) };
+  registerCheckGauge(registry, store);
+  return {
+    registry,
+    ...reports,
+    ...latencyHistograms(registry),
+    ...specMetrics(registry),
+    observeServingCertificate: certificateExpiry(registry),
+  };
+}
+
+/** The usual build_info gauge: always 1, the version and git revision as labels. */
+function registerBuildInfo(registry: Registry): void {
+  new Gauge({
+    name: 'osmo_validator_build_info',
+    help: 'Always 1; the version and git revision of the running aggregator as labels.',
+    labelNames: ['version', 'revision'],
+    registers: [registry],
+  }).set({ version: packageVersion(), revision: buildRevision() }, 1);
+}
+
+/**
+ * Failing nodes per check id (fail or error, as the verdict counts them), over the nodes with a current
+ * report (stale ones are unknown, not failing). Every check id reported has a series, 0 when no node fails
+ * it; the label's values are the spec's check ids, so the series do not grow with the fleet.
+ */
+function registerCheckGauge(registry: Registry, store: NodeStore): void {
+  new Gauge({
+    name: 'osmo_validator_check_failing_nodes',
+    help: 'Nodes whose latest (non-stale) report fails the check, by check id.',
+    labelNames: ['check'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const failing = new Map<string, number>();
+      for (const n of store.list()) {
+        if (n.stale) continue;
+        for (const c of n.result.checks) if (!failing.has(c.id)) failing.set(c.id, 0);
+        for (const id of failingCheckIds(n.result.checks)) failing.set(id, (failing.get(id) ?? 0) + 1);
+      }
+      for (const [check, n] of failing) this.set({ check }, n);
+    },
+  });
+}
+
+/** The serving certificate's notAfter as a Unix timestamp; no series until a certificate is served. */
+function certificateExpiry(registry: Registry): (certPem: string) => void {
+  const gauge = new Gauge({
+    name: 'osmo_validator_tls_certificate_expiry_timestamp_seconds',
+    help: "Expiry (notAfter, Unix seconds) of the aggregator's serving certificate in use.",
+    registers: [registry],
+  });
+  return (certPem) => {
+    const notAfter = Date.parse(new X509Certificate(certPem).validTo);
+    if (Number.isFinite(notAfter)) gauge.set(Math.floor(notAfter / 1000));
+  };
 }
 
 function reportCounters(registry: Registry) {

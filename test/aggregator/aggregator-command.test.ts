@@ -66,6 +66,16 @@ describe('aggregator options', () => {
     [['--insecure-http', '--no-auth', '--max-tainted-percent', '101'], {}, /--max-tainted-percent/],
     [['--insecure-http', '--no-auth', '--agent-service-account', 'just-a-name'], {}, /NAMESPACE\/NAME/],
     [['--insecure-http', '--no-auth', '--log-level', 'loud'], {}, /--log-level/],
+    [
+      ['--insecure-http', '--no-auth', '--condition-prefix', 'example.com/'],
+      {},
+      /--condition-prefix: .*must end in "osmo.nvidia.com\/"/,
+    ],
+    [
+      ['--insecure-http', '--no-auth', '--condition-prefix', 'Bad_.osmo.nvidia.com/'],
+      {},
+      /--condition-prefix: .*DNS subdomain/,
+    ],
     [['--insecure-http', '--no-auth', '--frobnicate'], {}, /frobnicate/],
     [['--insecure-http', '--no-auth', '--spec', '/nonexistent/spec.yaml'], {}, /spec\.yaml/],
     [['--insecure-http', '--token-file', '/nonexistent/token'], {}, /--token-file: .*ENOENT/],

@@ -194,7 +194,7 @@ describe('prune', () => {
       '--label-prefix',
       'other.example.com/',
       '--condition-prefix',
-      'other.example.com/',
+      'other.osmo.nvidia.com/',
     );
     expect(code).toBe(0);
     expect(emulator.writes()).toBe(0);
@@ -204,6 +204,7 @@ describe('prune', () => {
   it('exits 2 on bad arguments, 0 on --help', async () => {
     expect((await prune('--bogus')).code).toBe(2);
     expect((await prune('--label-prefix', 'kubernetes.io/')).code).toBe(2);
+    expect((await prune('--condition-prefix', 'other.example.com/')).code).toBe(2);
     expect((await prune('extra-positional')).code).toBe(2);
     const help = await prune('--help');
     expect(help.code).toBe(0);

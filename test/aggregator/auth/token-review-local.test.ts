@@ -329,21 +329,24 @@ describe('issuer keys: rotation, refresh, fallback', () => {
 });
 
 describe('refusals are logged cheaply', () => {
-  it('each at debug, counted by reason in the metrics', async () => {
+  it('each at debug, counted by reason in the metrics next to the accepted ones', async () => {
     const logger = recordingLogger();
     const registry = new Registry();
     const a = await authenticator({ logger, registry });
     const before = logger.lines.length;
     for (let i = 0; i < 5; i++) await a.authenticate(`x.y.z${i}`, 'n');
     await a.authenticate(issue({ nodeName: 'm' }), 'n');
+    const genuine = issue({ nodeName: 'n' });
+    expect(await a.authenticate(genuine, 'n')).toMatchObject({ ok: true });
+    expect(await a.authenticate(genuine, 'n')).toMatchObject({ ok: true });
     const lines = logger.lines.slice(before);
     expect(lines.map((l) => [l.level, l.obj['reason']])).toEqual([
       ...new Array(5).fill(['debug', 'malformed']),
       ['debug', 'wrong-node'],
     ]);
-    const refusals = await registry.getSingleMetric('osmo_validator_auth_refusals_total')?.get();
-    const byReason = Object.fromEntries((refusals?.values ?? []).map((v) => [v.labels['reason'], v.value]));
+    const outcomes = await registry.getSingleMetric('osmo_validator_token_verifications_total')?.get();
+    const byResult = Object.fromEntries((outcomes?.values ?? []).map((v) => [v.labels['result'], v.value]));
     // The warm-up token of authenticator() is the first malformed one.
-    expect(byReason).toEqual({ malformed: 6, 'wrong-node': 1 });
+    expect(byResult).toEqual({ malformed: 6, 'wrong-node': 1, accepted: 2 });
   });
 });
