@@ -1,7 +1,7 @@
 // The `agent` command: the DaemonSet's long-running process (or one report with --once). Parses flags,
 // wires the host context, the collector, the sender and the reporter loop, an optional /healthz endpoint,
 // and SIGTERM. Nothing here imports fastify, pino, the Kubernetes client, execa or systeminformation.
-import http from 'node:http';
+import type { Server } from 'node:http';
 import { formatDuration } from '../report/duration.js';
 import { errorMessage } from '../report/error-message.js';
 import { helpText } from '../report/flag-help.js';
@@ -12,6 +12,7 @@ import { packageVersion } from '../report/version.js';
 import { collectFacts } from './collect.js';
 import { createHostContext, type ExecMode, killAllHostProcesses } from './host.js';
 import { createLogger, type Logger, type LogLevel } from './log.js';
+import { http } from './node-http.js';
 import { NodeNameError, resolveNodeName } from './node-name.js';
 import { AGENT_FLAGS } from './options.js';
 import { hostnameProbe } from './probes/hostname.js';
@@ -259,7 +260,7 @@ async function runLoop(
     version: parts.agentVersion,
   });
 
-  let healthServer: http.Server | null = null;
+  let healthServer: Server | null = null;
   let healthAddress: { host: string; port: number } | null = null;
   if (config.health !== null) {
     try {
@@ -379,7 +380,7 @@ async function startHealthServer(
   listen: { host: string; port: number },
   reporter: Reporter,
   intervalMs: number,
-): Promise<http.Server> {
+): Promise<Server> {
   const limitMs = 3 * intervalMs + 120_000;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
