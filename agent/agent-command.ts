@@ -1,7 +1,7 @@
 // The `agent` command: the DaemonSet's long-running process (or one report with --once). Parses flags,
 // wires the host context, the collector, the sender and the reporter loop, an optional /healthz endpoint,
 // and SIGTERM. Nothing here imports fastify, pino, the Kubernetes client, execa or systeminformation.
-import type http from 'node:http';
+import type { Server } from 'node:http';
 import { formatDuration } from '../report/duration.js';
 import { errorMessage } from '../report/error-message.js';
 import { helpText } from '../report/flag-help.js';
@@ -260,7 +260,7 @@ async function runLoop(
     version: parts.agentVersion,
   });
 
-  let healthServer: http.Server | null = null;
+  let healthServer: Server | null = null;
   let healthAddress: { host: string; port: number } | null = null;
   if (config.health !== null) {
     try {

@@ -3,8 +3,9 @@
 // address, it stays cheap under any number of connections: at most HEALTH_MAX_CONNECTIONS at once (Node
 // destroys the rest as they arrive), and every connection is closed within a few seconds whether or not it
 // sends anything, so idle sockets never pile up in the agent's small heap.
-import http from 'node:http';
+import type http from 'node:http';
 import { formatDuration } from '../report/duration.js';
+import { http as nodeHttp } from './node-http.js';
 import type { Reporter } from './reporter.js';
 
 /** The kubelet's probe needs one connection; a few spare for an operator's curl. */
@@ -28,7 +29,7 @@ export async function startHealthServer(
   intervalMs: number,
 ): Promise<http.Server> {
   const limitMs = 3 * intervalMs + 120_000;
-  const server = http.createServer(
+  const server = nodeHttp.createServer(
     {
       headersTimeout: HEALTH_REQUEST_TIMEOUT_MS,
       requestTimeout: HEALTH_REQUEST_TIMEOUT_MS,

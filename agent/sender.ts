@@ -3,11 +3,12 @@
 // is re-read too, so a rotated ConfigMap is picked up without a restart; the TLS agent is rebuilt only
 // when the bundle's content changed.
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
 import https from 'node:https';
 import { errorMessage } from '../report/error-message.js';
 import type { Report } from '../report/schema.js';
 import { UsageError } from '../report/usage-error.js';
+import { http } from './node-http.js';
 
 export const REPORTS_PATH = '/api/v1/reports';
 export const DEFAULT_SEND_TIMEOUT_MS = 10_000;
@@ -166,7 +167,7 @@ export function createSender(options: SenderOptions): SendFn {
 
   return async (report, signal) => {
     let token: string | undefined;
-    let agent: http.Agent = plainAgent;
+    let agent: HttpAgent = plainAgent;
     try {
       if (options.tokenFile !== undefined) token = await readToken(options.tokenFile);
       if (isHttps) agent = await agentFor();
@@ -190,7 +191,7 @@ export function createSender(options: SenderOptions): SendFn {
 interface PostRequest {
   endpoint: URL;
   headers: Record<string, string | number>;
-  agent: http.Agent;
+  agent: HttpAgent;
   body: Buffer;
   timeoutMs: number;
   now: () => number;

@@ -110,6 +110,12 @@ describe.each([['agent/check-command.ts'], ['agent/agent-command.ts']])('%s', (e
     expect(reached).toEqual([]);
   });
 
+  // An ESM import of node:http builds its namespace, which reads Node 24's lazy WebSocket getters and
+  // loads undici (~10 MiB resident): the agent takes node:http through getBuiltinModule (agent/node-http.ts).
+  it('imports node:http only through getBuiltinModule (no undici)', () => {
+    expect(graph.packages.get('node:http')).toBeUndefined();
+  });
+
   it('walks the real graph (collect.ts reached, report/schema.ts not)', () => {
     expect(graph.modules.has(entry)).toBe(true);
     expect(graph.modules.has('agent/collect.ts')).toBe(true);
