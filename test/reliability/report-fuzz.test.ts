@@ -254,7 +254,8 @@ const textMutation = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 200 }),
 );
 
-describe('POST /api/v1/reports under fuzzing (fast-check, seeded)', () => {
+// Thousands of requests per property: on a loaded 2-core machine a property takes well over vitest's default.
+describe('POST /api/v1/reports under fuzzing (fast-check, seeded)', { timeout: 180_000 }, () => {
   it('random JSON documents: 4xx with a reason, nothing stored', async () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (v) => check(JSON.stringify(v) ?? 'null')),

