@@ -113,7 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   // Registration order is the order of the OpenAPI document's paths.
   const cluster = kubernetes?.cluster ?? null;
   await app.register(reportRoutes, { evaluator, authenticator, store, cluster, metrics, bodyLimit });
-  await app.register(readApiRoutes, { evaluator, store, kubernetes });
+  await app.register(readApiRoutes, { evaluator, store, kubernetes, specError: deps.specError });
   const readiness = deps.readiness ?? [];
   await app.register(healthRoutes, { evaluator, kubernetes, readiness, specError: deps.specError });
   await app.register(metricsRoutes, { registry: metrics.registry });
