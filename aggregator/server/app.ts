@@ -17,6 +17,7 @@ import { errorBody, errorStatus, formatValidationErrors } from './errors.js';
 import type { ReportEvaluator } from './evaluator.js';
 import { acceptJsonOnly } from './json-body.js';
 import { type AggregatorMetrics, createMetrics } from './metrics.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
@@ -118,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   await app.register(healthRoutes, { evaluator, kubernetes, readiness, specError: deps.specError });
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(openApiRoutes);
+  await app.register(dashboardRoutes);
 
   return {
     app,
