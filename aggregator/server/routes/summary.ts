@@ -1,4 +1,5 @@
-// GET /api/v1/summary: node counts by verdict and by role, and (with Kubernetes) the cluster-level checks.
+// GET /api/v1/summary: node counts by verdict and by role, (with Kubernetes) the cluster-level checks, and
+// the spec in force with a refused reload.
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { errorMessage } from '../../../report/error-message.js';
@@ -57,7 +58,7 @@ export const summaryRoutes: FastifyPluginAsync<SummaryRoutesOptions> = async (ap
     '/api/v1/summary',
     {
       schema: {
-        summary: 'Counts by role and verdict, and the cluster-level checks',
+        summary: 'Counts by role and verdict, the cluster-level checks and the spec in force',
         response: { 200: Summary },
       },
     },
