@@ -82,12 +82,27 @@ export interface NodeClusterStatus {
   held: HeldTransition | null;
 }
 
+/** What is written on a Node for us, as the informer's cache shows it (the dashboard's "as written"). */
+export interface WrittenNodeState {
+  /** Our taint on the node, or null. */
+  taint: { key: string; value?: string | undefined; effect: string } | null;
+  /** Our condition on the node, or null. */
+  condition: {
+    type: string;
+    status: string;
+    reason?: string | undefined;
+    message?: string | undefined;
+  } | null;
+}
+
 /** The Kubernetes side as the aggregator command sees it (built by aggregator/kubernetes-integration.ts). */
 export interface KubernetesIntegration {
   cluster: ClusterView;
   sink: ReconcileSink;
   /** Recent planned/applied changes, newest last (dry-run: planned only); optionally for one node. */
   changes(node?: string): PlannedChange[];
+  /** Our taint and condition on the node as cached; undefined when the cluster does not know the node. */
+  written(node: string): WrittenNodeState | undefined;
   /** Cluster-level checks for GET /api/v1/summary, from the nodes' latest states and the cluster. */
   clusterChecks(states: NodeState[]): Promise<import('../report/schema.js').CheckResult[]>;
   /** The mass-change guard: its settings and the transitions it holds. */

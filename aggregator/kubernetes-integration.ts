@@ -8,7 +8,13 @@ import type { CheckResult, Role } from '../report/schema.js';
 import { type ClusterNode, clusterCheckResults } from '../spec/cluster-checks.js';
 import { roleFromOwnLabel } from '../spec/role.js';
 import type { ClusterRules } from '../spec/spec-types.js';
-import type { ClusterView, KubernetesIntegration, NodeState, StructuredLogger } from './contracts.js';
+import type {
+  ClusterView,
+  KubernetesIntegration,
+  NodeState,
+  StructuredLogger,
+  WrittenNodeState,
+} from './contracts.js';
 import { NodeInformer } from './k8s/informer.js';
 import { makeKubeApi } from './k8s/kube-api.js';
 import type { Names } from './k8s/names.js';
@@ -85,6 +91,23 @@ export function managedNodesOf(nodes: readonly NodeView[], names: Names): Manage
     out.push({ name, role, lastHeartbeatMs });
   }
   return out;
+}
+
+/** Our taint and condition on a cached node, copied to plain fields (the API serves them). */
+export function writtenStateOf(node: NodeView, names: Names): WrittenNodeState {
+  const t = node.spec?.taints?.find((x) => x.key === names.taintKey);
+  const c = conditionOf(node, names.conditionType);
+  return {
+    taint: t ? { key: t.key, ...(t.value !== undefined && { value: t.value }), effect: t.effect } : null,
+    condition: c
+      ? {
+          type: c.type,
+          status: c.status,
+          ...(c.reason !== undefined && { reason: c.reason }),
+          ...(c.message !== undefined && { message: c.message }),
+        }
+      : null,
+  };
 }
 
 /** The cluster's nodes as the cluster checks read them. */
@@ -179,6 +202,10 @@ export function createKubernetesIntegration(
       held: rec.held(),
     }),
     nodeStatus: (node: string) => ({ held: rec.held(node)[0] ?? null }),
+    written(node: string) {
+      const cached = informer.get(node);
+      return cached ? writtenStateOf(cached, names) : undefined;
+    },
     async clusterChecks(states: NodeState[]): Promise<CheckResult[]> {
       const list = await storageClasses();
       return clusterCheckResults({

@@ -35,6 +35,17 @@ export interface ManagedNode {
   lastHeartbeatMs: number | undefined;
 }
 
+/** One verdict transition of a node as this process saw it (memory only, bounded per node). */
+export interface VerdictTransition {
+  at: string;
+  /** null for the node's first verdict in this process. */
+  from: NodeVerdict | null;
+  to: NodeVerdict;
+}
+
+/** Transitions kept per node: the newest, enough for "when did it start failing" without growing. */
+export const HISTORY_PER_NODE = 20;
+
 /** A managed node that has not reported to this process and whose deadline passed. */
 export interface UnreportedNode {
   name: string;
@@ -98,6 +109,8 @@ export class NodeStore {
   private firstSyncAt: number | undefined;
   /** Managed nodes without a report in this process, by name. */
   private readonly unreported = new Map<string, Unreported>();
+  /** Verdict transitions per node, oldest first, at most HISTORY_PER_NODE each. */
+  private readonly transitions = new Map<string, VerdictTransition[]>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(options: NodeStoreOptions) {
@@ -114,10 +127,15 @@ export class NodeStore {
 
   /** Record an accepted, evaluated report and tell the sink. */
   accept(report: Report, result: NodeResult, now = Date.now()): NodeView {
+    const previous = this.nodes.get(report.node);
+    // A managed node listed stale before its first report here was `unknown`.
+    const silent = this.unreported.get(report.node)?.notified ? 'unknown' : null;
+    const before = previous ? this.view(report.node, previous, now).verdict : silent;
     const entry: StoredNode = { report, result, lastSeen: now, notifiedStale: false };
     this.nodes.set(report.node, entry);
     this.unreported.delete(report.node);
     const view = this.view(report.node, entry, now);
+    this.recordTransition(report.node, before, view.verdict, now);
     this.notify(view);
     return view;
   }
@@ -140,6 +158,11 @@ export class NodeStore {
 
   size(): number {
     return this.nodes.size;
+  }
+
+  /** The node's verdict transitions seen by this process, oldest first (bounded). */
+  history(name: string): VerdictTransition[] {
+    return [...(this.transitions.get(name) ?? [])];
   }
 
   /** Managed nodes that never reported to this process and are past their deadline (stale, `unknown`). */
@@ -206,6 +229,7 @@ export class NodeStore {
         evaluated++;
         const before = entry.result;
         entry.result = result;
+        if (!this.isStale(entry, at)) this.recordTransition(name, before.verdict, result.verdict, at);
         if (this.isStale(entry, at) || !actsDifferently(before, result)) continue;
         notified++;
         this.notify(this.view(name, entry, at));
@@ -217,6 +241,7 @@ export class NodeStore {
   /** Drop a node (it left the cluster); tells the sink. */
   forget(name: string): boolean {
     this.unreported.delete(name);
+    this.transitions.delete(name);
     const had = this.nodes.delete(name);
     if (had) {
       try {
@@ -240,6 +265,7 @@ export class NodeStore {
       const stale = this.isStale(entry, now);
       if (stale && !entry.notifiedStale) {
         entry.notifiedStale = true;
+        this.recordTransition(name, entry.result.verdict, 'unknown', now);
         this.notify(this.view(name, entry, now));
       }
     }
@@ -292,6 +318,18 @@ export class NodeStore {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Appends a transition when the verdict changed (or is the node's first), dropping the oldest. */
+  private recordTransition(name: string, from: NodeVerdict | null, to: NodeVerdict, now: number): void {
+    if (from === to) return;
+    let list = this.transitions.get(name);
+    if (!list) {
+      list = [];
+      this.transitions.set(name, list);
+    }
+    list.push({ at: new Date(now).toISOString(), from, to });
+    if (list.length > HISTORY_PER_NODE) list.splice(0, list.length - HISTORY_PER_NODE);
   }
 
   private isStale(entry: StoredNode, now: number): boolean {

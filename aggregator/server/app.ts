@@ -17,6 +17,7 @@ import { errorBody, errorStatus, formatValidationErrors } from './errors.js';
 import type { ReportEvaluator } from './evaluator.js';
 import { acceptJsonOnly } from './json-body.js';
 import { type AggregatorMetrics, createMetrics } from './metrics.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
@@ -114,11 +115,12 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   // Registration order is the order of the OpenAPI document's paths.
   const cluster = kubernetes?.cluster ?? null;
   await app.register(reportRoutes, { evaluator, authenticator, store, cluster, metrics, bodyLimit });
-  await app.register(readApiRoutes, { evaluator, store, kubernetes });
+  await app.register(readApiRoutes, { evaluator, store, kubernetes, specError: deps.specError });
   const readiness = deps.readiness ?? [];
   await app.register(healthRoutes, { evaluator, kubernetes, readiness, specError: deps.specError });
   await app.register(metricsRoutes, { registry: metrics.registry });
   await app.register(openApiRoutes);
+  await app.register(dashboardRoutes);
 
   return {
     app,

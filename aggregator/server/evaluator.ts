@@ -11,6 +11,8 @@ export interface PreviousEvaluation {
 export interface ReportEvaluator {
   /** The spec in force, served as-is by GET /api/v1/spec. */
   readonly spec: unknown;
+  /** When the spec in force was put in force (ISO time); optional for fakes. */
+  readonly specLoadedAt?: string;
   /** `labels`: the node's cluster labels when a ClusterView knows the node (role + node.label check). */
   evaluate(report: Report, labels: Record<string, string> | undefined): NodeResult;
   /**

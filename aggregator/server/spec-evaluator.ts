@@ -46,14 +46,19 @@ interface EvaluationInputs {
 
 export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions = {}): SpecEvaluator {
   let spec = initial;
+  let loadedAt = new Date().toISOString();
   // Keyed by result: a result replaced by a re-evaluation (new spec) simply has no entry to match.
   const inputsOf = new WeakMap<NodeResult, EvaluationInputs>();
   return {
     get spec() {
       return spec;
     },
+    get specLoadedAt() {
+      return loadedAt;
+    },
     setSpec(next: Spec) {
       spec = next;
+      loadedAt = new Date().toISOString();
     },
     evaluate(report: Report, labels: Record<string, string> | undefined): NodeResult {
       const role = decideRole(report, labels, options);

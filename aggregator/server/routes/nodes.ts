@@ -2,44 +2,19 @@
 // and evaluation, and with Kubernetes the changes planned or applied for it).
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { NodeResult, ROLES, RoleSchema } from '../../../report/schema.js';
-import { failingCheckIds } from '../../../spec/failing-checks.js';
+import { NodeResult, ROLES } from '../../../report/schema.js';
 import type { KubernetesIntegration, NodeClusterStatus } from '../../contracts.js';
 import type { NodeStore } from '../../store.js';
 import { errorBody } from '../errors.js';
-import { ErrorBody, FailingChecks, NODE_VERDICTS, NodeName, NodeVerdictSchema } from '../schemas.js';
+import { ErrorBody, NODE_VERDICTS, NodeName, NodeVerdictSchema } from '../schemas.js';
 import { HeldTransitionSchema } from './guard.js';
+import { listNodes, NodeList, NodeListQuery, WrittenSchema, writtenOf } from './node-list.js';
 
 export interface NodeRoutesOptions {
   store: NodeStore;
-  /** Source of a node's planned changes; null when standalone. */
-  kubernetes: Pick<KubernetesIntegration, 'changes' | 'nodeStatus'> | null;
+  /** Source of a node's planned changes, of what is written on it and of any held transition; null when standalone. */
+  kubernetes: Pick<KubernetesIntegration, 'changes' | 'written' | 'nodeStatus'> | null;
 }
-
-const NodeListItem = Type.Object({
-  name: Type.String(),
-  role: RoleSchema,
-  /** `unknown` when stale. */
-  verdict: NodeVerdictSchema,
-  failingChecks: FailingChecks,
-  /**
-   * null for a node we manage that has not reported since the aggregator started and whose condition has
-   * no heartbeat; it is listed once its deadline passed, stale with verdict unknown.
-   */
-  lastReportAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  stale: Type.Boolean(),
-});
-
-const NodeListQuery = Type.Object(
-  {
-    verdict: Type.Optional(NodeVerdictSchema),
-    role: Type.Optional(RoleSchema),
-    stale: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
-  },
-  { additionalProperties: false },
-);
-
-const NodeList = Type.Object({ nodes: Type.Array(NodeListItem), total: Type.Integer() });
 
 const PlannedChangeSchema = Type.Object({
   node: Type.String(),
@@ -61,6 +36,15 @@ const NodeDetail = Type.Object(
     plannedChanges: Type.Optional(Type.Array(PlannedChangeSchema)),
     /** The transition the mass-change guard holds for this node, or null. */
     heldTransition: Type.Optional(Type.Union([HeldTransitionSchema, Type.Null()])),
+    written: WrittenSchema,
+    /** The node's verdict transitions this process saw, oldest first (bounded, memory only). */
+    history: Type.Array(
+      Type.Object({
+        at: Type.String({ format: 'date-time' }),
+        from: Type.Union([NodeVerdictSchema, Type.Null()]),
+        to: NodeVerdictSchema,
+      }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -73,12 +57,14 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, { s
     {
       schema: {
         summary: 'Every known node',
-        description: `Filters: verdict (${NODE_VERDICTS.join(', ')}), role (${ROLES.join(', ')}), stale (true, false).`,
+        description:
+          `Filters: verdict (${NODE_VERDICTS.join(', ')}), role (${ROLES.join(', ')}), stale (true, false), ` +
+          "check (a check id: the nodes failing it, each with that check's status, observed and expected).",
         querystring: NodeListQuery,
         response: { 200: NodeList, 400: ErrorBody },
       },
     },
-    async (request) => listNodes(store, request.query),
+    async (request) => listNodes(store, kubernetes, request.query),
   );
 
   app.get<{ Params: Static<typeof NodeParams> }>(
@@ -104,6 +90,8 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, { s
         evaluatedVerdict: view.result.verdict,
         stale: view.stale,
         lastReportAt: view.lastReportAt,
+        written: writtenOf(kubernetes, view.name),
+        history: store.history(view.name),
       };
       if (kubernetes) {
         detail['plannedChanges'] = kubernetes.changes(view.name);
@@ -113,30 +101,6 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, { s
     },
   );
 };
-
-/** Reported nodes and managed nodes silent since this process started, filtered, sorted by name. */
-function listNodes(store: NodeStore, query: Static<typeof NodeListQuery>): Static<typeof NodeList> {
-  const { verdict, role, stale } = query;
-  const reported = store.list().map((n) => ({
-    name: n.name,
-    role: n.role,
-    verdict: n.verdict,
-    failingChecks: failingCheckIds(n.result.checks),
-    lastReportAt: n.lastReportAt as string | null,
-    stale: n.stale,
-  }));
-  // Managed nodes silent since this process started (past their deadline): stale, verdict unknown.
-  const unreported = store.unreportedStale().map((n) => ({ ...n, failingChecks: [] as string[] }));
-  const nodes = [...reported, ...unreported]
-    .filter(
-      (n) =>
-        (verdict === undefined || n.verdict === verdict) &&
-        (role === undefined || n.role === role) &&
-        (stale === undefined || n.stale === (stale === 'true')),
-    )
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { nodes, total: nodes.length };
-}
 
 /** The Kubernetes side of a node as its detail shows it. */
 function clusterDetail(status: NodeClusterStatus): Record<string, unknown> {

@@ -1,7 +1,9 @@
 // The read routes of the REST API (GET /api/v1/nodes, /api/v1/nodes/{name}, /api/v1/summary,
 // /api/v1/spec, /api/v1/guard), registered in one encapsulated context: a hook added here applies to all of them and to
-// nothing else (not to the reports route, the health probes, metrics or the OpenAPI document).
+// nothing else (not to the reports route, the health probes, metrics or the OpenAPI document). Each answer
+// carries an ETag, and If-None-Match gets 304 (etag.ts).
 import type { FastifyPluginAsync } from 'fastify';
+import { conditionalGets } from '../etag.js';
 import { guardRoutes } from './guard.js';
 import { type NodeRoutesOptions, nodeRoutes } from './nodes.js';
 import { type SpecRoutesOptions, specRoutes } from './spec.js';
@@ -10,9 +12,10 @@ import { type SummaryRoutesOptions, summaryRoutes } from './summary.js';
 export type ReadApiOptions = NodeRoutesOptions & SummaryRoutesOptions & SpecRoutesOptions;
 
 export const readApiRoutes: FastifyPluginAsync<ReadApiOptions> = async (app, options) => {
-  const { store, kubernetes, evaluator } = options;
+  const { store, kubernetes, evaluator, specError } = options;
+  conditionalGets(app);
   await app.register(nodeRoutes, { store, kubernetes });
-  await app.register(summaryRoutes, { store, kubernetes });
+  await app.register(summaryRoutes, { store, kubernetes, evaluator, specError });
   await app.register(specRoutes, { evaluator });
   await app.register(guardRoutes, { kubernetes });
 };

@@ -1,15 +1,21 @@
-// GET /api/v1/summary: node counts by verdict and by role, and (with Kubernetes) the cluster-level checks.
+// GET /api/v1/summary: node counts by verdict and by role, (with Kubernetes) the cluster-level checks, and
+// the spec in force with a refused reload.
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { errorMessage } from '../../../report/error-message.js';
 import { CheckResult, ROLES, type Role } from '../../../report/schema.js';
 import type { KubernetesIntegration } from '../../contracts.js';
 import type { NodeStore } from '../../store.js';
+import type { ReportEvaluator } from '../evaluator.js';
 
 export interface SummaryRoutesOptions {
   store: NodeStore;
   /** Runs the cluster-level checks; null when standalone (no cluster checks). */
   kubernetes: Pick<KubernetesIntegration, 'clusterChecks' | 'guard'> | null;
+  /** The spec in force (its name and revision) and when it was put in force. */
+  evaluator: Pick<ReportEvaluator, 'spec' | 'specLoadedAt'>;
+  /** Why the spec file on disk is not the one in force (a refused reload), or null. */
+  specError?: (() => string | null) | undefined;
 }
 
 const VerdictCounts = Type.Object({
@@ -35,18 +41,26 @@ const Summary = Type.Object({
   clusterChecks: Type.Array(CheckResult),
   /** Transitions the mass-change guard holds (details: GET /api/v1/guard). */
   guardHeld: Type.Integer(),
+  spec: Type.Object({
+    name: Type.Union([Type.String(), Type.Null()]),
+    revision: Type.Union([Type.String(), Type.Null()]),
+    loadedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    /** Why the spec file on disk was refused (the spec above stays in force), or null. */
+    reloadError: Type.Union([Type.String(), Type.Null()]),
+  }),
   generatedAt: Type.String({ format: 'date-time' }),
 });
 
 type Counts = { total: number; pass: number; warn: number; fail: number; unknown: number; stale: number };
 const zeroCounts = (): Counts => ({ total: 0, pass: 0, warn: 0, fail: 0, unknown: 0, stale: 0 });
 
-export const summaryRoutes: FastifyPluginAsync<SummaryRoutesOptions> = async (app, { store, kubernetes }) => {
+export const summaryRoutes: FastifyPluginAsync<SummaryRoutesOptions> = async (app, options) => {
+  const { store, kubernetes } = options;
   app.get(
     '/api/v1/summary',
     {
       schema: {
-        summary: 'Counts by role and verdict, and the cluster-level checks',
+        summary: 'Counts by role and verdict, the cluster-level checks and the spec in force',
         response: { 200: Summary },
       },
     },
@@ -69,6 +83,7 @@ export const summaryRoutes: FastifyPluginAsync<SummaryRoutesOptions> = async (ap
         byRole,
         clusterChecks,
         guardHeld: kubernetes?.guard().held.length ?? 0,
+        spec: specInForce(options),
         generatedAt: new Date().toISOString(),
       };
     },
@@ -87,6 +102,17 @@ function countNodes(store: NodeStore, now: number): { byVerdict: Counts; byRole:
     }
   }
   return { byVerdict, byRole };
+}
+
+function specInForce({ evaluator, specError }: SummaryRoutesOptions) {
+  const metadata = (evaluator.spec as { metadata?: { name?: unknown; revision?: unknown } } | null)?.metadata;
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return {
+    name: text(metadata?.name),
+    revision: text(metadata?.revision),
+    loadedAt: evaluator.specLoadedAt ?? null,
+    reloadError: specError?.() ?? null,
+  };
 }
 
 function clusterChecksError(err: unknown): CheckResult {

@@ -44,6 +44,10 @@ function fakeKubernetes(labels: Record<string, Record<string, string>>, ready = 
     changes: (node) => (node === 'gpu-1' ? [change] : []),
     guard: () => ({ maxPercent: 30, windowMs: 600_000, acceptAnnotation: 'a/accept', held: [] }),
     nodeStatus: () => ({ held: null }),
+    written: (node) =>
+      node === 'gpu-1'
+        ? { taint: null, condition: { type: 'BaselineNotMet', status: 'False', reason: 'BaselineMet' } }
+        : undefined,
     clusterChecks: async (states) => [
       {
         id: 'cluster.nodes',
@@ -266,6 +270,7 @@ describe('spec, OpenAPI and no-auth', () => {
     expect(post.requestBody.content['application/json'].schema.properties.facts).toBeDefined();
     expect(Object.keys(post.responses).sort()).toEqual(['202', '400', '401', '403', '413', '415', '503']);
     expect(doc.paths['/api/v1/nodes'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
+      'check',
       'role',
       'stale',
       'verdict',
