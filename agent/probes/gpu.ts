@@ -2,6 +2,7 @@
 // NVIDIA Container Toolkit version. No nvidia-smi on the host (nor in the GPU Operator's driver root)
 // → null (not an error).
 
+import { createRequire } from 'node:module';
 import { errorMessage } from '../../report/error-message.js';
 import { LIMITS } from '../../report/limits.js';
 import type { GpuDevice, GpuFacts } from '../../report/schema.js';
@@ -57,11 +58,19 @@ export function parseMiB(value: unknown): number | null {
 }
 
 /**
+ * fast-xml-parser, loaded on the first nvidia-smi output (hosts without one never load it). Through
+ * require: its CommonJS build is one bundled file, ~0.6 MiB less resident than its ESM build's modules.
+ */
+function loadXmlParser(): typeof import('fast-xml-parser') {
+  return createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser');
+}
+
+/**
  * Parses `nvidia-smi -q -x`. Driver: kmd_version (driver 610+, where driver_version is deprecated) or the
  * leading version of driver_version; CUDA: cuda_version (or cuda_umd_version), N/A → null.
  */
 export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> {
-  const { XMLParser, XMLValidator } = await import('fast-xml-parser');
+  const { XMLParser, XMLValidator } = loadXmlParser();
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
     const tail = xml.trimEnd().slice(-60);
