@@ -100,5 +100,5 @@ export const AGENT_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
  */
 export const AGGREGATOR_ENV: Record<string, string> = {
   MALLOC_ARENA_MAX: '2',
-  NODE_OPTIONS: '--max-semi-space-size=4 --max-old-space-size=256 --no-node-snapshot',
+  NODE_OPTIONS: '--max-semi-space-size=4 --max-old-space-size=256',
 };
