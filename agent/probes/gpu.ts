@@ -13,6 +13,12 @@ import type { Probe } from './probe.js';
 import { boundedCount, boundedString, excerpt, execOptional, realHostPath } from './support.js';
 
 export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
+/**
+ * Cap on `nvidia-smi -q -x`'s output: a 16-GPU node prints ~90 KB, so 1 MiB is ~190 GPUs. Parsing it is
+ * the agent's largest allocation: at the host context's default cap (4 MiB) one parse takes the agent with
+ * the DaemonSet's flags to ~73 MiB resident, at 1 MiB to ~54 MiB. A longer output fails the probe.
+ */
+export const NVIDIA_SMI_XML_MAX_BYTES = 1024 * 1024;
 
 export interface NvidiaSmiSummary {
   driverVersion: string | null;
@@ -226,8 +232,9 @@ async function runNvidiaSmi(
   args: string[],
   timeoutMs: number,
   signal: AbortSignal,
+  maxBuffer?: number,
 ): Promise<ExecResult | null> {
-  const onHost = await execOptional(host, 'nvidia-smi', args, timeoutMs, signal);
+  const onHost = await execOptional(host, 'nvidia-smi', args, timeoutMs, signal, maxBuffer);
   if (onHost !== null) return onHost;
   if (!(await host.exists(`${GPU_OPERATOR_DRIVER_ROOT}/usr/bin/nvidia-smi`))) return null;
   // The driver root resolved under the host root: a symlink there (absolute or not) is the host's.
@@ -236,7 +243,7 @@ async function runNvidiaSmi(
     execMode: host.execMode,
     path: '',
   });
-  return execOptional(driverRoot, 'nvidia-smi', args, timeoutMs, signal);
+  return execOptional(driverRoot, 'nvidia-smi', args, timeoutMs, signal, maxBuffer);
 }
 
 /** nvidia-smi's own words when it fails, verbatim (it prints them on stdout), bounded for the report. */
@@ -255,7 +262,7 @@ export function gpuProbeWith(
     timeoutMs,
     async run(host, _options, signal) {
       const started = performance.now();
-      const r = await runNvidiaSmi(host, ['-q', '-x'], nvidiaSmiTimeoutMs, signal);
+      const r = await runNvidiaSmi(host, ['-q', '-x'], nvidiaSmiTimeoutMs, signal, NVIDIA_SMI_XML_MAX_BYTES);
       if (r === null) return null;
       if (r.code !== 0) throw new ProbeFailure('exec-failed', failureMessage(r.stdout, r.stderr, r.code));
       const summary = await parseNvidiaSmiXml(r.stdout);
