@@ -2,6 +2,7 @@
 // NVIDIA Container Toolkit version. No nvidia-smi on the host (nor in the GPU Operator's driver root)
 // → null (not an error).
 
+import { createRequire } from 'node:module';
 import { errorMessage } from '../../report/error-message.js';
 import { LIMITS } from '../../report/limits.js';
 import type { GpuDevice, GpuFacts } from '../../report/schema.js';
@@ -12,6 +13,12 @@ import type { Probe } from './probe.js';
 import { boundedCount, boundedString, excerpt, execOptional, realHostPath } from './support.js';
 
 export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
+/**
+ * Cap on `nvidia-smi -q -x`'s output: a 16-GPU node prints ~90 KB, so 1 MiB is ~190 GPUs. Parsing it is
+ * the agent's largest allocation: at the host context's default cap (4 MiB) one parse takes the agent with
+ * the DaemonSet's flags to ~73 MiB resident, at 1 MiB to ~54 MiB. A longer output fails the probe.
+ */
+export const NVIDIA_SMI_XML_MAX_BYTES = 1024 * 1024;
 
 export interface NvidiaSmiSummary {
   driverVersion: string | null;
@@ -57,11 +64,19 @@ export function parseMiB(value: unknown): number | null {
 }
 
 /**
+ * fast-xml-parser, loaded on the first nvidia-smi output (hosts without one never load it). Through
+ * require: its CommonJS build is one bundled file, ~0.6 MiB less resident than its ESM build's modules.
+ */
+function loadXmlParser(): typeof import('fast-xml-parser') {
+  return createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser');
+}
+
+/**
  * Parses `nvidia-smi -q -x`. Driver: kmd_version (driver 610+, where driver_version is deprecated) or the
  * leading version of driver_version; CUDA: cuda_version (or cuda_umd_version), N/A → null.
  */
 export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> {
-  const { XMLParser, XMLValidator } = await import('fast-xml-parser');
+  const { XMLParser, XMLValidator } = loadXmlParser();
   const valid = XMLValidator.validate(xml);
   if (valid !== true) {
     const tail = xml.trimEnd().slice(-60);
@@ -217,8 +232,9 @@ async function runNvidiaSmi(
   args: string[],
   timeoutMs: number,
   signal: AbortSignal,
+  maxBuffer?: number,
 ): Promise<ExecResult | null> {
-  const onHost = await execOptional(host, 'nvidia-smi', args, timeoutMs, signal);
+  const onHost = await execOptional(host, 'nvidia-smi', args, timeoutMs, signal, maxBuffer);
   if (onHost !== null) return onHost;
   if (!(await host.exists(`${GPU_OPERATOR_DRIVER_ROOT}/usr/bin/nvidia-smi`))) return null;
   // The driver root resolved under the host root: a symlink there (absolute or not) is the host's.
@@ -227,7 +243,7 @@ async function runNvidiaSmi(
     execMode: host.execMode,
     path: '',
   });
-  return execOptional(driverRoot, 'nvidia-smi', args, timeoutMs, signal);
+  return execOptional(driverRoot, 'nvidia-smi', args, timeoutMs, signal, maxBuffer);
 }
 
 /** nvidia-smi's own words when it fails, verbatim (it prints them on stdout), bounded for the report. */
@@ -246,7 +262,7 @@ export function gpuProbeWith(
     timeoutMs,
     async run(host, _options, signal) {
       const started = performance.now();
-      const r = await runNvidiaSmi(host, ['-q', '-x'], nvidiaSmiTimeoutMs, signal);
+      const r = await runNvidiaSmi(host, ['-q', '-x'], nvidiaSmiTimeoutMs, signal, NVIDIA_SMI_XML_MAX_BYTES);
       if (r === null) return null;
       if (r.code !== 0) throw new ProbeFailure('exec-failed', failureMessage(r.stdout, r.stderr, r.code));
       const summary = await parseNvidiaSmiXml(r.stdout);

@@ -69,9 +69,14 @@ export async function execOptional(
   args: string[],
   timeoutMs: number,
   signal?: AbortSignal,
+  maxBuffer?: number,
 ): Promise<ExecResult | null> {
   try {
-    return await host.exec(command, args, signal ? { timeoutMs, signal } : { timeoutMs });
+    return await host.exec(command, args, {
+      timeoutMs,
+      ...(signal && { signal }),
+      ...(maxBuffer !== undefined && { maxBuffer }),
+    });
   } catch (e) {
     if (isNotFound(e)) return null;
     throw e;

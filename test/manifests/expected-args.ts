@@ -78,7 +78,12 @@ export const IMAGE_CLI = '/app/dist/cli/main.js';
  * nothing and a small young generation keeps the resident set down). `--lite-mode` is refused in
  * NODE_OPTIONS, so they go on the container's command line. bench/agent runs the agent with exactly these.
  */
-export const AGENT_NODE_FLAGS = ['--lite-mode', '--max-semi-space-size=1', '--max-old-space-size=32'];
+export const AGENT_NODE_FLAGS = [
+  '--lite-mode',
+  '--max-semi-space-size=1',
+  '--max-old-space-size=32',
+  '--no-node-snapshot',
+];
 
 /** The DaemonSet container's command: the image's ENTRYPOINT with AGENT_NODE_FLAGS in between. */
 export const AGENT_COMMAND = ['node', ...AGENT_NODE_FLAGS, IMAGE_CLI];

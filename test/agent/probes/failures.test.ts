@@ -10,6 +10,7 @@ import {
   gpuProbe,
   gpuProbeWith,
   NVIDIA_SMI_TIMEOUT_MS,
+  NVIDIA_SMI_XML_MAX_BYTES,
   TOOLKIT_BUDGET_MS,
 } from '../../../agent/probes/gpu.js';
 import { fixtureHostContext, fixtureHostPath } from '../../helpers/fixture-host.js';
@@ -79,6 +80,20 @@ describe('probe failures', () => {
       ];
     }
     expect(alive).toEqual([]);
+  });
+
+  it('an nvidia-smi -q -x longer than its cap fails the probe before any parse', async () => {
+    const root = await copyHost('ubuntu2204-gpu-pass');
+    // Well-formed XML just past the cap: only the size can make the probe fail.
+    const filler = 'x'.repeat(NVIDIA_SMI_XML_MAX_BYTES);
+    const xml = path.join(root, 'big.xml');
+    await writeFile(xml, `<?xml version="1.0" ?>\n<nvidia_smi_log><note>${filler}</note></nvidia_smi_log>\n`);
+    await writeFile(path.join(root, 'usr/bin/nvidia-smi'), `#!/bin/sh\ncat '${xml}'\n`);
+    const err = await gpuProbe
+      .run(host(root), OPTIONS, new AbortController().signal)
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'exec-failed' });
+    expect((err as Error).message).toMatch(`printed more than ${NVIDIA_SMI_XML_MAX_BYTES} bytes`);
   });
 
   it('exec timeout inside a probe says which command and kills it', async () => {
