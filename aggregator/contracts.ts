@@ -13,6 +13,8 @@ export interface NodeState {
   stale: boolean;
   /** The latest evaluation (kept while stale, for informative labels). */
   result: NodeResult | null;
+  /** A node of the cluster whose agent never reported (condition Unknown, reason NoAgentReport). */
+  neverReported?: boolean;
 }
 
 export interface ReconcileSink {

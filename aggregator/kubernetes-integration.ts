@@ -6,7 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { CheckResult, Role } from '../report/schema.js';
 import { type ClusterNode, clusterCheckResults } from '../spec/cluster-checks.js';
-import { roleFromOwnLabel } from '../spec/role.js';
+import { resolveRole, roleFromOwnLabel } from '../spec/role.js';
 import type { ClusterRules } from '../spec/spec-types.js';
 import type { ClusterView, KubernetesIntegration, NodeState, StructuredLogger } from './contracts.js';
 import { NodeInformer } from './k8s/informer.js';
@@ -18,7 +18,7 @@ import { cachedStorageClasses } from './k8s/storage-classes.js';
 import { DEFAULT_TAINT_ROLES, type TaintEffect } from './reconcile/desired.js';
 import { makeReconcileMetrics, type ReconcileMetrics } from './reconcile/metrics.js';
 import { Reconciler } from './reconcile/reconciler.js';
-import type { ManagedNode } from './store.js';
+import type { ClusterNodeRef, ManagedNode } from './store.js';
 
 export interface KubernetesIntegrationOptions {
   kubeConfig: KubeConfig;
@@ -67,6 +67,8 @@ export interface KubernetesIntegrationHandle extends KubernetesIntegration {
   informer: NodeInformer;
   /** Nodes carrying our managed-labels annotation, with our role label and condition heartbeat. */
   managedNodes(): ManagedNode[];
+  /** Every node of the cluster, its role from its labels (compute when nothing names one). */
+  clusterNodes(): ClusterNodeRef[];
   /** Where the resync reads each node's current state (the store: staleness as a level, not an edge). */
   setStateSource(source: (node: string) => NodeState | undefined): void;
 }
@@ -83,6 +85,18 @@ export function managedNodesOf(nodes: readonly NodeView[], names: Names): Manage
     const role = roleFromOwnLabel(node.metadata?.labels, names.labels.role);
     const lastHeartbeatMs = timeMs(conditionOf(node, names.conditionType)?.lastHeartbeatTime);
     out.push({ name, role, lastHeartbeatMs });
+  }
+  return out;
+}
+
+/** Every node of the cluster with the role its labels name (compute when none does). */
+export function clusterNodeRefsOf(nodes: readonly NodeView[], names: Names): ClusterNodeRef[] {
+  const out: ClusterNodeRef[] = [];
+  for (const node of nodes) {
+    const name = node.metadata?.name;
+    if (!name) continue;
+    const decided = resolveRole({ labels: node.metadata?.labels ?? {}, ownRoleLabel: names.labels.role });
+    out.push({ name, role: decided?.role ?? 'compute' });
   }
   return out;
 }
@@ -158,6 +172,7 @@ export function createKubernetesIntegration(
     informer,
     cluster,
     managedNodes: () => managedNodesOf(informer.all(), names),
+    clusterNodes: () => clusterNodeRefsOf(informer.all(), names),
     setStateSource: (source) => rec.setStateSource(source),
     sink: {
       update(state: NodeState) {

@@ -248,6 +248,7 @@ describe('staleness of managed nodes after a restart', () => {
         failingChecks: [],
         lastReportAt: '2025-01-01T00:00:00.000Z',
         stale: true,
+        reason: 'stale since 2025-01-01T00:00:00.000Z',
       },
     ]);
     const stale = await t.app.inject({ method: 'GET', url: '/api/v1/nodes?stale=false' });

@@ -28,6 +28,8 @@ const NodeListItem = Type.Object({
    */
   lastReportAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   stale: Type.Boolean(),
+  /** Why the verdict is `unknown`: `never reported`, `stale since …`. */
+  reason: Type.Optional(Type.String()),
 });
 
 const NodeListQuery = Type.Object(
@@ -114,7 +116,7 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, { s
   );
 };
 
-/** Reported nodes and managed nodes silent since this process started, filtered, sorted by name. */
+/** Reported nodes and every other node of the cluster, filtered, sorted by name. */
 function listNodes(store: NodeStore, query: Static<typeof NodeListQuery>): Static<typeof NodeList> {
   const { verdict, role, stale } = query;
   const reported = store.list().map((n) => ({
@@ -124,9 +126,10 @@ function listNodes(store: NodeStore, query: Static<typeof NodeListQuery>): Stati
     failingChecks: failingCheckIds(n.result.checks),
     lastReportAt: n.lastReportAt as string | null,
     stale: n.stale,
+    ...(n.stale ? { reason: `stale since ${n.lastReportAt}` } : {}),
   }));
-  // Managed nodes silent since this process started (past their deadline): stale, verdict unknown.
-  const unreported = store.unreportedStale().map((n) => ({ ...n, failingChecks: [] as string[] }));
+  // Every other node of the cluster (from the informer): verdict unknown, with the reason.
+  const unreported = store.unreportedNodes().map((n) => ({ ...n, failingChecks: [] as string[] }));
   const nodes = [...reported, ...unreported]
     .filter(
       (n) =>
