@@ -82,6 +82,8 @@ export interface GuardStatus {
 /** What the API shows about one node on the Kubernetes side. */
 export interface NodeClusterStatus {
   held: HeldTransition | null;
+  /** Labels and taints with our keys that we did not write: left as they are, never adopted. */
+  foreign: { labels: string[]; taints: string[] };
 }
 
 /** The Kubernetes side as the aggregator command sees it (built by aggregator/kubernetes-integration.ts). */

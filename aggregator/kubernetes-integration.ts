@@ -3,7 +3,7 @@
 // readiness. The one module that joins the Kubernetes client side (k8s/), the writer (reconcile/), the
 // store's view of managed nodes and the cluster checks (spec/).
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { CheckResult, Role } from '../report/schema.js';
 import { type ClusterNode, clusterCheckResults } from '../spec/cluster-checks.js';
 import { resolveRole, roleFromOwnLabel } from '../spec/role.js';
@@ -16,6 +16,7 @@ import { conditionOf, type NodeView, timeMs } from './k8s/node-view.js';
 import { TokenBucket } from './k8s/rate-limit.js';
 import { cachedStorageClasses } from './k8s/storage-classes.js';
 import { DEFAULT_TAINT_ROLES, type TaintEffect } from './reconcile/desired.js';
+import { foreignKeys } from './reconcile/diff.js';
 import { makeReconcileMetrics, type ReconcileMetrics } from './reconcile/metrics.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import type { ClusterNodeRef, ManagedNode } from './store.js';
@@ -143,6 +144,29 @@ function makeReconciler(
   });
 }
 
+/** osmo_validator_foreign_objects{kind}: labels and taints with our keys we did not write, counted at scrape. */
+function registerForeignObjects(registry: Registry, nodes: () => NodeView[], names: Names): void {
+  const name = 'osmo_validator_foreign_objects';
+  if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+  new Gauge({
+    name,
+    help: "Labels and taints with the validator's keys that its ownership annotations do not record (left alone)",
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      let labels = 0;
+      let taints = 0;
+      for (const node of nodes()) {
+        const f = foreignKeys(node, names);
+        labels += f.labels.length;
+        taints += f.taints.length;
+      }
+      this.set({ kind: 'label' }, labels);
+      this.set({ kind: 'taint' }, taints);
+    },
+  });
+}
+
 export function createKubernetesIntegration(
   options: KubernetesIntegrationOptions,
 ): KubernetesIntegrationHandle {
@@ -152,6 +176,7 @@ export function createKubernetesIntegration(
     throw new Error(`--max-tainted-percent must be between 0 and 100, got ${maxTaintedPercent}`);
   }
   const metrics = makeReconcileMetrics(options.registry);
+  registerForeignObjects(options.registry, () => informer.all(), names);
   const dryRun = options.dryRun ?? false;
   let reconciler: Reconciler | undefined;
   const informer = new NodeInformer({
@@ -193,7 +218,10 @@ export function createKubernetesIntegration(
       acceptAnnotation: names.annotations.acceptTransition,
       held: rec.held(),
     }),
-    nodeStatus: (node: string) => ({ held: rec.held(node)[0] ?? null }),
+    nodeStatus: (node: string) => ({
+      held: rec.held(node)[0] ?? null,
+      foreign: foreignKeys(informer.get(node), names),
+    }),
     async clusterChecks(states: NodeState[]): Promise<CheckResult[]> {
       const list = await storageClasses();
       return clusterCheckResults({

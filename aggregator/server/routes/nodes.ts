@@ -63,6 +63,10 @@ const NodeDetail = Type.Object(
     plannedChanges: Type.Optional(Type.Array(PlannedChangeSchema)),
     /** The transition the mass-change guard holds for this node, or null. */
     heldTransition: Type.Optional(Type.Union([HeldTransitionSchema, Type.Null()])),
+    /** Labels and taints with our keys that we did not write: left as they are. */
+    foreign: Type.Optional(
+      Type.Object({ labels: Type.Array(Type.String()), taints: Type.Array(Type.String()) }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -143,5 +147,5 @@ function listNodes(store: NodeStore, query: Static<typeof NodeListQuery>): Stati
 
 /** The Kubernetes side of a node as its detail shows it. */
 function clusterDetail(status: NodeClusterStatus): Record<string, unknown> {
-  return { heldTransition: status.held };
+  return { heldTransition: status.held, foreign: status.foreign };
 }
