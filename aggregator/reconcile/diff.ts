@@ -10,6 +10,8 @@ export interface DiffOptions {
   allowRemoval: boolean;
   /** False when the circuit breaker refuses a new taint. */
   taintAllowed: boolean;
+  /** Our taint may be removed even before the node reported (an operator opted the node out). */
+  taintRemovalForced?: boolean;
 }
 
 export interface NodePatchPlan {
@@ -124,7 +126,11 @@ function planTaints(
       plan.added = ours.length === 0;
       summary.push(`taint ${names.taintKey}=true:${desired.taintEffect}`);
     }
-  } else if (desired.taint === 'absent' && options.allowRemoval && owned.has(names.taintKey)) {
+  } else if (
+    desired.taint === 'absent' &&
+    (options.allowRemoval || options.taintRemovalForced === true) &&
+    owned.has(names.taintKey)
+  ) {
     if (ours.length > 0) {
       plan.taints = taints.filter((t) => t.key !== names.taintKey);
       plan.removed = true;

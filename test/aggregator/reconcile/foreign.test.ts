@@ -22,7 +22,7 @@ afterEach(async () => {
 
 describe('foreign objects with our keys (emulator)', () => {
   it("an operator's NoExecute taint with our key is not adopted, rewritten or removed", async () => {
-    const operatorTaint = { key: names.taintKey, value: 'maintenance', effect: 'NoExecute' };
+    const operatorTaint = { key: names.taintKey, value: 'maintenance', effect: 'NoExecute' as const };
     const emu = await startEmulator([
       makeNode('g1', {
         labels: { 'node-type': 'gpu', [names.labels.driverVersion]: 'pinned-by-hand' },
