@@ -3,7 +3,7 @@
 // inside that root (`chroot`) or on this machine after looking them up under the root first (`local`).
 // IMPLEMENTATION: owned by the probes work (see docs/ARCHITECTURE.md); the interface is fixed.
 import { spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, readdirSync, readFileSync } from 'node:fs';
 import { access, lstat, open, readlink, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { ProbeFailure } from './probe-failure.js';
@@ -302,6 +302,51 @@ interface LiveProcess {
 const liveProcesses = new Map<number, LiveProcess>();
 let exitHookInstalled = false;
 
+// A command may start children in a new session (setsid, a daemonizing helper): they leave its process
+// group, so killing the group misses them. Every command gets a marker in its environment, which its
+// descendants inherit wherever they go; once the command is over, /proc is swept for processes carrying the
+// marker and those are killed. (A descendant that clears its environment escapes; none of the host commands
+// the probes run does.)
+const EXEC_MARKER = 'OSMO_VALIDATOR_EXEC';
+let execCounter = 0;
+
+function markerOf(id: string): Buffer {
+  return Buffer.from(`${EXEC_MARKER}=${id}\0`);
+}
+
+/**
+ * SIGKILLs every process whose environment carries the marker (an exact id, or with `prefix` every id that
+ * starts with it); returns how many. Synchronous, so it is safe in an 'exit' listener. Linux /proc only;
+ * elsewhere it finds nothing.
+ */
+export function killMarkedProcesses(id: string, prefix = false): number {
+  const needle = prefix ? Buffer.from(`${EXEC_MARKER}=${id}`) : markerOf(id);
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  let killed = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ: Buffer;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (environ.indexOf(needle) < 0) continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+      killed += 1;
+    } catch {
+      // already gone
+    }
+  }
+  return killed;
+}
+
 /**
  * SIGKILLs every process group started by exec whose leader has not exited yet; returns how many were signalled.
  * Runs by itself at process exit; commands that handle SIGINT/SIGTERM call it before exiting too.
@@ -317,6 +362,8 @@ export function killAllHostProcesses(): number {
       // already gone
     }
   }
+  // And whatever any of our commands left behind outside its group (a new session).
+  if (execCounter > 0) killMarkedProcesses(`${process.pid}-`, true);
   return signalled;
 }
 
@@ -361,11 +408,13 @@ function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
       }
     }
     installExitHook();
+    execCounter += 1;
+    const execId = `${process.pid}-${execCounter}`;
     const child = spawn(file, args, {
       argv0: cmd.argv0,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C' },
+      env: { ...process.env, LC_ALL: 'C', [EXEC_MARKER]: execId },
     });
     const live: LiveProcess | null =
       child.pid === undefined ? null : { pid: child.pid, key, startedAt: Date.now(), abandoned: false };
@@ -382,6 +431,7 @@ function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
       } catch {
         // already gone
       }
+      killMarkedProcesses(execId);
     };
     const finish = (fn: () => void) => {
       if (settled) return;

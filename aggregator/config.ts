@@ -24,6 +24,7 @@ export interface AggregatorConfig {
   agentServiceAccount: NamespacedName;
   staleAfterMs: number;
   resyncMs: number;
+  noReportGraceMs: number;
   noAuth: boolean;
   logLevel: AggregatorLogLevel;
   labelPrefix: string;
@@ -80,6 +81,7 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     agentServiceAccount: v['agent-service-account'],
     staleAfterMs: v['stale-after'],
     resyncMs: v.resync,
+    noReportGraceMs: v['no-report-grace'],
     noAuth: v['no-auth'],
     logLevel: v['log-level'],
     labelPrefix: v['label-prefix'],

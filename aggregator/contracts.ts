@@ -13,6 +13,8 @@ export interface NodeState {
   stale: boolean;
   /** The latest evaluation (kept while stale, for informative labels). */
   result: NodeResult | null;
+  /** A node of the cluster whose agent never reported (condition Unknown, reason NoAgentReport). */
+  neverReported?: boolean;
 }
 
 export interface ReconcileSink {
@@ -80,6 +82,8 @@ export interface GuardStatus {
 /** What the API shows about one node on the Kubernetes side. */
 export interface NodeClusterStatus {
   held: HeldTransition | null;
+  /** Labels and taints with our keys that we did not write: left as they are, never adopted. */
+  foreign: { labels: string[]; taints: string[] };
 }
 
 /** What is written on a Node for us, as the informer's cache shows it (the dashboard's "as written"). */

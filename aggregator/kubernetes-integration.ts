@@ -3,10 +3,10 @@
 // readiness. The one module that joins the Kubernetes client side (k8s/), the writer (reconcile/), the
 // store's view of managed nodes and the cluster checks (spec/).
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import type { CheckResult, Role } from '../report/schema.js';
 import { type ClusterNode, clusterCheckResults } from '../spec/cluster-checks.js';
-import { roleFromOwnLabel } from '../spec/role.js';
+import { resolveRole, roleFromOwnLabel } from '../spec/role.js';
 import type { ClusterRules } from '../spec/spec-types.js';
 import type {
   ClusterView,
@@ -22,9 +22,10 @@ import { conditionOf, type NodeView, timeMs } from './k8s/node-view.js';
 import { TokenBucket } from './k8s/rate-limit.js';
 import { cachedStorageClasses } from './k8s/storage-classes.js';
 import { DEFAULT_TAINT_ROLES, type TaintEffect } from './reconcile/desired.js';
+import { foreignKeys } from './reconcile/diff.js';
 import { makeReconcileMetrics, type ReconcileMetrics } from './reconcile/metrics.js';
 import { Reconciler } from './reconcile/reconciler.js';
-import type { ManagedNode } from './store.js';
+import type { ClusterNodeRef, ManagedNode } from './store.js';
 
 export interface KubernetesIntegrationOptions {
   kubeConfig: KubeConfig;
@@ -73,6 +74,8 @@ export interface KubernetesIntegrationHandle extends KubernetesIntegration {
   informer: NodeInformer;
   /** Nodes carrying our managed-labels annotation, with our role label and condition heartbeat. */
   managedNodes(): ManagedNode[];
+  /** Every node of the cluster, its role from its labels (compute when nothing names one). */
+  clusterNodes(): ClusterNodeRef[];
   /** Where the resync reads each node's current state (the store: staleness as a level, not an edge). */
   setStateSource(source: (node: string) => NodeState | undefined): void;
 }
@@ -108,6 +111,18 @@ export function writtenStateOf(node: NodeView, names: Names): WrittenNodeState {
         }
       : null,
   };
+}
+
+/** Every node of the cluster with the role its labels name (compute when none does). */
+export function clusterNodeRefsOf(nodes: readonly NodeView[], names: Names): ClusterNodeRef[] {
+  const out: ClusterNodeRef[] = [];
+  for (const node of nodes) {
+    const name = node.metadata?.name;
+    if (!name) continue;
+    const decided = resolveRole({ labels: node.metadata?.labels ?? {}, ownRoleLabel: names.labels.role });
+    out.push({ name, role: decided?.role ?? 'compute' });
+  }
+  return out;
 }
 
 /** The cluster's nodes as the cluster checks read them. */
@@ -152,6 +167,29 @@ function makeReconciler(
   });
 }
 
+/** osmo_validator_foreign_objects{kind}: labels and taints with our keys we did not write, counted at scrape. */
+function registerForeignObjects(registry: Registry, nodes: () => NodeView[], names: Names): void {
+  const name = 'osmo_validator_foreign_objects';
+  if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+  new Gauge({
+    name,
+    help: "Labels and taints with the validator's keys that its ownership annotations do not record (left alone)",
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      let labels = 0;
+      let taints = 0;
+      for (const node of nodes()) {
+        const f = foreignKeys(node, names);
+        labels += f.labels.length;
+        taints += f.taints.length;
+      }
+      this.set({ kind: 'label' }, labels);
+      this.set({ kind: 'taint' }, taints);
+    },
+  });
+}
+
 export function createKubernetesIntegration(
   options: KubernetesIntegrationOptions,
 ): KubernetesIntegrationHandle {
@@ -161,6 +199,7 @@ export function createKubernetesIntegration(
     throw new Error(`--max-tainted-percent must be between 0 and 100, got ${maxTaintedPercent}`);
   }
   const metrics = makeReconcileMetrics(options.registry);
+  registerForeignObjects(options.registry, () => informer.all(), names);
   const dryRun = options.dryRun ?? false;
   let reconciler: Reconciler | undefined;
   const informer = new NodeInformer({
@@ -181,6 +220,7 @@ export function createKubernetesIntegration(
     informer,
     cluster,
     managedNodes: () => managedNodesOf(informer.all(), names),
+    clusterNodes: () => clusterNodeRefsOf(informer.all(), names),
     setStateSource: (source) => rec.setStateSource(source),
     sink: {
       update(state: NodeState) {
@@ -201,7 +241,10 @@ export function createKubernetesIntegration(
       acceptAnnotation: names.annotations.acceptTransition,
       held: rec.held(),
     }),
-    nodeStatus: (node: string) => ({ held: rec.held(node)[0] ?? null }),
+    nodeStatus: (node: string) => ({
+      held: rec.held(node)[0] ?? null,
+      foreign: foreignKeys(informer.get(node), names),
+    }),
     written(node: string) {
       const cached = informer.get(node);
       return cached ? writtenStateOf(cached, names) : undefined;

@@ -154,6 +154,9 @@ function buildStore(
     cluster: integration?.cluster,
     // After a restart, nodes we manage whose agent died must still go stale (the store is memory only).
     ...(integration ? { managedNodes: integration.managedNodes } : {}),
+    // Every node of the cluster is in the API; one whose agent never reports turns Unknown after the grace.
+    ...(integration ? { clusterNodes: integration.clusterNodes } : {}),
+    neverReportedGraceMs: config.noReportGraceMs,
     onSinkError: (err) => logger.error({ err }, 'the reconcile sink failed'),
   });
 }

@@ -152,6 +152,13 @@ export const AGGREGATOR_FLAGS = withEnvironment({
     default: DEFAULT_STALE_AFTER,
     help: 'a node silent this long is "unknown"',
   },
+  'no-report-grace': {
+    kind: duration(10_000, 7 * 24 * 3_600_000),
+    default: DEFAULT_STALE_AFTER,
+    help:
+      'a node of the cluster whose agent has not reported this long after the aggregator synced gets ' +
+      'conformant=unknown and the condition Unknown (NoAgentReport), subject to the mass-change guard',
+  },
   kubeconfig: { kind: file(), section: KUBERNETES, help: 'kubeconfig to use' },
   'dry-run': { kind: SWITCH, help: 'compute, log and serve the changes; write nothing' },
   resync: {

@@ -46,14 +46,24 @@ export interface VerdictTransition {
 /** Transitions kept per node: the newest, enough for "when did it start failing" without growing. */
 export const HISTORY_PER_NODE = 20;
 
-/** A managed node that has not reported to this process and whose deadline passed. */
+/** A node of the cluster that has not reported to this process. */
 export interface UnreportedNode {
   name: string;
   role: Role;
   verdict: 'unknown';
-  stale: true;
+  /** True once its deadline passed (the reconciler was told). */
+  stale: boolean;
   /** Our condition's last heartbeat (written by an earlier process on a report), or null. */
   lastReportAt: string | null;
+  /** `never reported`, or `stale since …` for a node we manage silent since this process started. */
+  reason: string;
+}
+
+/** A node of the cluster we do not manage (no managed-labels annotation): its agent never reported. */
+export interface ClusterNodeRef {
+  name: string;
+  /** From its labels; the default role when nothing names one. */
+  role: Role;
 }
 
 interface Unreported {
@@ -61,6 +71,8 @@ interface Unreported {
   lastHeartbeatMs: number | undefined;
   deadline: number;
   notified: boolean;
+  /** Not managed by us: its agent never reported to any aggregator. */
+  never: boolean;
 }
 
 export interface NodeStoreOptions {
@@ -76,6 +88,10 @@ export interface NodeStoreOptions {
   onSinkError?: (err: unknown) => void;
   /** The nodes the cluster says we manage (read only once `cluster` has synced). */
   managedNodes?: () => ManagedNode[];
+  /** Every node of the cluster (read only once `cluster` has synced); those not managed never reported. */
+  clusterNodes?: () => ClusterNodeRef[];
+  /** A node that never reported turns Unknown (NoAgentReport) this long after the first sync (default 15 min). */
+  neverReportedGraceMs?: number;
 }
 
 export interface ReevaluateOptions {
@@ -102,6 +118,8 @@ export class NodeStore {
   private readonly forgetGraceMs: number;
   private readonly onSinkError: (err: unknown) => void;
   private readonly managedNodes: (() => ManagedNode[]) | undefined;
+  private readonly clusterNodes: (() => ClusterNodeRef[]) | undefined;
+  private readonly neverReportedGraceMs: number;
   /**
    * When a sweep first found the cluster synced. Agents cannot report before that (/readyz keeps them
    * away until the first node list) and back off for minutes while refused, so deadlines count from here.
@@ -123,6 +141,8 @@ export class NodeStore {
     this.forgetGraceMs = options.forgetGraceMs ?? 60_000;
     this.onSinkError = options.onSinkError ?? (() => {});
     this.managedNodes = options.managedNodes;
+    this.clusterNodes = options.clusterNodes;
+    this.neverReportedGraceMs = options.neverReportedGraceMs ?? 900_000;
   }
 
   /** Record an accepted, evaluated report and tell the sink. */
@@ -167,11 +187,21 @@ export class NodeStore {
 
   /** Managed nodes that never reported to this process and are past their deadline (stale, `unknown`). */
   unreportedStale(): UnreportedNode[] {
+    return this.unreportedNodes().filter((n) => n.stale);
+  }
+
+  /** Every node of the cluster without a report in this process, verdict `unknown`, with the reason. */
+  unreportedNodes(): UnreportedNode[] {
     const out: UnreportedNode[] = [];
     for (const [name, u] of this.unreported) {
-      if (!u.notified || this.nodes.has(name)) continue;
+      if (this.nodes.has(name)) continue;
       const at = u.lastHeartbeatMs === undefined ? null : new Date(u.lastHeartbeatMs).toISOString();
-      out.push({ name, role: u.role, verdict: 'unknown', stale: true, lastReportAt: at });
+      const reason = u.never
+        ? 'never reported'
+        : at
+          ? `stale since ${at}`
+          : 'no report since the aggregator started';
+      out.push({ name, role: u.role, verdict: 'unknown', stale: u.notified, lastReportAt: at, reason });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
@@ -185,7 +215,7 @@ export class NodeStore {
     const entry = this.nodes.get(name);
     if (entry) return toState(this.view(name, entry, now));
     const u = this.unreported.get(name);
-    if (u?.notified) return { node: name, role: u.role, verdict: 'unknown', stale: true, result: null };
+    if (u?.notified) return unreportedState(name, u);
     return undefined;
   }
 
@@ -291,21 +321,38 @@ export class NodeStore {
           m.lastHeartbeatMs === undefined
             ? fromSync
             : Math.max(fromSync, m.lastHeartbeatMs + this.staleAfterMs);
-        u = { role: m.role, lastHeartbeatMs: m.lastHeartbeatMs, deadline, notified: false };
+        u = { role: m.role, lastHeartbeatMs: m.lastHeartbeatMs, deadline, notified: false, never: false };
         this.unreported.set(m.name, u);
       }
       u.role = m.role;
-      if (!u.notified && now >= u.deadline) {
-        u.notified = true;
-        try {
-          this.sink?.update({ node: m.name, role: u.role, verdict: 'unknown', stale: true, result: null });
-        } catch (err) {
-          this.onSinkError(err);
-        }
+      u.never = false;
+      this.notifyUnreported(m.name, u, now);
+    }
+    for (const c of this.clusterNodes?.() ?? []) {
+      if (this.nodes.has(c.name) || seen.has(c.name)) continue;
+      seen.add(c.name);
+      let u = this.unreported.get(c.name);
+      if (!u) {
+        const deadline = this.firstSyncAt + this.neverReportedGraceMs;
+        u = { role: c.role, lastHeartbeatMs: undefined, deadline, notified: false, never: true };
+        this.unreported.set(c.name, u);
       }
+      u.role = c.role;
+      this.notifyUnreported(c.name, u, now);
     }
     // Gone from the cluster, or no longer ours (pruned): nothing to watch.
     for (const name of [...this.unreported.keys()]) if (!seen.has(name)) this.unreported.delete(name);
+  }
+
+  /** Past its deadline: the sink hears once that the node is stale (never reported: NoAgentReport). */
+  private notifyUnreported(name: string, u: Unreported, now: number): void {
+    if (u.notified || now < u.deadline) return;
+    u.notified = true;
+    try {
+      this.sink?.update(unreportedState(name, u));
+    } catch (err) {
+      this.onSinkError(err);
+    }
   }
 
   /** Start the periodic sweep; the timer never keeps the process alive. */
@@ -372,4 +419,15 @@ function actsDifferently(a: NodeResult, b: NodeResult): boolean {
 
 function toState(view: NodeView): NodeState {
   return { node: view.name, role: view.role, verdict: view.verdict, stale: view.stale, result: view.result };
+}
+
+function unreportedState(name: string, u: Unreported): NodeState {
+  return {
+    node: name,
+    role: u.role,
+    verdict: 'unknown',
+    stale: true,
+    result: null,
+    ...(u.never ? { neverReported: true } : {}),
+  };
 }

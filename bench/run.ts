@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only agent|ingest|scale]`: runs the benchmark parts against the built
+// `npm run bench [-- --quick] [-- --only agent|ingest|scale|resync]`: runs the benchmark parts against the built
 // CLI, prints a summary and (re)writes BENCHMARKS.md. Not part of `npm test`.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,12 +9,14 @@ import { runIngestPart } from './ingest/ingest.js';
 import { renderMarkdown } from './lib/markdown.js';
 import { ROOT } from './lib/proc.js';
 import type { BenchOptions, PartId, PartResult } from './lib/result.js';
+import { runResyncPart } from './scale/resync.js';
 import { runScalePart } from './scale/scale.js';
 
 const PARTS: Record<PartId, (opts: BenchOptions) => Promise<PartResult>> = {
   agent: runAgentPart,
   ingest: runIngestPart,
   scale: runScalePart,
+  resync: runResyncPart,
 };
 
 function isPart(value: string): value is PartId {
@@ -32,7 +34,7 @@ async function main(): Promise<number> {
   const only = (values.only ?? []).flatMap((v) => v.split(','));
   for (const o of only) {
     if (!isPart(o)) {
-      process.stderr.write(`bench: --only ${o}: expected agent, ingest or scale\n`);
+      process.stderr.write(`bench: --only ${o}: expected agent, ingest, scale or resync\n`);
       return 2;
     }
   }

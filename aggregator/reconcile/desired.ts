@@ -23,7 +23,7 @@ export const DEFAULT_TAINT_ROLES: readonly Role[] = ['compute', 'gpu', 'jetson']
 export interface DesiredCondition {
   type: string;
   status: ConditionStatus;
-  reason: 'BaselineNotMet' | 'BaselineMet' | 'NoRecentReport';
+  reason: 'BaselineNotMet' | 'BaselineMet' | 'NoRecentReport' | 'NoAgentReport';
   message: string;
 }
 
@@ -108,14 +108,22 @@ export function desiredState(
   const stale = state.stale || state.verdict === 'unknown';
   const conformant = stale ? 'unknown' : state.verdict === 'fail' ? 'false' : 'true';
   const informative = informativeLabels(state, names);
-  const labels: Record<string, string> = {
-    ...informative.labels,
-    [names.labels.conformant]: conformant,
-    [names.labels.role]: state.role,
-  };
+  // A node whose agent never reported: only what we know, that nothing vouches for it (no role label: its
+  // role is a guess from its labels).
+  const labels: Record<string, string> = state.neverReported
+    ? { [names.labels.conformant]: 'unknown' }
+    : { ...informative.labels, [names.labels.conformant]: conformant, [names.labels.role]: state.role };
   let condition: DesiredCondition;
   let taint: DesiredNodeState['taint'];
-  if (stale) {
+  if (state.neverReported) {
+    condition = {
+      type: names.conditionType,
+      status: 'Unknown',
+      reason: 'NoAgentReport',
+      message: "the node's validator agent has never reported (not scheduled, crash-looping or blocked?)",
+    };
+    taint = 'unchanged';
+  } else if (stale) {
     condition = {
       type: names.conditionType,
       status: 'Unknown',

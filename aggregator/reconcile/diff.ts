@@ -10,6 +10,8 @@ export interface DiffOptions {
   allowRemoval: boolean;
   /** False when the circuit breaker refuses a new taint. */
   taintAllowed: boolean;
+  /** Our taint may be removed even before the node reported (an operator opted the node out). */
+  taintRemovalForced?: boolean;
 }
 
 export interface NodePatchPlan {
@@ -66,6 +68,8 @@ function planLabels(
   const next = new Set<string>();
   for (const [key, value] of Object.entries(desired.labels)) {
     assertOwnableKey(key, names);
+    // A label with our key that we did not write (not recorded as ours) is foreign: left as it is.
+    if (key in labels && !owned.has(key)) continue;
     next.add(key);
     if (labels[key] !== value) {
       patch[key] = value;
@@ -110,17 +114,23 @@ function planTaints(
   const plan: TaintPlan = { taints: undefined, owned: new Set(owned), added: false, removed: false };
   const ours = taints.filter((t) => t.key === names.taintKey);
   assertOwnableKey(names.taintKey, names);
+  // A taint with our key that we did not write (not recorded as ours) is foreign: never adopted, rewritten
+  // or removed, and ours is not added beside it.
+  if (ours.length > 0 && !owned.has(names.taintKey)) return plan;
   if (desired.taint === 'present') {
     const wanted: NodeTaint = { key: names.taintKey, value: 'true', effect: desired.taintEffect };
     const exact = ours.length === 1 && ours[0]?.value === 'true' && ours[0]?.effect === desired.taintEffect;
-    if (ours.length > 0) plan.owned.add(names.taintKey);
-    if (!exact && (ours.length === 0 ? options.taintAllowed : owned.has(names.taintKey))) {
+    if (!exact && (ours.length === 0 ? options.taintAllowed : true)) {
       plan.taints = [...taints.filter((t) => t.key !== names.taintKey), wanted];
       plan.owned.add(names.taintKey);
       plan.added = ours.length === 0;
       summary.push(`taint ${names.taintKey}=true:${desired.taintEffect}`);
     }
-  } else if (desired.taint === 'absent' && options.allowRemoval && owned.has(names.taintKey)) {
+  } else if (
+    desired.taint === 'absent' &&
+    (options.allowRemoval || options.taintRemovalForced === true) &&
+    owned.has(names.taintKey)
+  ) {
     if (ours.length > 0) {
       plan.taints = taints.filter((t) => t.key !== names.taintKey);
       plan.removed = true;
@@ -226,4 +236,22 @@ export function planStatusPatch(
     transition: statusChanged || current?.reason !== desired.reason,
     heartbeatOnly: same,
   };
+}
+
+/** Labels and taints with our keys that our ownership annotations do not record: someone else's. */
+export function foreignKeys(
+  node: NodeView | undefined,
+  names: Names,
+): { labels: string[]; taints: string[] } {
+  const annotations = node?.metadata?.annotations ?? {};
+  const ownedLabels = ownedKeys(annotations[names.annotations.managedLabels], names);
+  const ownedTaints = ownedKeys(annotations[names.annotations.managedTaints], names);
+  const ours = new Set(Object.values(names.labels));
+  const labels = Object.keys(node?.metadata?.labels ?? {})
+    .filter((k) => ours.has(k) && !ownedLabels.has(k))
+    .sort();
+  const taints = (node?.spec?.taints ?? [])
+    .filter((t) => t.key === names.taintKey && !ownedTaints.has(t.key))
+    .map((t) => `${t.key}${t.value !== undefined ? `=${t.value}` : ''}:${t.effect}`);
+  return { labels, taints };
 }

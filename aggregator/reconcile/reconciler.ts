@@ -60,6 +60,15 @@ export interface ReconcilerOptions {
   now?: () => number;
 }
 
+/** The node's opt-out annotations, as an operator set them. */
+function optOuts(view: NodeView, names: Names): { paused: boolean; noTaint: boolean } {
+  const a = view.metadata?.annotations ?? {};
+  return {
+    paused: a[names.annotations.paused]?.trim().toLowerCase() === 'true',
+    noTaint: a[names.annotations.taint]?.trim().toLowerCase() === 'false',
+  };
+}
+
 /** Does the state differ in what the reconciler acts on (verdict, staleness, role, failing checks)? */
 function stateChanged(a: NodeState, b: NodeState): boolean {
   if (a === b) return false;
@@ -236,10 +245,12 @@ export class Reconciler {
   /** Would reconciling this state write anything (heartbeats aside)? Pure: nothing reserved. */
   private wouldWrite(view: NodeView, state: NodeState): boolean {
     const { names } = this.o;
-    const desired = desiredState(state, names, this.o.desired, conditionOf(view, names.conditionType));
+    if (optOuts(view, names).paused) return false;
+    const desired = this.desiredOf(view, state);
     const plan = planNodePatch(view, desired, names, {
       allowRemoval: this.reported.has(state.node),
       taintAllowed: true,
+      taintRemovalForced: optOuts(view, names).noTaint,
     });
     return plan !== null || planStatusPatch(view, desired.condition, this.now(), Infinity) !== null;
   }
@@ -418,13 +429,24 @@ export class Reconciler {
     const { names } = this.o;
     let node = this.o.cache.get(state.node);
     if (!node) node = await this.read(state.node);
-    let desired = desiredState(state, names, this.o.desired, conditionOf(node, names.conditionType));
+    if (optOuts(node, names).paused) {
+      this.o.logger.debug({ node: state.node }, `${names.annotations.paused}=true: nothing written`);
+      return;
+    }
+    let desired = this.desiredOf(node, state);
     const held = this.guardHolds(node, desired);
     if (held) desired = heldState(desired, names, node.metadata?.labels ?? {});
     if (desired.taint !== 'present') this.breaker.notWanted(state.node, desired.taint);
     node = await this.writeNode(node, desired);
     // A held node keeps the condition it has: OSMO goes on reading the previous verdict.
     if (!held) await this.writeCondition(node, desired, state.stale);
+  }
+
+  /** The desired state, with the node's taint opt-out applied. */
+  private desiredOf(view: NodeView, state: NodeState): DesiredNodeState {
+    const { names } = this.o;
+    const desired = desiredState(state, names, this.o.desired, conditionOf(view, names.conditionType));
+    return optOuts(view, names).noTaint ? { ...desired, taint: 'absent' } : desired;
   }
 
   /** Does the mass-change guard hold this node's transition? The first hold of a role is announced. */
@@ -488,6 +510,7 @@ export class Reconciler {
       const plan = planNodePatch(node, desired, this.o.names, {
         allowRemoval: this.reported.has(name),
         taintAllowed: this.taintAllowed(node, desired),
+        taintRemovalForced: optOuts(node, this.o.names).noTaint,
       });
       if (!plan) break;
       this.changeLog.record(name, 'node-patch', plan.summary.join(', '), plan.body);

@@ -1,6 +1,6 @@
 // What each benchmark part hands back to run.ts: its method, measured figures and targets.
 
-export type PartId = 'agent' | 'ingest' | 'scale';
+export type PartId = 'agent' | 'ingest' | 'scale' | 'resync';
 
 export interface Target {
   what: string;

@@ -125,12 +125,13 @@ describe('a command that survived its kill', () => {
       ].join('\n'),
     );
     // Stands for a process SIGKILL cannot end (D state, e.g. nvidia-smi after an Xid error): the group
-    // kill is swallowed, so the leader's 'exit' is not seen until the test ends it.
+    // kill (and the kill of what carries the command's marker) is swallowed, so the leader's 'exit' is not
+    // seen until the test ends it.
     const realKill = process.kill.bind(process);
     const kill = vi
       .spyOn(process, 'kill')
       .mockImplementation((pid: number, signal?: string | number) =>
-        pid < 0 && signal === 'SIGKILL' ? true : realKill(pid, signal),
+        signal === 'SIGKILL' ? true : realKill(pid, signal),
       );
     try {
       const host = createHostContext({ root, execMode: 'local', path: '' });
@@ -228,6 +229,34 @@ describe('a command that exits while something it started holds its output', () 
     });
     expect(stdout).toBe('535.104.05 timeout\n');
     expect(Date.now() - started).toBeLessThan(10_000); // the escaped sleeps last 20s
+  });
+});
+
+describe('a command that starts children in a new session (setsid)', () => {
+  it('leaves no process behind, cycle after cycle (exit and timeout alike)', async () => {
+    const root = path.join(tmp, 'setsid-cycles');
+    // Each run leaves a sleeper in its own session (its own group: the group kill misses it) and records it.
+    await script(
+      path.join(root, 'usr/bin/nvidia-smi'),
+      [`setsid sleep 30 </dev/null >/dev/null 2>&1 & echo $! >> '${root}/sleepers'`, 'echo 535.104.05'].join(
+        '\n',
+      ),
+    );
+    await script(
+      path.join(root, 'usr/bin/hangs'),
+      [`setsid sleep 30 </dev/null >/dev/null 2>&1 & echo $! >> '${root}/sleepers'`, 'exec sleep 30'].join(
+        '\n',
+      ),
+    );
+    const host = createHostContext({ root, execMode: 'local', path: '' });
+    for (let cycle = 0; cycle < 3; cycle++) {
+      expect((await host.exec('nvidia-smi', [], { timeoutMs: 10_000 })).stdout).toBe('535.104.05\n');
+      await expect(host.exec('hangs', [], { timeoutMs: 200 })).rejects.toMatchObject({ kind: 'timeout' });
+    }
+    const sleepers = (await readFile(path.join(root, 'sleepers'), 'utf8')).trim().split('\n').map(Number);
+    pidsToReap.push(...sleepers);
+    expect(sleepers.length).toBe(6);
+    await until(() => sleepers.every((pid) => !alive(pid)), 'every setsid sleeper to be gone', 100);
   });
 });
 

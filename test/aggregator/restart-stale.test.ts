@@ -250,6 +250,7 @@ describe('staleness of managed nodes after a restart', () => {
         stale: true,
         versions: { driver: null, cuda: null, jetpack: null, containerd: null },
         written: null,
+        reason: 'stale since 2025-01-01T00:00:00.000Z',
       },
     ]);
     const stale = await t.app.inject({ method: 'GET', url: '/api/v1/nodes?stale=false' });

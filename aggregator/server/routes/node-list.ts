@@ -56,11 +56,13 @@ export const NodeListItem = Type.Object({
   verdict: NodeVerdictSchema,
   failingChecks: FailingChecks,
   /**
-   * null for a node we manage that has not reported since the aggregator started and whose condition has
-   * no heartbeat; it is listed once its deadline passed, stale with verdict unknown.
+   * null for a node of the cluster that has not reported to this process and whose condition has no
+   * heartbeat (verdict unknown, with the reason).
    */
   lastReportAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   stale: Type.Boolean(),
+  /** Why the verdict is `unknown`: `never reported`, `stale since …`. */
+  reason: Type.Optional(Type.String()),
   /** From the latest report's facts; all null for a node that has not reported to this process. */
   versions: Versions,
   written: WrittenSchema,
@@ -109,6 +111,7 @@ function reportedItem(view: NodeView, kubernetes: Written, check: string | undef
     stale: view.stale,
     versions: versionsOf(view),
     written: writtenOf(kubernetes, view.name),
+    ...(view.stale ? { reason: `stale since ${view.lastReportAt}` } : {}),
   };
   if (check === undefined) return item;
   const c = view.result.checks.find((x) => x.id === check);
@@ -117,7 +120,7 @@ function reportedItem(view: NodeView, kubernetes: Written, check: string | undef
   return item;
 }
 
-/** Reported nodes and managed nodes silent since this process started, filtered, sorted by name. */
+/** Reported nodes and every other node of the cluster (verdict unknown, with the reason), filtered, sorted by name. */
 export function listNodes(
   store: NodeStore,
   kubernetes: Written,
@@ -129,11 +132,11 @@ export function listNodes(
     const item = reportedItem(view, kubernetes, check);
     if (item) reported.push(item);
   }
-  // Managed nodes silent since this process started (past their deadline): stale, verdict unknown. They
-  // have no check results, so a `check` filter leaves them out.
+  // Every other node of the cluster (from the informer): verdict unknown, with the reason. They have no
+  // check results, so a `check` filter leaves them out.
   const unreported: Item[] =
     check === undefined
-      ? store.unreportedStale().map((n) => ({
+      ? store.unreportedNodes().map((n) => ({
           ...n,
           failingChecks: [],
           versions: NO_VERSIONS,

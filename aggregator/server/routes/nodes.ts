@@ -45,6 +45,10 @@ const NodeDetail = Type.Object(
         to: NodeVerdictSchema,
       }),
     ),
+    /** Labels and taints with our keys that we did not write: left as they are. */
+    foreign: Type.Optional(
+      Type.Object({ labels: Type.Array(Type.String()), taints: Type.Array(Type.String()) }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -104,5 +108,5 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, { s
 
 /** The Kubernetes side of a node as its detail shows it. */
 function clusterDetail(status: NodeClusterStatus): Record<string, unknown> {
-  return { heldTransition: status.held };
+  return { heldTransition: status.held, foreign: status.foreign };
 }

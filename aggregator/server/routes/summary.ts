@@ -90,11 +90,11 @@ export const summaryRoutes: FastifyPluginAsync<SummaryRoutesOptions> = async (ap
   );
 };
 
-/** Every reported node and every managed node silent past its deadline, counted by verdict and by role. */
+/** Every reported node and every other node of the cluster (unknown), counted by verdict and by role. */
 function countNodes(store: NodeStore, now: number): { byVerdict: Counts; byRole: Record<Role, Counts> } {
   const byRole = Object.fromEntries(ROLES.map((r) => [r, zeroCounts()])) as Record<Role, Counts>;
   const byVerdict = zeroCounts();
-  for (const v of [...store.list(now), ...store.unreportedStale()]) {
+  for (const v of [...store.list(now), ...store.unreportedNodes()]) {
     for (const c of [byVerdict, byRole[v.role]]) {
       c.total++;
       c[v.verdict]++;

@@ -43,7 +43,7 @@ function fakeKubernetes(labels: Record<string, Record<string, string>>, ready = 
     sink: { update() {}, forget() {} },
     changes: (node) => (node === 'gpu-1' ? [change] : []),
     guard: () => ({ maxPercent: 30, windowMs: 600_000, acceptAnnotation: 'a/accept', held: [] }),
-    nodeStatus: () => ({ held: null }),
+    nodeStatus: () => ({ held: null, foreign: { labels: [], taints: [] } }),
     written: (node) =>
       node === 'gpu-1'
         ? { taint: null, condition: { type: 'BaselineNotMet', status: 'False', reason: 'BaselineMet' } }

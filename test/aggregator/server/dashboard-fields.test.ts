@@ -25,7 +25,7 @@ function fakeKubernetes(): KubernetesIntegration {
     sink: { update() {}, forget() {} },
     changes: () => [],
     guard: () => ({ maxPercent: 30, windowMs: 600_000, acceptAnnotation: 'a/accept', held: [] }),
-    nodeStatus: () => ({ held: null }),
+    nodeStatus: () => ({ held: null, foreign: { labels: [], taints: [] } }),
     written: (node) =>
       node === 'tainted'
         ? {
