@@ -24,6 +24,9 @@ export interface AggregatorConfig {
   agentServiceAccount: NamespacedName;
   staleAfterMs: number;
   noAuth: boolean;
+  readTokenFile: string | undefined;
+  readOpen: boolean;
+  metricsOpen: boolean;
   logLevel: AggregatorLogLevel;
   labelPrefix: string;
   taintRoles: Role[] | undefined;
@@ -59,6 +62,9 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
   if (v['no-auth'] && v['token-file'] !== undefined) {
     throw new UsageError('--no-auth and --token-file contradict each other: choose one');
   }
+  if (v['read-open'] && v['read-token-file'] !== undefined) {
+    throw new UsageError('--read-open and --read-token-file contradict each other: choose one');
+  }
   const certFile = v['tls-cert'];
   const keyFile = v['tls-key'];
   return {
@@ -75,6 +81,9 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     agentServiceAccount: v['agent-service-account'],
     staleAfterMs: v['stale-after'],
     noAuth: v['no-auth'],
+    readTokenFile: v['read-token-file'],
+    readOpen: v['read-open'],
+    metricsOpen: v['metrics-open'],
     logLevel: v['log-level'],
     labelPrefix: v['label-prefix'],
     taintRoles: v['taint-roles'],

@@ -99,6 +99,7 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
   server = await buildApp({
     evaluator,
     authenticator: inputs.authenticator,
+    readAccess: inputs.readAccess,
     store,
     kubernetes: integration,
     metrics,
@@ -298,6 +299,7 @@ function logListening(url: string, services: Services, config: AggregatorConfig,
     {
       url,
       auth: inputs.authenticator.describe(),
+      reads: inputs.readAccess.describe(),
       kubernetes: integration ? (config.dryRun ? 'dry-run' : 'reconciling') : 'standalone',
       staleAfterMs: config.staleAfterMs,
       spec: config.specFile ?? 'built-in',

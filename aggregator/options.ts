@@ -64,6 +64,7 @@ const namespacedName = (metavar: string): ValueKind<NamespacedName> => ({
 
 const TLS = 'Listening, and TLS (exactly one of --tls-cert/--tls-key, --tls-bootstrap, --insecure-http)';
 const AUTH = 'Authentication of agents (default with Kubernetes: TokenReview of their ServiceAccount tokens)';
+const READ = 'Read access to GET /api/v1/* and /metrics (default with Kubernetes: RBAC of the bearer token)';
 const EVALUATION = 'Evaluation';
 const KUBERNETES =
   'Kubernetes (with --kubeconfig FILE, or in-cluster; with neither it runs standalone and writes nothing)';
@@ -116,6 +117,21 @@ export const AGGREGATOR_FLAGS = withEnvironment({
   'no-auth': {
     kind: SWITCH,
     help: 'accept anything from anyone: a lab only; warns at start and on every report',
+  },
+  'read-token-file': {
+    kind: file(),
+    section: READ,
+    help:
+      'a bearer token readers present instead of a Kubernetes identity (standalone, or a cluster without ' +
+      'RBAC for readers); re-read when it changes; while it is empty or unreadable reads are 503',
+  },
+  'read-open': {
+    kind: SWITCH,
+    help: 'anyone who reaches the port may read the API and /metrics: a lab only',
+  },
+  'metrics-open': {
+    kind: SWITCH,
+    help: '/metrics without a token (a Prometheus that cannot send one); the API keeps its rule',
   },
   spec: {
     kind: file(),

@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from 'fastify';
+import type { ReadAccess } from '../auth/read-access.js';
 import type { AgentAuthenticator, KubernetesIntegration } from '../contracts.js';
 import type { NodeStore } from '../store.js';
 import { errorBody, errorStatus, formatValidationErrors } from './errors.js';
@@ -30,6 +31,8 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export interface AppDeps {
   evaluator: ReportEvaluator;
   authenticator: AgentAuthenticator;
+  /** Who may read GET /api/v1/* and /metrics (auth/read-access.ts); /healthz, /readyz and /openapi.json stay open. */
+  readAccess: ReadAccess;
   store: NodeStore;
   /** Present with a Kubernetes configuration; null/undefined when standalone. */
   kubernetes?: KubernetesIntegration | null | undefined;
@@ -113,10 +116,11 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   // Registration order is the order of the OpenAPI document's paths.
   const cluster = kubernetes?.cluster ?? null;
   await app.register(reportRoutes, { evaluator, authenticator, store, cluster, metrics, bodyLimit });
-  await app.register(readApiRoutes, { evaluator, store, kubernetes });
+  const { readAccess } = deps;
+  await app.register(readApiRoutes, { evaluator, store, kubernetes, readAccess });
   const readiness = deps.readiness ?? [];
   await app.register(healthRoutes, { evaluator, kubernetes, readiness, specError: deps.specError });
-  await app.register(metricsRoutes, { registry: metrics.registry });
+  await app.register(metricsRoutes, { registry: metrics.registry, readAccess });
   await app.register(openApiRoutes);
 
   return {
