@@ -7,6 +7,7 @@ import { type FlagValues, parseFlagTable } from '../report/flag-table.js';
 import { UsageError } from '../report/usage-error.js';
 import type { NamespacedName } from './k8s/namespaced-name.js';
 import { AGGREGATOR_FLAGS, type AggregatorLogLevel } from './options.js';
+import type { ConnectionLimits } from './server/connection-limits.js';
 
 export type AggregatorFlagValues = FlagValues<typeof AGGREGATOR_FLAGS>;
 
@@ -19,6 +20,7 @@ export interface AggregatorConfig {
   tls: { certFile: string; keyFile: string } | undefined;
   tlsBootstrap: NamespacedName | undefined;
   insecureHttp: boolean;
+  connections: ConnectionLimits;
   dryRun: boolean;
   tokenAudience: string;
   agentServiceAccount: NamespacedName;
@@ -76,6 +78,13 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     tlsBootstrap: v['tls-bootstrap'],
     insecureHttp: v['insecure-http'],
+    connections: {
+      maxConnections: v['max-connections'],
+      maxConnectionsPerClient: v['max-connections-per-client'],
+      handshakeTimeoutMs: v['handshake-timeout'],
+      headersTimeoutMs: v['headers-timeout'],
+      keepAliveTimeoutMs: v['keep-alive-timeout'],
+    },
     dryRun: v['dry-run'],
     tokenAudience: v['token-audience'],
     agentServiceAccount: v['agent-service-account'],

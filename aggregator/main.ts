@@ -107,6 +107,7 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
     tls: bootstrap ? { cert: bootstrap.certPem, key: bootstrap.keyPem } : (inputs.tlsPair ?? null),
     readiness,
     specError: () => specWatcher?.error() ?? null,
+    connections: config.connections,
   });
   const tlsWatcher = watchCertificateFiles(config, server, logger);
   const services = { inputs, integration, store, server, specWatcher, tlsWatcher, bootstrap };

@@ -14,6 +14,12 @@ import Fastify, {
 import type { ReadAccess } from '../auth/read-access.js';
 import type { AgentAuthenticator, KubernetesIntegration } from '../contracts.js';
 import type { NodeStore } from '../store.js';
+import {
+  applyConnectionLimits,
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  requestTimeoutMs,
+} from './connection-limits.js';
 import { errorBody, errorStatus, formatValidationErrors } from './errors.js';
 import type { ReportEvaluator } from './evaluator.js';
 import { acceptJsonOnly } from './json-body.js';
@@ -50,6 +56,8 @@ export interface AppDeps {
    */
   specError?: (() => string | null) | undefined;
   bodyLimit?: number | undefined;
+  /** Connection caps and timeouts (connection-limits.ts); omitted = the defaults. */
+  connections?: ConnectionLimits | undefined;
 }
 
 export interface AggregatorServer {
@@ -77,6 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   const metrics = deps.metrics ?? createMetrics(store);
   const bodyLimit = deps.bodyLimit ?? BODY_LIMIT_BYTES;
   const tls = deps.tls ?? null;
+  const limits = deps.connections ?? DEFAULT_CONNECTION_LIMITS;
   let httpsServer: HttpsServer | undefined;
 
   const app = Fastify({
@@ -90,17 +99,28 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     // Per-request info logs cost too much at thousands of reports a minute; rejections are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    requestTimeout: 30_000,
+    requestTimeout: requestTimeoutMs(limits),
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     ...(tls
       ? {
           serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
-            httpsServer = createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
+            httpsServer = createHttpsServer(
+              {
+                cert: tls.cert,
+                key: tls.key,
+                handshakeTimeout: limits.handshakeTimeoutMs,
+                // Header and request deadlines are checked this often (Node's default: every 30 s).
+                connectionsCheckingInterval: 1000,
+              },
+              handler,
+            );
             return httpsServer as unknown as HttpServer;
           },
         }
       : {}),
   });
 
+  applyConnectionLimits(app.server, limits);
   acceptJsonOnly(app);
   await app.register(fastifySwagger, { openapi: OPENAPI_INFO });
   app.setErrorHandler((err: FastifyError, request, reply) => {
