@@ -7,6 +7,7 @@ import { type FlagValues, parseFlagTable } from '../report/flag-table.js';
 import { UsageError } from '../report/usage-error.js';
 import type { NamespacedName } from './k8s/namespaced-name.js';
 import { AGGREGATOR_FLAGS, type AggregatorLogLevel } from './options.js';
+import type { ConnectionLimits } from './server/connection-limits.js';
 
 export type AggregatorFlagValues = FlagValues<typeof AGGREGATOR_FLAGS>;
 
@@ -19,6 +20,7 @@ export interface AggregatorConfig {
   tls: { certFile: string; keyFile: string } | undefined;
   tlsBootstrap: NamespacedName | undefined;
   insecureHttp: boolean;
+  connections: ConnectionLimits;
   dryRun: boolean;
   tokenAudience: string;
   agentServiceAccount: NamespacedName;
@@ -26,6 +28,9 @@ export interface AggregatorConfig {
   resyncMs: number;
   noReportGraceMs: number;
   noAuth: boolean;
+  readTokenFile: string | undefined;
+  readOpen: boolean;
+  metricsOpen: boolean;
   logLevel: AggregatorLogLevel;
   labelPrefix: string;
   /** Prefix of the node condition's type; ends in osmo.nvidia.com/ (checked by the flag). */
@@ -65,6 +70,9 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
   if (v['no-auth'] && v['token-file'] !== undefined) {
     throw new UsageError('--no-auth and --token-file contradict each other: choose one');
   }
+  if (v['read-open'] && v['read-token-file'] !== undefined) {
+    throw new UsageError('--read-open and --read-token-file contradict each other: choose one');
+  }
   const certFile = v['tls-cert'];
   const keyFile = v['tls-key'];
   return {
@@ -76,6 +84,13 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     tlsBootstrap: v['tls-bootstrap'],
     insecureHttp: v['insecure-http'],
+    connections: {
+      maxConnections: v['max-connections'],
+      maxConnectionsPerClient: v['max-connections-per-client'],
+      handshakeTimeoutMs: v['handshake-timeout'],
+      headersTimeoutMs: v['headers-timeout'],
+      keepAliveTimeoutMs: v['keep-alive-timeout'],
+    },
     dryRun: v['dry-run'],
     tokenAudience: v['token-audience'],
     agentServiceAccount: v['agent-service-account'],
@@ -83,6 +98,9 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     resyncMs: v.resync,
     noReportGraceMs: v['no-report-grace'],
     noAuth: v['no-auth'],
+    readTokenFile: v['read-token-file'],
+    readOpen: v['read-open'],
+    metricsOpen: v['metrics-open'],
     logLevel: v['log-level'],
     labelPrefix: v['label-prefix'],
     conditionPrefix: v['condition-prefix'],

@@ -100,6 +100,7 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
   server = await buildApp({
     evaluator,
     authenticator: inputs.authenticator,
+    readAccess: inputs.readAccess,
     store,
     kubernetes: integration,
     metrics,
@@ -107,6 +108,7 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
     tls: bootstrap ? { cert: bootstrap.certPem, key: bootstrap.keyPem } : (inputs.tlsPair ?? null),
     readiness,
     specError: () => specWatcher?.error() ?? null,
+    connections: config.connections,
   });
   const tlsWatcher = watchCertificateFiles(config, server, logger);
   const services = { inputs, integration, store, server, specWatcher, tlsWatcher, bootstrap };
@@ -305,6 +307,7 @@ function logListening(url: string, services: Services, config: AggregatorConfig,
     {
       url,
       auth: inputs.authenticator.describe(),
+      reads: inputs.readAccess.describe(),
       kubernetes: integration ? (config.dryRun ? 'dry-run' : 'reconciling') : 'standalone',
       staleAfterMs: config.staleAfterMs,
       spec: config.specFile ?? 'built-in',

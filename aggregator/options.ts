@@ -3,6 +3,7 @@
 // OSMO_VALIDATOR_<FLAG>. Their parsers and --help are generated from these tables, and a test holds
 // README's option lists to them. Combinations of flags are checked in config.ts.
 import { ROLES, type Role } from '../report/constants.js';
+import { formatDuration } from '../report/duration.js';
 import { errorMessage } from '../report/error-message.js';
 import { type FlagTable, type ValueKind, withEnvironment } from '../report/flag-table.js';
 import { choice, duration, file, number, SWITCH, text } from '../report/flag-values.js';
@@ -15,6 +16,7 @@ import {
 } from './auth/token-review.js';
 import { checkConditionPrefix, DEFAULT_CONDITION_PREFIX, DEFAULT_LABEL_PREFIX } from './k8s/names.js';
 import { type NamespacedName, parseNamespacedName } from './k8s/namespaced-name.js';
+import { DEFAULT_CONNECTION_LIMITS } from './server/connection-limits.js';
 import { DEFAULT_SPEC_POLL } from './spec-watcher.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:8443';
@@ -77,6 +79,7 @@ const namespacedName = (metavar: string): ValueKind<NamespacedName> => ({
 
 const TLS = 'Listening, and TLS (exactly one of --tls-cert/--tls-key, --tls-bootstrap, --insecure-http)';
 const AUTH = 'Authentication of agents (default with Kubernetes: TokenReview of their ServiceAccount tokens)';
+const READ = 'Read access to GET /api/v1/* and /metrics (default with Kubernetes: RBAC of the bearer token)';
 const EVALUATION = 'Evaluation';
 const KUBERNETES =
   'Kubernetes (with --kubeconfig FILE, or in-cluster; with neither it runs standalone and writes nothing)';
@@ -101,6 +104,31 @@ export const AGGREGATOR_FLAGS = withEnvironment({
       'ConfigMap osmo-node-validator-ca, rotate before expiry',
   },
   'insecure-http': { kind: SWITCH, help: 'plain HTTP: tests, or behind a TLS-terminating proxy' },
+  'max-connections': {
+    kind: number({ min: 16, max: 1_000_000, integer: true }),
+    default: String(DEFAULT_CONNECTION_LIMITS.maxConnections),
+    help: 'connections held at once; beyond it new ones are closed on accept',
+  },
+  'max-connections-per-client': {
+    kind: number({ min: 1, max: 1_000_000, integer: true }),
+    default: String(DEFAULT_CONNECTION_LIMITS.maxConnectionsPerClient),
+    help: 'connections held at once from one client address (an agent needs one)',
+  },
+  'handshake-timeout': {
+    kind: duration(1000, 120_000),
+    default: formatDuration(DEFAULT_CONNECTION_LIMITS.handshakeTimeoutMs),
+    help: 'a TLS handshake not finished within this closes the connection',
+  },
+  'headers-timeout': {
+    kind: duration(1000, 120_000),
+    default: formatDuration(DEFAULT_CONNECTION_LIMITS.headersTimeoutMs),
+    help: 'request headers within this, the whole request within 3 × this (at least 30s)',
+  },
+  'keep-alive-timeout': {
+    kind: duration(1000, 600_000),
+    default: formatDuration(DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs),
+    help: 'an idle connection is closed after this (agents report once a minute: keeping it costs memory)',
+  },
   'token-audience': {
     kind: text('AUD'),
     default: DEFAULT_TOKEN_AUDIENCE,
@@ -129,6 +157,21 @@ export const AGGREGATOR_FLAGS = withEnvironment({
   'no-auth': {
     kind: SWITCH,
     help: 'accept anything from anyone: a lab only; warns at start and on every report',
+  },
+  'read-token-file': {
+    kind: file(),
+    section: READ,
+    help:
+      'a bearer token readers present instead of a Kubernetes identity (standalone, or a cluster without ' +
+      'RBAC for readers); re-read when it changes; while it is empty or unreadable reads are 503',
+  },
+  'read-open': {
+    kind: SWITCH,
+    help: 'anyone who reaches the port may read the API and /metrics: a lab only',
+  },
+  'metrics-open': {
+    kind: SWITCH,
+    help: '/metrics without a token (a Prometheus that cannot send one); the API keeps its rule',
   },
   spec: {
     kind: file(),

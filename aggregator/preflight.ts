@@ -8,7 +8,16 @@ import { errorMessage } from '../report/error-message.js';
 import { UsageError } from '../report/usage-error.js';
 import { loadSpec, type Spec } from '../spec/load.js';
 import { NoAuthenticator } from './auth/no-auth.js';
+import {
+  accessReviewApisFrom,
+  KubernetesReadAccess,
+  MetricsOpen,
+  OpenReads,
+  type ReadAccess,
+  ReadTokenAccess,
+} from './auth/read-access.js';
 import { SharedTokenAuthenticator } from './auth/shared-token.js';
+import { TokenFile } from './auth/token-file.js';
 import { TokenReviewAuthenticator, tokenReviewApisFrom } from './auth/token-review.js';
 import type { AggregatorConfig } from './config.js';
 import type { AgentAuthenticator } from './contracts.js';
@@ -25,6 +34,8 @@ export interface Preflight {
   /** null: standalone (neither --kubeconfig nor in-cluster). */
   kubeConfig: KubeConfig | null;
   authenticator: AgentAuthenticator;
+  /** Who may read the API and /metrics. */
+  readAccess: ReadAccess;
   /** The --tls-cert/--tls-key files, read. */
   tlsPair: { cert: string; key: string } | undefined;
 }
@@ -58,8 +69,55 @@ export async function preflight(
     }
   }
   const authenticator = await makeAuthenticator(config, kubeConfig, logger, registry);
+  const readAccess = await makeReadAccess(config, kubeConfig, logger);
   if (kubeConfig) makeNames(config.labelPrefix, config.conditionPrefix); // throws on a bad prefix
-  return { spec, specHash, kubeConfig, authenticator, tlsPair };
+  return { spec, specHash, kubeConfig, authenticator, readAccess, tlsPair };
+}
+
+/** --read-open, else --read-token-file, else (with Kubernetes) RBAC of the bearer; /metrics open on request. */
+async function makeReadAccess(
+  config: AggregatorConfig,
+  kubeConfig: KubeConfig | null,
+  logger: Logger,
+): Promise<ReadAccess> {
+  const access = await readAccessFor(config, kubeConfig, logger);
+  return config.metricsOpen ? new MetricsOpen(access) : access;
+}
+
+async function readAccessFor(
+  config: AggregatorConfig,
+  kubeConfig: KubeConfig | null,
+  logger: Logger,
+): Promise<ReadAccess> {
+  if (config.readOpen) return new OpenReads();
+  if (config.readTokenFile) {
+    const file = config.readTokenFile;
+    try {
+      return new ReadTokenAccess(
+        new TokenFile({
+          file,
+          onChange: (problem) =>
+            problem === null
+              ? logger.info({ file }, 'the read token file is usable again: reads are checked against it')
+              : logger.error(
+                  { file, problem },
+                  'the read token file is unusable: every read is refused (503)',
+                ),
+        }),
+      );
+    } catch (err) {
+      throw new UsageError(`--read-token-file: ${errorMessage(err)}`);
+    }
+  }
+  if (!kubeConfig) {
+    throw new UsageError(
+      'standalone (no Kubernetes configuration) needs --read-token-file FILE for reads of the API, or an explicit --read-open',
+    );
+  }
+  return new KubernetesReadAccess({
+    apis: await accessReviewApisFrom(kubeConfig),
+    onError: (err) => logger.warn({ err: errorMessage(err) }, 'Kubernetes API call for read access failed'),
+  });
 }
 
 /** --no-auth, else the shared --token-file, else (with Kubernetes) TokenReview of ServiceAccount tokens. */

@@ -329,7 +329,8 @@ async function services(dir: string, hostCapBnd: string): Promise<void> {
     const specData = isObj(specMap?.['data']) ? specMap['data'] : {};
     for (const [k, v] of Object.entries(specData)) writeFileSync(join(dir, 'spec', k), String(v));
     const aggName = `onv-smoke-aggregator-${suffix}`;
-    const aggExtra = ['--kubeconfig', '/etc/image-smoke/kubeconfig/config'];
+    // /metrics open: the smoke reads the accepted-report counter without a reader identity.
+    const aggExtra = ['--kubeconfig', '/etc/image-smoke/kubeconfig/config', '--metrics-open'];
     const aggFlags = engineFlags(
       agg,
       {

@@ -54,7 +54,14 @@ export const KUBERNETES_API_CALLS: readonly ApiCall[] = [
     resource: 'tokenreviews',
     verbs: ['create'],
     namespaced: false,
-    why: 'agent authentication',
+    why: 'agent authentication; read access (the bearer of a GET /api/v1/* or /metrics)',
+  },
+  {
+    group: 'authorization.k8s.io',
+    resource: 'subjectaccessreviews',
+    verbs: ['create'],
+    namespaced: false,
+    why: 'read access: may the reader get results (or metrics) in validator.osmo.nvidia.com',
   },
   {
     group: '',

@@ -11,8 +11,15 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from 'fastify';
+import type { ReadAccess } from '../auth/read-access.js';
 import type { AgentAuthenticator, KubernetesIntegration } from '../contracts.js';
 import type { NodeStore } from '../store.js';
+import {
+  applyConnectionLimits,
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  requestTimeoutMs,
+} from './connection-limits.js';
 import { errorBody, errorStatus, formatValidationErrors } from './errors.js';
 import type { ReportEvaluator } from './evaluator.js';
 import { acceptJsonOnly } from './json-body.js';
@@ -31,6 +38,8 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export interface AppDeps {
   evaluator: ReportEvaluator;
   authenticator: AgentAuthenticator;
+  /** Who may read GET /api/v1/* and /metrics (auth/read-access.ts); /healthz, /readyz and /openapi.json stay open. */
+  readAccess: ReadAccess;
   store: NodeStore;
   /** Present with a Kubernetes configuration; null/undefined when standalone. */
   kubernetes?: KubernetesIntegration | null | undefined;
@@ -48,6 +57,8 @@ export interface AppDeps {
    */
   specError?: (() => string | null) | undefined;
   bodyLimit?: number | undefined;
+  /** Connection caps and timeouts (connection-limits.ts); omitted = the defaults. */
+  connections?: ConnectionLimits | undefined;
 }
 
 export interface AggregatorServer {
@@ -75,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   const metrics = deps.metrics ?? createMetrics(store);
   const bodyLimit = deps.bodyLimit ?? BODY_LIMIT_BYTES;
   const tls = deps.tls ?? null;
+  const limits = deps.connections ?? DEFAULT_CONNECTION_LIMITS;
   let httpsServer: HttpsServer | undefined;
 
   const app = Fastify({
@@ -88,11 +100,21 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     // Per-request info logs cost too much at thousands of reports a minute; rejections are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    requestTimeout: 30_000,
+    requestTimeout: requestTimeoutMs(limits),
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     ...(tls
       ? {
           serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
-            httpsServer = createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
+            httpsServer = createHttpsServer(
+              {
+                cert: tls.cert,
+                key: tls.key,
+                handshakeTimeout: limits.handshakeTimeoutMs,
+                // Header and request deadlines are checked this often (Node's default: every 30 s).
+                connectionsCheckingInterval: 1000,
+              },
+              handler,
+            );
             return httpsServer as unknown as HttpServer;
           },
         }
@@ -100,6 +122,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   });
 
   if (tls) metrics.observeServingCertificate(tls.cert);
+  applyConnectionLimits(app.server, limits);
   acceptJsonOnly(app);
   await app.register(fastifySwagger, { openapi: OPENAPI_INFO });
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -115,10 +138,17 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   // Registration order is the order of the OpenAPI document's paths.
   const cluster = kubernetes?.cluster ?? null;
   await app.register(reportRoutes, { evaluator, authenticator, store, cluster, metrics, bodyLimit });
-  await app.register(readApiRoutes, { evaluator, store, kubernetes, specError: deps.specError });
+  const { readAccess } = deps;
+  await app.register(readApiRoutes, {
+    evaluator,
+    store,
+    kubernetes,
+    specError: deps.specError,
+    readAccess,
+  });
   const readiness = deps.readiness ?? [];
   await app.register(healthRoutes, { evaluator, kubernetes, readiness, specError: deps.specError });
-  await app.register(metricsRoutes, { registry: metrics.registry });
+  await app.register(metricsRoutes, { registry: metrics.registry, readAccess });
   await app.register(openApiRoutes);
   await app.register(dashboardRoutes);
 

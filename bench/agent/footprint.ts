@@ -126,6 +126,7 @@ export async function agentRss(
       '--insecure-http',
       '--token-file',
       tokenFile,
+      '--read-open',
       '--log-level',
       'warn',
     ],

@@ -43,7 +43,17 @@ async function ready(child: Child, url: string, what: string): Promise<ServerChi
 export async function startAggregator(args: string[]): Promise<ServerChild> {
   const port = await freePort();
   const child = spawnChild(
-    [CLI, 'aggregator', '--listen', `127.0.0.1:${port}`, '--insecure-http', '--log-level', 'warn', ...args],
+    [
+      CLI,
+      'aggregator',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--insecure-http',
+      '--read-open',
+      '--log-level',
+      'warn',
+      ...args,
+    ],
     { keepOutput: true, env: AGGREGATOR_ENV },
   );
   return ready(child, `http://127.0.0.1:${port}`, 'the aggregator');

@@ -183,6 +183,7 @@ export async function runScalePart(opts: BenchOptions): Promise<PartResult> {
       String(QPS),
       '--burst',
       String(BURST),
+      '--metrics-open',
     ]);
     const url = server.url;
     const pid = server.child.pid;

@@ -1,6 +1,7 @@
 // End to end, in process: agents probing fixture hosts → the aggregator over HTTPS on 127.0.0.1 with a
 // throwaway CA and a shared token → the REST API shows each node's verdict. Then the aggregator restarts
 // and a running agent delivers again.
+
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -12,6 +13,7 @@ import { createHostContext } from '../../agent/host.js';
 import { memoryLogger } from '../../agent/log.js';
 import { createReporter } from '../../agent/reporter.js';
 import { createSender } from '../../agent/sender.js';
+import { OpenReads } from '../../aggregator/auth/read-access.js';
 import { SharedTokenAuthenticator } from '../../aggregator/auth/shared-token.js';
 import { type AggregatorServer, buildApp } from '../../aggregator/server/app.js';
 import { createSpecEvaluator } from '../../aggregator/server/spec-evaluator.js';
@@ -41,6 +43,7 @@ async function startAggregator(port = 0): Promise<Aggregator> {
   const server = await buildApp({
     evaluator: createSpecEvaluator(await loadSpec()),
     authenticator: new SharedTokenAuthenticator({ file: tokenFile }),
+    readAccess: new OpenReads(),
     store,
     tls: pki.server,
   });

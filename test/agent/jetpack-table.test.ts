@@ -2,6 +2,7 @@
 // release (no jetpackVersion), the aggregator's API shows the JetPack release from the spec in force, an
 // edit of the spec file's table changes the node's verdict on reload with no new report, an older agent's
 // own jetpackVersion is overruled, and `check` shows the release from the spec it is given.
+
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { run as runCheck } from '../../agent/check-command.js';
 import { collectFacts } from '../../agent/collect.js';
 import { createHostContext } from '../../agent/host.js';
 import { memoryLogger } from '../../agent/log.js';
+import { OpenReads } from '../../aggregator/auth/read-access.js';
 import { SharedTokenAuthenticator } from '../../aggregator/auth/shared-token.js';
 import { buildApp } from '../../aggregator/server/app.js';
 import { createSpecEvaluator } from '../../aggregator/server/spec-evaluator.js';
@@ -68,6 +70,7 @@ describe('the aggregator applies the table of its spec', () => {
     const { app } = await buildApp({
       evaluator,
       authenticator: new SharedTokenAuthenticator({ file: tokenFile }),
+      readAccess: new OpenReads(),
       store,
     });
     const quiet = () => {};

@@ -55,6 +55,13 @@ describe('aggregator options', () => {
     [['--tls-cert', '/a', '--tls-key', '/b', '--insecure-http'], {}, /choose one of/],
     [['--insecure-http'], {}, /needs --token-file FILE .* --no-auth/],
     [['--insecure-http', '--no-auth', '--token-file', '/x'], {}, /contradict/],
+    [['--insecure-http', '--no-auth'], {}, /needs --read-token-file FILE .* --read-open/],
+    [['--insecure-http', '--no-auth', '--read-open', '--read-token-file', '/x'], {}, /contradict/],
+    [
+      ['--insecure-http', '--no-auth', '--read-token-file', '/nonexistent/t'],
+      {},
+      /--read-token-file: .*ENOENT/,
+    ],
     [['--insecure-http', '--no-auth', '--stale-after', 'soon'], {}, /--stale-after: invalid duration/],
     [['--insecure-http', '--no-auth', '--stale-after', '1s'], {}, /--stale-after: 1s is out of range/],
     [['--insecure-http', '--no-auth', '--listen', 'localhost'], {}, /--listen: expected HOST:PORT/],
@@ -145,8 +152,10 @@ async function serve(argv: string[], body: (url: string) => Promise<void>, hooks
 describe('aggregator run', () => {
   it('serves standalone with a shared token and stops cleanly (exit 0)', async () => {
     const file = tokenFile();
+    const readToken = 'reader-token-0123456789';
+    const readFile = tokenFile(readToken);
     const code = await serve(
-      ['--insecure-http', '--listen', '127.0.0.1:0', '--token-file', file],
+      ['--insecure-http', '--listen', '127.0.0.1:0', '--token-file', file, '--read-token-file', readFile],
       async (url) => {
         expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
         expect((await fetch(`${url}/readyz`)).status).toBe(200);
@@ -156,7 +165,13 @@ describe('aggregator run', () => {
           body: JSON.stringify(sampleReport('cli-node')),
         });
         expect(res.status).toBe(202);
-        const node = (await (await fetch(`${url}/api/v1/nodes/cli-node`)).json()) as { roleSource: string };
+        const read = (token: string) =>
+          fetch(`${url}/api/v1/nodes/cli-node`, { headers: { authorization: `Bearer ${token}` } });
+        // Reads need the read token: not the agents' token, not none.
+        expect((await fetch(`${url}/api/v1/nodes/cli-node`)).status).toBe(401);
+        expect((await read(TOKEN)).status).toBe(401);
+        expect((await fetch(`${url}/metrics`)).status).toBe(401);
+        const node = (await (await read(readToken)).json()) as { roleSource: string };
         expect(node.roleSource).toBe('facts');
         expect((await fetch(`${url}/api/v1/reports`, { method: 'POST' })).status).toBe(401);
       },

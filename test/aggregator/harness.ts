@@ -1,8 +1,10 @@
 // Shared pieces of the aggregator tests: a valid report, a controllable evaluator, and an in-process app.
+
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { OpenReads } from '../../aggregator/auth/read-access.js';
 import { SharedTokenAuthenticator } from '../../aggregator/auth/shared-token.js';
 import type {
   AgentAuthenticator,
@@ -132,7 +134,9 @@ export async function makeApp(
     });
   const evaluator = options.evaluator ?? fakeEvaluator();
   const authenticator = options.authenticator ?? new SharedTokenAuthenticator({ file: tokenFile() });
-  const server = await buildApp({ ...options, evaluator, store, authenticator });
+  // Reads open unless a test passes its ReadAccess (read-access tests do; the rest test other things).
+  const readAccess = options.readAccess ?? new OpenReads();
+  const server = await buildApp({ ...options, evaluator, store, authenticator, readAccess });
   await server.app.ready();
   return { server, app: server.app, store, sink, evaluator };
 }

@@ -437,7 +437,7 @@ describe('aggregator command: --spec-poll and SIGHUP', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'spec.yaml');
     writeFileSync(file, BASE);
-    const argv = ['--insecure-http', '--no-auth', '--listen', '127.0.0.1:0', '--spec', file];
+    const argv = ['--insecure-http', '--no-auth', '--read-open', '--listen', '127.0.0.1:0', '--spec', file];
     const r = await runCommand(argv, async (url) => {
       const revision = async () =>
         ((await (await fetch(`${url}/api/v1/spec`)).json()) as { metadata: { revision: string } }).metadata
@@ -466,10 +466,13 @@ describe('aggregator command: --spec-poll and SIGHUP', () => {
   });
 
   it('with the built-in spec, SIGHUP only logs that there is nothing to reload', async () => {
-    const r = await runCommand(['--insecure-http', '--no-auth', '--listen', '127.0.0.1:0'], async (url) => {
-      process.emit('SIGHUP', 'SIGHUP');
-      expect((await (await fetch(`${url}/readyz`)).json()) as unknown).toEqual({ status: 'ready' });
-    });
+    const r = await runCommand(
+      ['--insecure-http', '--no-auth', '--read-open', '--listen', '127.0.0.1:0'],
+      async (url) => {
+        process.emit('SIGHUP', 'SIGHUP');
+        expect((await (await fetch(`${url}/readyz`)).json()) as unknown).toEqual({ status: 'ready' });
+      },
+    );
     expect(r.code).toBe(0);
     expect(r.log).toContain('nothing to reload');
   });

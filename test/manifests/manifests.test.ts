@@ -5,6 +5,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import {
   ClusterRole,
   ClusterRoleBinding,
@@ -83,6 +84,7 @@ const VALIDATORS: Record<string, Validator> = {
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': v((o) => new ClusterRoleBinding(o)),
   'rbac.authorization.k8s.io/v1/Role': v((o) => new Role(o)),
   'rbac.authorization.k8s.io/v1/RoleBinding': v((o) => new RoleBinding(o)),
+  'networking.k8s.io/v1/NetworkPolicy': v((o) => new NetworkPolicy(o)),
   'monitoring.coreos.com/v1/ServiceMonitor': validateServiceMonitor,
   'monitoring.coreos.com/v1/PrometheusRule': validatePrometheusRule,
   // cert-manager's CRDs are not in kubernetes-models: check the fields cert-manager requires.

@@ -57,7 +57,10 @@ export function validateServiceMonitor(o: K8sObject): void {
   endpoints.forEach((e, i) => {
     const at = `${where}.endpoints[${i}]`;
     if (!isObj(e)) throw new Error(`${at}: must be an object`);
-    only(e, ['port', 'scheme', 'path', 'interval', 'scrapeTimeout', 'tlsConfig'], at);
+    only(e, ['port', 'scheme', 'path', 'interval', 'scrapeTimeout', 'tlsConfig', 'bearerTokenFile'], at);
+    if (e['bearerTokenFile'] !== undefined && typeof e['bearerTokenFile'] !== 'string') {
+      throw new Error(`${at}.bearerTokenFile: a path`);
+    }
     if (typeof e['port'] !== 'string') throw new Error(`${at}.port: a port name`);
     if (!['http', 'https'].includes(String(e['scheme']))) throw new Error(`${at}.scheme: http or https`);
     if (typeof e['path'] !== 'string' || !e['path'].startsWith('/')) throw new Error(`${at}.path`);

@@ -2,11 +2,13 @@
 // README screenshot: fixture hosts probed by the agent's collector, evaluated by the real spec evaluator
 // against the built-in baseline and stored as accepted reports (what POST /api/v1/reports does after
 // authentication), plus copies of them under other node names to make a fleet of any size.
+
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { collectFacts } from '../../agent/collect.js';
 import { createHostContext } from '../../agent/host.js';
 import { NoAuthenticator } from '../../aggregator/auth/no-auth.js';
+import { OpenReads, type ReadAccess } from '../../aggregator/auth/read-access.js';
 import type { AgentAuthenticator } from '../../aggregator/contracts.js';
 import { type AggregatorServer, buildApp } from '../../aggregator/server/app.js';
 import { createSpecEvaluator, type SpecEvaluator } from '../../aggregator/server/spec-evaluator.js';
@@ -46,6 +48,7 @@ export async function startFleetAggregator(
   options: {
     tls?: { cert: string; key: string };
     authenticator?: AgentAuthenticator;
+    readAccess?: ReadAccess;
     staleAfterMs?: number;
   } = {},
 ): Promise<FleetAggregator> {
@@ -55,6 +58,7 @@ export async function startFleetAggregator(
     evaluator,
     authenticator: options.authenticator ?? new NoAuthenticator({ warn() {} }),
     store,
+    readAccess: options.readAccess ?? new OpenReads(),
     tls: options.tls ?? null,
   });
   await server.app.listen({ host: '127.0.0.1', port: 0 });

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { AccessReviews } from './access-reviews.js';
 import { type FaultHandle, type FaultSpec, FaultTable } from './faults.js';
 import { clone, isObject, type JsonObject, metaOf } from './json.js';
 import { type LoggedRequest, RequestLog } from './request-log.js';
@@ -72,6 +73,8 @@ export class K8sEmulator {
   readonly url: string;
   readonly token: string;
   readonly tokens: TokenRegistry;
+  /** SubjectAccessReview: an allow-list of subjects and resource attributes. */
+  readonly accessReviews = new AccessReviews();
   readonly nodes: ObjectAccess;
   readonly pods: ObjectAccess;
   readonly secrets: ObjectAccess;
@@ -271,7 +274,7 @@ export class K8sEmulator {
     return this.log.entries;
   }
 
-  /** Requests that changed or tried to change state (POST/PUT/PATCH/DELETE, TokenReviews excluded). */
+  /** Requests that changed or tried to change state (POST/PUT/PATCH/DELETE, TokenReviews and SubjectAccessReviews excluded). */
   writes(): number {
     return this.log.writes();
   }
@@ -384,7 +387,11 @@ export class K8sEmulator {
       body: undefined,
       status: 0,
       token,
-      write: method !== 'GET' && method !== 'HEAD' && !path.endsWith('/tokenreviews'),
+      write:
+        method !== 'GET' &&
+        method !== 'HEAD' &&
+        !path.endsWith('/tokenreviews') &&
+        !path.endsWith('/subjectaccessreviews'),
       at: Date.now(),
     };
     res.on('finish', () => {
@@ -505,14 +512,17 @@ export class K8sEmulator {
 
     if (def.virtual) {
       if (method !== 'POST' || name) throw methodNotAllowed(method, path);
-      if (!isObject(body)) throw badRequest('the request body must be a TokenReview');
-      const st = this.tokens.review(body['spec']);
+      if (!isObject(body)) throw badRequest(`the request body must be a ${def.kind}`);
+      const st =
+        def.plural === 'subjectaccessreviews'
+          ? this.accessReviews.review(body['spec'])
+          : this.tokens.review(body['spec']);
       this.sendJson(
         res,
         201,
         JSON.stringify({
-          kind: 'TokenReview',
-          apiVersion: 'authentication.k8s.io/v1',
+          kind: def.kind,
+          apiVersion: `${def.group}/${def.version}`,
           metadata: { creationTimestamp: null },
           spec: body['spec'] ?? {},
           status: st,

@@ -1,4 +1,5 @@
 // The Kubernetes API emulator: a test double of the apiserver for the validator's tests and benchmarks.
+export type { AccessReviewStatus, AccessRule, RecordedAccessReview } from './access-reviews.js';
 export { K8sEmulator, type K8sEmulatorOptions, type ObjectAccess, startK8sEmulator } from './emulator.js';
 export type { FaultHandle, FaultSpec } from './faults.js';
 export type { JsonObject } from './json.js';

@@ -116,6 +116,16 @@ export const RESOURCES: readonly ResourceDef[] = [
     mergeKeys: COMMON_MERGE_KEYS,
     virtual: true,
   },
+  {
+    plural: 'subjectaccessreviews',
+    kind: 'SubjectAccessReview',
+    group: 'authorization.k8s.io',
+    version: 'v1',
+    namespaced: false,
+    hasStatus: false,
+    mergeKeys: COMMON_MERGE_KEYS,
+    virtual: true,
+  },
 ];
 
 export function findResource(group: string, version: string, plural: string): ResourceDef | undefined {

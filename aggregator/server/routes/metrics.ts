@@ -1,12 +1,19 @@
-// GET /metrics: the aggregator's Prometheus registry in the text exposition format.
+// GET /metrics: the aggregator's Prometheus registry in the text exposition format, behind the same read
+// access check as the API (target `metrics`; open with --metrics-open).
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { ReadAccess } from '../../auth/read-access.js';
+import { documentBearer, readAccessHook } from '../read-access-hook.js';
 
 export interface MetricsRoutesOptions {
   registry: Registry;
+  readAccess: ReadAccess;
 }
 
-export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, { registry }) => {
+export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, options) => {
+  const { registry, readAccess } = options;
+  app.addHook('onRequest', readAccessHook(readAccess, 'metrics'));
+  documentBearer(app);
   app.get(
     '/metrics',
     {

@@ -206,6 +206,15 @@ describe('the Kubernetes API calls the code makes are exactly aggregator/k8s/api
       audiences: [TOKEN_AUDIENCE],
       nodeName: 'compute-pass',
     });
+    // A reader the shipped reader ClusterRole would allow (SubjectAccessReview), and one it would not.
+    const reader = emu.tokens.issue({ username: 'alice', groups: ['system:authenticated'] });
+    const stranger = emu.tokens.issue({ username: 'mallory', groups: ['system:authenticated'] });
+    emu.accessReviews.allow({
+      subject: 'alice',
+      verb: 'get',
+      apiGroup: 'validator.osmo.nvidia.com',
+      resource: 'results',
+    });
     // The shipped command line, listening on loopback, with the test's kubeconfig and spec copy.
     const argv = AGGREGATOR_ARGS.slice(1).map((a, i, all) =>
       all[i - 1] === '--listen' ? '127.0.0.1:0' : all[i - 1] === '--spec' ? specFile : a,
@@ -258,7 +267,10 @@ describe('the Kubernetes API calls the code makes are exactly aggregator/k8s/api
             }),
           );
           // The cluster checks (default StorageClass) are computed for the summary.
-          expect((await https(url, ca, 'GET', '/api/v1/summary')).status).toBe(200);
+          // Reads: TokenReview of the bearer, then a SubjectAccessReview (401 without, 403 not allowed).
+          expect((await https(url, ca, 'GET', '/api/v1/summary')).status).toBe(401);
+          expect((await https(url, ca, 'GET', '/api/v1/summary', undefined, stranger)).status).toBe(403);
+          expect((await https(url, ca, 'GET', '/api/v1/summary', undefined, reader)).status).toBe(200);
           // An invalid spec, reloaded now: a Warning Event on the aggregator's own Pod.
           writeFileSync(specFile, 'apiVersion: [not a spec\n');
           process.emit('SIGHUP', 'SIGHUP');
