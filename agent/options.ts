@@ -9,6 +9,7 @@ import { envName, type FlagTable, type ValueKind } from '../report/flag-table.js
 import { choice, duration, file, port, SWITCH, text } from '../report/flag-values.js';
 import { parseRegistryHost } from '../report/grammars.js';
 import { LIMITS } from '../report/limits.js';
+import { LOG_FORMATS } from '../report/log-line.js';
 import { UsageError } from '../report/usage-error.js';
 import { OUTPUT_FORMATS } from './check-output.js';
 import { DEFAULT_REGISTRIES } from './collect.js';
@@ -194,5 +195,10 @@ export const AGENT_FLAGS = {
     help: 'serve GET /healthz on this port (off unless given)',
   },
   'health-host': { kind: text('HOST'), default: '0.0.0.0', help: 'address for --health-port' },
-  'log-level': { kind: LOG_LEVEL, default: 'info', help: 'JSON lines on stderr from this level up' },
+  'log-level': { kind: LOG_LEVEL, default: 'info', help: 'log lines on stderr from this level up' },
+  'log-format': {
+    kind: choice(LOG_FORMATS),
+    default: 'json',
+    help: 'json: one JSON object a line (level, RFC 3339 time, msg, fields), as the aggregator logs; text: for people',
+  },
 } as const satisfies FlagTable;

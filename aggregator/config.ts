@@ -4,6 +4,7 @@
 // (exit status 2).
 import type { Role } from '../report/constants.js';
 import { type FlagValues, parseFlagTable } from '../report/flag-table.js';
+import type { LogFormat } from '../report/log-line.js';
 import { UsageError } from '../report/usage-error.js';
 import type { NamespacedName } from './k8s/namespaced-name.js';
 import { AGGREGATOR_FLAGS, type AggregatorLogLevel } from './options.js';
@@ -25,6 +26,7 @@ export interface AggregatorConfig {
   staleAfterMs: number;
   noAuth: boolean;
   logLevel: AggregatorLogLevel;
+  logFormat: LogFormat;
   labelPrefix: string;
   /** Prefix of the node condition's type; ends in osmo.nvidia.com/ (checked by the flag). */
   conditionPrefix: string;
@@ -78,6 +80,7 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     staleAfterMs: v['stale-after'],
     noAuth: v['no-auth'],
     logLevel: v['log-level'],
+    logFormat: v['log-format'],
     labelPrefix: v['label-prefix'],
     conditionPrefix: v['condition-prefix'],
     taintRoles: v['taint-roles'],

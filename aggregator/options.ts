@@ -6,6 +6,7 @@ import { ROLES, type Role } from '../report/constants.js';
 import { errorMessage } from '../report/error-message.js';
 import { type FlagTable, type ValueKind, withEnvironment } from '../report/flag-table.js';
 import { choice, duration, file, number, SWITCH, text } from '../report/flag-values.js';
+import { LOG_FORMATS } from '../report/log-line.js';
 import { UsageError } from '../report/usage-error.js';
 import {
   DEFAULT_AGENT_SERVICE_ACCOUNT,
@@ -178,6 +179,11 @@ export const AGGREGATOR_FLAGS = withEnvironment({
     help: 'Kubernetes write burst; 50 without it',
   },
   'log-level': { kind: choice(LOG_LEVELS, 'LEVEL'), default: 'info', section: OTHER, help: 'pino level' },
+  'log-format': {
+    kind: choice(LOG_FORMATS),
+    default: 'json',
+    help: 'logs on stderr; json: one JSON object a line (string level, RFC 3339 time, msg, fields), as the agent logs; text: for people',
+  },
 } as const satisfies FlagTable);
 
 export const PRUNE_FLAGS = {
