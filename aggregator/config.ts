@@ -16,6 +16,8 @@ export interface AggregatorConfig {
   specFile: string | undefined;
   specPollMs: number;
   kubeconfig: string | undefined;
+  /** --context: a kubeconfig context other than the current one. */
+  kubeContext: string | undefined;
   tokenFile: string | undefined;
   tls: { certFile: string; keyFile: string } | undefined;
   tlsBootstrap: NamespacedName | undefined;
@@ -70,6 +72,7 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     specFile: v.spec,
     specPollMs: v['spec-poll'],
     kubeconfig: v.kubeconfig,
+    kubeContext: v.context,
     tokenFile: v['token-file'],
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     tlsBootstrap: v['tls-bootstrap'],

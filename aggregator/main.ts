@@ -62,7 +62,7 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
   // The cluster checks read the thresholds of the spec in force (reloads included) on each summary.
   let evaluator: SpecEvaluator | undefined;
   try {
-    inputs = await preflight(config, logger, registry);
+    inputs = await preflight(config, logger, registry, hooks.env ?? process.env);
     const spec = inputs.spec;
     const clusterRules = () => (evaluator?.spec ?? spec).cluster;
     integration = buildIntegration(config, inputs.kubeConfig, registry, logger, clusterRules);

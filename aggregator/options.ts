@@ -80,7 +80,7 @@ const TLS = 'Listening, and TLS (exactly one of --tls-cert/--tls-key, --tls-boot
 const AUTH = 'Authentication of agents (default with Kubernetes: TokenReview of their ServiceAccount tokens)';
 const EVALUATION = 'Evaluation';
 const KUBERNETES =
-  'Kubernetes (with --kubeconfig FILE, or in-cluster; with neither it runs standalone and writes nothing)';
+  'Kubernetes (with --kubeconfig FILE, KUBECONFIG or in-cluster; with none it runs standalone and writes nothing)';
 const OTHER = 'Other';
 
 export const AGGREGATOR_FLAGS = withEnvironment({
@@ -153,7 +153,12 @@ export const AGGREGATOR_FLAGS = withEnvironment({
     default: DEFAULT_STALE_AFTER,
     help: 'a node silent this long is "unknown"',
   },
-  kubeconfig: { kind: file(), section: KUBERNETES, help: 'kubeconfig to use' },
+  kubeconfig: {
+    kind: file(),
+    section: KUBERNETES,
+    help: 'kubeconfig to use; without it the files of KUBECONFIG (colon-separated, merged), then the in-cluster service account (not ~/.kube/config: a long-running writer does not follow your kubectl)',
+  },
+  context: { kind: text('NAME'), help: 'the kubeconfig context to use instead of its current-context' },
   'dry-run': { kind: SWITCH, help: 'compute, log and serve the changes; write nothing' },
   'label-prefix': {
     kind: text('PREFIX'),
@@ -187,7 +192,11 @@ export const AGGREGATOR_FLAGS = withEnvironment({
 } as const satisfies FlagTable);
 
 export const PRUNE_FLAGS = {
-  kubeconfig: { kind: file(), help: 'kubeconfig to use; without it the in-cluster service account' },
+  kubeconfig: {
+    kind: file(),
+    help: 'kubeconfig to use; without it, as kubectl: the files of KUBECONFIG (colon-separated, merged), ~/.kube/config, then the in-cluster service account',
+  },
+  context: { kind: text('NAME'), help: 'the kubeconfig context to use instead of its current-context' },
   'label-prefix': {
     kind: text('PREFIX'),
     default: DEFAULT_LABEL_PREFIX,
