@@ -24,8 +24,9 @@ function operations(): Array<{ method: string; path: string; op: Json }> {
 
 /** Every schema object (anything with a type, anyOf, enum or const) in the document. */
 function walk(node: unknown, visit: (n: Json, at: string) => void, at = '#'): void {
-  if (Array.isArray(node)) node.forEach((n, i) => walk(n, visit, `${at}/${i}`));
-  else if (typeof node === 'object' && node !== null) {
+  if (Array.isArray(node)) {
+    for (const [i, n] of node.entries()) walk(n, visit, `${at}/${i}`);
+  } else if (typeof node === 'object' && node !== null) {
     visit(node as Json, at);
     for (const [k, v] of Object.entries(node)) walk(v, visit, `${at}/${k}`);
   }
@@ -59,9 +60,8 @@ describe('the OpenAPI document', () => {
 
   it('names servers and documents Retry-After on a report refused with 503', () => {
     expect(doc.servers.length).toBeGreaterThan(0);
-    const unavailable = (doc.paths['/api/v1/reports']?.['post']?.['responses'] as Record<string, Json>)[
-      '503'
-    ];
+    const responses = (doc.paths['/api/v1/reports']?.['post']?.['responses'] ?? {}) as Record<string, Json>;
+    const unavailable = responses['503'];
     expect(unavailable?.['headers']).toMatchObject({ 'Retry-After': { schema: { type: 'integer' } } });
   });
 
