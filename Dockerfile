@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # osmo-node-validator: one image for the agent (DaemonSet) and the aggregator (Deployment).
-#   docker build -t REGISTRY/osmo-node-validator:TAG .
+#   docker build --build-arg GIT_REVISION="$(git rev-parse HEAD)" -t REGISTRY/osmo-node-validator:TAG .
 # The build stage compiles TypeScript to dist/ and drops dev dependencies; the runtime stage holds only
 # dist/, the production node_modules and package.json.
 
@@ -20,7 +20,12 @@ COPY report ./report
 COPY spec ./spec
 # package.json's "build" script, run with the image's Node 24 directly: `npm run` would put
 # node_modules/.bin first on PATH, where the `node` dev dependency's (uninstalled) binary shadows it.
+# The git revision `version` and the build_info metric report: the context has no .git, so it comes in as a
+# build argument (docker build --build-arg GIT_REVISION=$(git rev-parse HEAD) .), in RUN's environment;
+# "unknown" without one.
+ARG GIT_REVISION=
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && node scripts/copy-assets.mjs \
+    && node scripts/write-build-info.mjs \
     && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 # What the runtime never reads, out of the production node_modules (~100 MB -> ~43 MB): type declarations
 # and TypeScript sources (mostly @kubernetes/client-node's generated models), source maps, READMEs and

@@ -6,6 +6,7 @@ import { formatDuration } from '../report/duration.js';
 import { errorMessage } from '../report/error-message.js';
 import { helpText } from '../report/flag-help.js';
 import { parseFlagTable } from '../report/flag-table.js';
+import type { LogFormat } from '../report/log-line.js';
 import type { Facts, ProbeError, Report } from '../report/schema.js';
 import { UsageError } from '../report/usage-error.js';
 import { packageVersion } from '../report/version.js';
@@ -51,6 +52,7 @@ export interface AgentConfig {
   once: boolean;
   health: { host: string; port: number } | null;
   logLevel: LogLevel;
+  logFormat: LogFormat;
 }
 
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentConfig | 'help' {
@@ -74,6 +76,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     once: v.once,
     health: v['health-port'] === undefined ? null : { host: v['health-host'], port: v['health-port'] },
     logLevel: v['log-level'],
+    logFormat: v['log-format'],
   };
 }
 
@@ -212,7 +215,7 @@ export async function runAgent(argv: string[], deps: AgentDeps): Promise<number>
     return EXIT_USAGE;
   }
 
-  const log = deps.log ?? createLogger({ level: config.logLevel });
+  const log = deps.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const agentVersion = packageVersion();
   const collect = deps.collect ?? defaultCollect;
   const send =

@@ -1,5 +1,5 @@
 // `osmo-node-validator check`: probe this host once, evaluate it against the spec (built-in baseline or
-// --spec), print a table or one JSON document. Exit 0: no check failed (warnings allowed); 1: a check is
+// --spec; --checks/--skip-checks select its checks), print a table, one JSON document or JUnit XML. Exit 0: no check failed (warnings allowed); 1: a check is
 // fail or error; 2: the check could not run (bad arguments, unreadable or malformed spec).
 // Imports stay light: no fastify, pino or Kubernetes client on this path.
 import type { Role } from '../report/constants.js';
@@ -10,6 +10,8 @@ import type { RoleDecision } from '../spec/api.js';
 import { evaluate } from '../spec/evaluate.js';
 import { loadSpec, SpecError } from '../spec/load.js';
 import { roleFromFacts } from '../spec/role.js';
+import type { Spec } from '../spec/spec-types.js';
+import { type OutputFormat, renderJson, renderJunit } from './check-output.js';
 import { collectFacts } from './collect.js';
 import { createHostContext, type ExecMode, killAllHostProcesses } from './host.js';
 import { NodeNameError, resolveNodeName } from './node-name.js';
@@ -40,7 +42,11 @@ interface CheckConfig {
   registryTimeoutMs: number;
   /** From --node-name or NODE_NAME; null: from the host's hostname once probed. */
   nodeName: string | null;
-  json: boolean;
+  output: OutputFormat;
+  /** --checks: only these ids; undefined: all. */
+  onlyChecks: string[] | undefined;
+  /** --skip-checks: these ids left out. */
+  skipChecks: string[];
 }
 
 function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv): CheckConfig | 'help' {
@@ -55,8 +61,37 @@ function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv): CheckConfig | '
     registries: v.registries,
     registryTimeoutMs: v['registry-timeout'],
     nodeName: v['node-name'] ?? null,
-    json: v.json,
+    output: outputFormat(v.output, v.json),
+    onlyChecks: v.checks,
+    skipChecks: v['skip-checks'] ?? [],
   };
+}
+
+/** --output, with --json as its alias for `--output json`. */
+function outputFormat(output: OutputFormat | undefined, json: boolean): OutputFormat {
+  if (json && output !== undefined && output !== 'json') {
+    throw new UsageError(`--json is --output json: it contradicts --output ${output}`);
+  }
+  return json ? 'json' : (output ?? 'table');
+}
+
+/** The spec with only the checks --checks/--skip-checks select; an id the spec lacks is a UsageError. */
+export function selectChecks(spec: Spec, only: string[] | undefined, skip: string[]): Spec {
+  const known = new Set(spec.checks.map((c) => c.id));
+  for (const [flag, ids] of [
+    ['--checks', only ?? []],
+    ['--skip-checks', skip],
+  ] as const) {
+    const unknown = ids.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new UsageError(
+        `${flag}: no check ${unknown.map((id) => JSON.stringify(id)).join(', ')} in spec ${spec.metadata.name}; ` +
+          `its checks are ${[...known].join(', ')}`,
+      );
+    }
+  }
+  const selected = (id: string) => (only === undefined || only.includes(id)) && !skip.includes(id);
+  return { ...spec, checks: spec.checks.filter((c) => selected(c.id)) };
 }
 
 export async function run(argv: string[], io: CheckIo = process): Promise<number> {
@@ -93,11 +128,11 @@ export async function run(argv: string[], io: CheckIo = process): Promise<number
 
 async function checkHost(config: CheckConfig, io: CheckIo): Promise<number> {
   // The spec first: a bad spec must not cost a probe run.
-  let spec: Awaited<ReturnType<typeof loadSpec>>;
+  let spec: Spec;
   try {
-    spec = await loadSpec(config.specFile);
+    spec = selectChecks(await loadSpec(config.specFile), config.onlyChecks, config.skipChecks);
   } catch (e) {
-    if (!(e instanceof SpecError)) throw e;
+    if (!(e instanceof SpecError) && !(e instanceof UsageError)) throw e;
     io.stderr.write(`osmo-node-validator check: ${e.message}\n`);
     return 2;
   }
@@ -127,8 +162,10 @@ async function checkHost(config: CheckConfig, io: CheckIo): Promise<number> {
   }
   const result = evaluate({ node, facts, probeErrors, collectedAt }, spec, role);
 
-  if (config.json) {
-    io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (config.output === 'json') {
+    io.stdout.write(renderJson(result));
+  } else if (config.output === 'junit') {
+    io.stdout.write(renderJunit(result));
   } else {
     const noColor = io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '';
     io.stdout.write(

@@ -1,5 +1,8 @@
 // A tiny JSON-lines logger for the agent. pino is not used here: every node pays the agent's memory, and
-// one JSON line per event to stderr is all a DaemonSet needs (the container runtime collects it).
+// one JSON line per event to stderr is all a DaemonSet needs (the container runtime collects it). Its lines
+// have the aggregator's shape (report/log-line.ts): string `level`, RFC 3339 `time`, `msg`, then fields;
+// `format: 'text'` prints them for people.
+import { formatTextLine, type LogFormat } from '../report/log-line.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,6 +20,8 @@ export interface Logger {
 
 export interface LoggerOptions {
   level?: LogLevel;
+  /** json (default) or text (report/log-line.ts). */
+  format?: LogFormat;
   /** Where lines go; default process.stderr. */
   write?: (line: string) => void;
   now?: () => Date;
@@ -35,6 +40,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // level/time/msg come first and fields can never override them, so every line has the same shape.
     const record: LogFields = { level, time: now().toISOString(), msg };
     if (fields) for (const [k, v] of Object.entries(fields)) if (!(k in record)) record[k] = errorToJson(v);
+    if (options.format === 'text') {
+      write(formatTextLine(record));
+      return;
+    }
     let line: string;
     try {
       line = JSON.stringify(record);

@@ -9,7 +9,9 @@ import { envName, type FlagTable, type ValueKind } from '../report/flag-table.js
 import { choice, duration, file, port, SWITCH, text } from '../report/flag-values.js';
 import { parseRegistryHost } from '../report/grammars.js';
 import { LIMITS } from '../report/limits.js';
+import { LOG_FORMATS } from '../report/log-line.js';
 import { UsageError } from '../report/usage-error.js';
+import { OUTPUT_FORMATS } from './check-output.js';
 import { DEFAULT_REGISTRIES } from './collect.js';
 import type { ExecMode } from './host.js';
 import { LOG_LEVELS } from './log.js';
@@ -72,6 +74,17 @@ const NODE_NAME: ValueKind<string> = {
 };
 
 export const EXEC_MODE = choice<ExecMode>(['local', 'chroot']);
+
+/** A comma-separated list of check ids (checked against the spec once it is loaded). */
+const CHECK_IDS: ValueKind<string[]> = {
+  metavar: 'IDS',
+  parse(value, label) {
+    const ids = value.split(',').map((id) => id.trim());
+    if (ids.some((id) => id === ''))
+      throw new UsageError(`${label}: empty check id in ${JSON.stringify(value)}`);
+    return [...new Set(ids)];
+  },
+};
 const REGISTRIES: ValueKind<string[] | null> = { metavar: 'LIST|none', parse: parseRegistries };
 export const LOG_LEVEL = choice(LOG_LEVELS, 'LEVEL');
 
@@ -124,7 +137,19 @@ export const CHECK_FLAGS = {
       'kube-apiserver static pod manifest, gpu with an NVIDIA GPU (nvidia-smi or on the PCI bus), else compute',
   },
   spec: { kind: file(), help: 'a spec file instead of the built-in baseline' },
-  json: { kind: SWITCH, help: 'print the result as one JSON document on stdout' },
+  checks: {
+    kind: CHECK_IDS,
+    help: 'run only these checks (comma-separated ids, e.g. gpu.driver,gpu.cuda); an unknown id is an error (exit 2)',
+  },
+  'skip-checks': {
+    kind: CHECK_IDS,
+    help: 'leave these checks out (comma-separated ids); an unknown id is an error (exit 2)',
+  },
+  output: {
+    kind: choice(OUTPUT_FORMATS, 'json|table|junit'),
+    help: 'table (for people; without --output), json (one document: the result and its totals) or junit (JUnit XML for CI, one testcase per check)',
+  },
+  json: { kind: SWITCH, help: 'the same as --output json' },
 } as const satisfies FlagTable;
 
 export const AGENT_FLAGS = {
@@ -176,5 +201,10 @@ export const AGENT_FLAGS = {
       'address for --health-port; loopback by default (the agent is on the host network: any other ' +
       'address is reachable from every pod)',
   },
-  'log-level': { kind: LOG_LEVEL, default: 'info', help: 'JSON lines on stderr from this level up' },
+  'log-level': { kind: LOG_LEVEL, default: 'info', help: 'log lines on stderr from this level up' },
+  'log-format': {
+    kind: choice(LOG_FORMATS),
+    default: 'json',
+    help: 'json: one JSON object a line (level, RFC 3339 time, msg, fields), as the aggregator logs; text: for people',
+  },
 } as const satisfies FlagTable;

@@ -13,7 +13,7 @@ export function usage(): string {
   return helpText(AGGREGATOR_FLAGS, {
     usage: 'osmo-node-validator aggregator [options]',
     about: `The central service: receives agents' reports, evaluates them against the spec, serves the REST API
-(/api/v1/..., /metrics, /openapi.json) and, with a Kubernetes configuration, reconciles node labels,
+(/api/v1/..., /metrics, /openapi.json, /docs) and, with a Kubernetes configuration, reconciles node labels,
 taints and the BaselineNotMet condition.`,
     footer: `Every option can also be set in its environment variable: OSMO_VALIDATOR_ + the flag name in upper
 case with underscores (a switch takes true/false, 1/0 or yes/no); a flag on the command line wins.

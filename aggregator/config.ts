@@ -4,6 +4,7 @@
 // (exit status 2).
 import type { Role } from '../report/constants.js';
 import { type FlagValues, parseFlagTable } from '../report/flag-table.js';
+import type { LogFormat } from '../report/log-line.js';
 import { UsageError } from '../report/usage-error.js';
 import type { NamespacedName } from './k8s/namespaced-name.js';
 import { AGGREGATOR_FLAGS, type AggregatorLogLevel } from './options.js';
@@ -16,6 +17,8 @@ export interface AggregatorConfig {
   specFile: string | undefined;
   specPollMs: number;
   kubeconfig: string | undefined;
+  /** --context: a kubeconfig context other than the current one. */
+  kubeContext: string | undefined;
   tokenFile: string | undefined;
   tls: { certFile: string; keyFile: string } | undefined;
   tlsBootstrap: NamespacedName | undefined;
@@ -32,6 +35,7 @@ export interface AggregatorConfig {
   readOpen: boolean;
   metricsOpen: boolean;
   logLevel: AggregatorLogLevel;
+  logFormat: LogFormat;
   labelPrefix: string;
   /** Prefix of the node condition's type; ends in osmo.nvidia.com/ (checked by the flag). */
   conditionPrefix: string;
@@ -80,6 +84,7 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     specFile: v.spec,
     specPollMs: v['spec-poll'],
     kubeconfig: v.kubeconfig,
+    kubeContext: v.context,
     tokenFile: v['token-file'],
     tls: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
     tlsBootstrap: v['tls-bootstrap'],
@@ -102,6 +107,7 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     readOpen: v['read-open'],
     metricsOpen: v['metrics-open'],
     logLevel: v['log-level'],
+    logFormat: v['log-format'],
     labelPrefix: v['label-prefix'],
     conditionPrefix: v['condition-prefix'],
     taintRoles: v['taint-roles'],

@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import { errorMessage } from '../report/error-message.js';
+import { textLogWriter } from '../report/log-line.js';
 import type { ClusterRules } from '../spec/spec-types.js';
 import type { AggregatorConfig } from './config.js';
 import { makeNames } from './k8s/names.js';
@@ -32,7 +33,7 @@ export interface RunHooks {
   onListening?: (url: string, server: AggregatorServer) => void;
   stderr?: (text: string) => void;
   stdout?: (text: string) => void;
-  /** Where the JSON log lines go (default stdout). */
+  /** Where the log lines go (default stderr). */
   logStream?: NodeJS.WritableStream;
 }
 
@@ -54,17 +55,14 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
     );
     return 2;
   };
-  const logger: Logger = pino(
-    { level: config.logLevel, base: { component: 'aggregator' } },
-    hooks.logStream ?? pino.destination({ fd: 1, sync: false }),
-  );
+  const logger = createLogger(config, hooks.logStream);
   let inputs: Preflight;
   let integration: KubernetesIntegrationHandle | null;
   const registry = new Registry();
   // The cluster checks read the thresholds of the spec in force (reloads included) on each summary.
   let evaluator: SpecEvaluator | undefined;
   try {
-    inputs = await preflight(config, logger, registry);
+    inputs = await preflight(config, logger, registry, hooks.env ?? process.env);
     const spec = inputs.spec;
     const clusterRules = () => (evaluator?.spec ?? spec).cluster;
     integration = buildIntegration(config, inputs.kubeConfig, registry, logger, clusterRules);
@@ -113,6 +111,23 @@ export async function runAggregator(config: AggregatorConfig, hooks: RunHooks = 
   const tlsWatcher = watchCertificateFiles(config, server, logger);
   const services = { inputs, integration, store, server, specWatcher, tlsWatcher, bootstrap };
   return serveUntilStopped(services, config, logger, hooks);
+}
+
+/**
+ * The log: JSON lines with a string level and an RFC 3339 time, as the agent writes them
+ * (report/log-line.ts), on stderr; `--log-format text` turns each line into text.
+ */
+function createLogger(config: AggregatorConfig, stream: NodeJS.WritableStream | undefined): Logger {
+  const out = stream ?? pino.destination({ fd: 2, sync: false });
+  return pino(
+    {
+      level: config.logLevel,
+      base: { component: 'aggregator' },
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    config.logFormat === 'text' ? textLogWriter(out) : out,
+  );
 }
 
 /** With a Kubernetes configuration: labels, taints, the condition and events; null standalone. */

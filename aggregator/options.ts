@@ -7,6 +7,7 @@ import { formatDuration } from '../report/duration.js';
 import { errorMessage } from '../report/error-message.js';
 import { type FlagTable, type ValueKind, withEnvironment } from '../report/flag-table.js';
 import { choice, duration, file, number, SWITCH, text } from '../report/flag-values.js';
+import { LOG_FORMATS } from '../report/log-line.js';
 import { UsageError } from '../report/usage-error.js';
 import {
   DEFAULT_AGENT_SERVICE_ACCOUNT,
@@ -82,7 +83,7 @@ const AUTH = 'Authentication of agents (default with Kubernetes: TokenReview of 
 const READ = 'Read access to GET /api/v1/* and /metrics (default with Kubernetes: RBAC of the bearer token)';
 const EVALUATION = 'Evaluation';
 const KUBERNETES =
-  'Kubernetes (with --kubeconfig FILE, or in-cluster; with neither it runs standalone and writes nothing)';
+  'Kubernetes (with --kubeconfig FILE, KUBECONFIG or in-cluster; with none it runs standalone and writes nothing)';
 const OTHER = 'Other';
 
 export const AGGREGATOR_FLAGS = withEnvironment({
@@ -202,7 +203,12 @@ export const AGGREGATOR_FLAGS = withEnvironment({
       'a node of the cluster whose agent has not reported this long after the aggregator synced gets ' +
       'conformant=unknown and the condition Unknown (NoAgentReport), subject to the mass-change guard',
   },
-  kubeconfig: { kind: file(), section: KUBERNETES, help: 'kubeconfig to use' },
+  kubeconfig: {
+    kind: file(),
+    section: KUBERNETES,
+    help: 'kubeconfig to use; without it the files of KUBECONFIG (colon-separated, merged), then the in-cluster service account (not ~/.kube/config: a long-running writer does not follow your kubectl)',
+  },
+  context: { kind: text('NAME'), help: 'the kubeconfig context to use instead of its current-context' },
   'dry-run': { kind: SWITCH, help: 'compute, log and serve the changes; write nothing' },
   resync: {
     kind: duration(0, 24 * 3_600_000),
@@ -250,10 +256,19 @@ export const AGGREGATOR_FLAGS = withEnvironment({
     help: 'Kubernetes write burst; 50 without it',
   },
   'log-level': { kind: choice(LOG_LEVELS, 'LEVEL'), default: 'info', section: OTHER, help: 'pino level' },
+  'log-format': {
+    kind: choice(LOG_FORMATS),
+    default: 'json',
+    help: 'logs on stderr; json: one JSON object a line (string level, RFC 3339 time, msg, fields), as the agent logs; text: for people',
+  },
 } as const satisfies FlagTable);
 
 export const PRUNE_FLAGS = {
-  kubeconfig: { kind: file(), help: 'kubeconfig to use; without it the in-cluster service account' },
+  kubeconfig: {
+    kind: file(),
+    help: 'kubeconfig to use; without it, as kubectl: the files of KUBECONFIG (colon-separated, merged), ~/.kube/config, then the in-cluster service account',
+  },
+  context: { kind: text('NAME'), help: 'the kubeconfig context to use instead of its current-context' },
   'label-prefix': {
     kind: text('PREFIX'),
     default: DEFAULT_LABEL_PREFIX,

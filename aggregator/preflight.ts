@@ -21,7 +21,7 @@ import { TokenFile } from './auth/token-file.js';
 import { TokenReviewAuthenticator, tokenReviewApisFrom } from './auth/token-review.js';
 import type { AggregatorConfig } from './config.js';
 import type { AgentAuthenticator } from './contracts.js';
-import { loadKubeConfig } from './k8s/client.js';
+import { describeKubeConfigSource, loadKubeConfig } from './k8s/client.js';
 import { makeNames } from './k8s/names.js';
 import { TokenBucket } from './k8s/rate-limit.js';
 import { readSpecFile } from './spec-watcher.js';
@@ -44,16 +44,18 @@ export async function preflight(
   config: AggregatorConfig,
   logger: Logger,
   registry: Registry,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<Preflight> {
   // Read once, hashed: the watcher compares later content with exactly what is in force.
   const { spec, hash: specHash } = config.specFile
     ? await readSpecFile(config.specFile)
     : { spec: await loadSpec(), hash: undefined };
   let kubeConfig: KubeConfig | null;
+  const source = { file: config.kubeconfig, context: config.kubeContext, homeConfig: false, env };
   try {
-    kubeConfig = loadKubeConfig(config.kubeconfig);
+    kubeConfig = loadKubeConfig(source);
   } catch (err) {
-    throw new UsageError(`--kubeconfig ${config.kubeconfig}: ${errorMessage(err)}`);
+    throw new UsageError(`${describeKubeConfigSource(source)}: ${errorMessage(err)}`);
   }
   if (config.tlsBootstrap && !kubeConfig) {
     throw new UsageError(

@@ -13,7 +13,7 @@ import { errorMessage } from '../report/error-message.js';
 import { helpText } from '../report/flag-help.js';
 import { parseFlagTable } from '../report/flag-table.js';
 import { apiStatus, describeApiError } from './k8s/api-errors.js';
-import { loadKubeConfig } from './k8s/client.js';
+import { describeKubeConfigSource, loadKubeConfig } from './k8s/client.js';
 import { makeNames, type Names } from './k8s/names.js';
 import { listNodesInPages } from './k8s/node-pages.js';
 import { PRUNE_FLAGS } from './options.js';
@@ -35,6 +35,8 @@ const MAX_ATTEMPTS = 4;
 export interface PruneIo {
   out(line: string): void;
   err(line: string): void;
+  /** Where KUBECONFIG and HOME come from (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface NodePlan {
@@ -208,6 +210,7 @@ function parsePruneArgs(argv: string[]) {
   if (values === 'help') return 'help';
   return {
     kubeconfig: values.kubeconfig,
+    context: values.context,
     dryRun: values['dry-run'],
     names: makeNames(values['label-prefix'], values['condition-prefix']),
   };
@@ -228,15 +231,17 @@ export async function runPrune(argv: string[], io: PruneIo): Promise<number> {
   }
   const { names, dryRun } = options;
   let kubeConfig: KubeConfig | null;
+  const source = { file: options.kubeconfig, context: options.context, env: io.env ?? process.env };
   try {
-    kubeConfig = loadKubeConfig(options.kubeconfig);
+    kubeConfig = loadKubeConfig(source);
   } catch (e) {
-    io.err(`osmo-node-validator prune: cannot load --kubeconfig: ${errorMessage(e)}`);
+    io.err(`osmo-node-validator prune: cannot load ${describeKubeConfigSource(source)}: ${errorMessage(e)}`);
     return 2;
   }
   if (!kubeConfig) {
     io.err(
-      'osmo-node-validator prune: no Kubernetes configuration: pass --kubeconfig FILE or run inside a pod',
+      'osmo-node-validator prune: no Kubernetes configuration: pass --kubeconfig FILE, set KUBECONFIG, ' +
+        'create ~/.kube/config, or run inside a pod',
     );
     return 2;
   }

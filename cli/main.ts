@@ -3,7 +3,7 @@
 // lazily, so `check` and `agent` never load fastify or the Kubernetes client.
 // First: exits with "needs Node.js 24 or newer" on an older Node.js, before anything else is evaluated.
 import './require-node.js';
-import { packageVersion } from '../report/version.js';
+import { versionText } from '../report/version.js';
 
 type CommandModule = { run(argv: string[]): Promise<number> };
 
@@ -36,7 +36,8 @@ function usage(): string {
     'Commands:',
     ...lines,
     '',
-    'Run `osmo-node-validator <command> --help` for the options of a command.',
+    'Run `osmo-node-validator <command> --help` for the options of a command. `version`, `--version`',
+    'and `<command> --version` print the version, the git revision it was built from and the Node.js version.',
     '',
   ].join('\n');
 }
@@ -47,8 +48,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  if (name === '--version' || name === '-v') {
-    process.stdout.write(`${packageVersion()}\n`);
+  // --version anywhere before a `--` asks for the version, whatever the command (its options unparsed).
+  const beforeTerminator = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (name === 'version' || beforeTerminator.includes('--version') || name === '-v') {
+    process.stdout.write(versionText());
     return 0;
   }
   const command = COMMANDS[name];

@@ -36,6 +36,17 @@ export function buildRevision(): string {
   if (cachedRevision) return cachedRevision;
   const info = readJson('../build-info.json');
   const revision = info?.['revision'];
-  cachedRevision = typeof revision === 'string' && /^[0-9a-f]{7,40}$/.test(revision) ? revision : 'unknown';
+  cachedRevision =
+    typeof revision === 'string' && /^[0-9a-f]{7,40}(-dirty)?$/.test(revision) ? revision : 'unknown';
   return cachedRevision;
+}
+
+/** What `version` and every command's `--version` print: version, git revision, Node.js version. */
+export function versionText(): string {
+  return [
+    `osmo-node-validator ${packageVersion()}`,
+    `revision: ${buildRevision()}`,
+    `node: ${process.version}`,
+    '',
+  ].join('\n');
 }

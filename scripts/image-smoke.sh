@@ -56,6 +56,8 @@ fi
 
 if [ -n "$build" ]; then
   flags=(--tag "$image")
+  # The revision `version` reports (the build context has no .git).
+  if revision=$(git rev-parse HEAD 2>/dev/null); then flags+=(--build-arg "GIT_REVISION=$revision"); fi
   if [ -n "$cafile" ]; then
     [ "$engine" != docker ] || { echo 'image-smoke: --npm-cafile needs podman or buildah' >&2; exit 2; }
     npmrc=$(mktemp)

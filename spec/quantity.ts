@@ -1,5 +1,6 @@
-// Byte quantities in the spec are written with an explicit unit: `24GB` is 24·10^9 bytes, `24GiB` is
-// 24·2^30. A bare number is not a byte quantity (ambiguous), and unknown units are rejected.
+// Byte quantities in the spec are written with an explicit unit, in SI/IEC form or as Kubernetes writes
+// quantities: `24GB` and `24G` are 24·10^9 bytes, `24GiB` and `24Gi` are 24·2^30. A bare number is not a
+// byte quantity (ambiguous), and unknown units (including Kubernetes' milli `m`) are rejected.
 
 export interface ByteQuantity {
   bytes: number;
@@ -22,6 +23,19 @@ const UNITS: Readonly<Record<string, number>> = {
   GiB: 2 ** 30,
   TiB: 2 ** 40,
   PiB: 2 ** 50,
+  // Kubernetes quantity suffixes (resource.Quantity): decimal k, M, G, T, P, E; binary Ki … Ei.
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 const QUANTITY_RE = /^(\d{1,15}(?:\.\d{1,6})?) ?([A-Za-z]{1,3})$/;

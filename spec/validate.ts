@@ -203,7 +203,7 @@ function quantityValue(val: Validator, p: Obj, path: string, fact: QuantityFact)
   if (v === undefined) val.fail(at, 'is required');
   if (BYTE_FACTS.has(fact)) {
     if (typeof v !== 'string' || !parseByteQuantity(v)) {
-      val.fail(at, `${describe(v)} is not a quantity (use 8GB or 8GiB)`);
+      val.fail(at, `${describe(v)} is not a quantity (use 8GB, 8G, 8GiB or 8Gi)`);
     }
     return v;
   }

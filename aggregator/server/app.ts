@@ -5,6 +5,7 @@
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -24,6 +25,7 @@ import { errorBody, errorStatus, formatValidationErrors } from './errors.js';
 import type { ReportEvaluator } from './evaluator.js';
 import { acceptJsonOnly } from './json-body.js';
 import { type AggregatorMetrics, createMetrics } from './metrics.js';
+import { finishDocument, OPENAPI_INFO } from './openapi-document.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -70,16 +72,6 @@ export interface AggregatorServer {
   setTlsCredentials(certPem: string, keyPem: string): void;
 }
 
-const OPENAPI_INFO = {
-  openapi: '3.0.3',
-  info: {
-    title: 'osmo-node-validator aggregator',
-    description: 'Reports from node agents, their evaluation against the OSMO on-prem baseline, and status.',
-    version: '1',
-  },
-  components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } },
-};
-
 export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   const { evaluator, authenticator, store } = deps;
   const kubernetes = deps.kubernetes ?? null;
@@ -124,7 +116,11 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   if (tls) metrics.observeServingCertificate(tls.cert);
   applyConnectionLimits(app.server, limits);
   acceptJsonOnly(app);
-  await app.register(fastifySwagger, { openapi: OPENAPI_INFO });
+  await app.register(fastifySwagger, {
+    openapi: OPENAPI_INFO,
+    transformObject: (d) => finishDocument('openapiObject' in d ? d.openapiObject : d.swaggerObject),
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const status = errorStatus(err);
     if (status >= 500) request.log.error({ err }, 'request failed');

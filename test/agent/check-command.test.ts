@@ -298,7 +298,7 @@ checks:
     );
     const { code, err } = await check('bare', ['--spec', file]);
     expect(code).toBe(2);
-    expect(err).toContain('checks[0].roles.compute.min: "8 GX" is not a quantity (use 8GB or 8GiB)');
+    expect(err).toContain('checks[0].roles.compute.min: "8 GX" is not a quantity (use 8GB, 8G, 8GiB or 8Gi)');
   });
 
   it('--help prints usage and exits 0', async () => {

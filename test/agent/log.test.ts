@@ -29,4 +29,17 @@ describe('JSON-lines logger', () => {
     createLogger({ level: 'silent', write: (l) => out.push(l) }).error('nothing');
     expect(out).toHaveLength(1);
   });
+
+  it('--log-format text: the same record for people', () => {
+    const out: string[] = [];
+    const log = createLogger({
+      format: 'text',
+      write: (l) => out.push(l),
+      now: () => new Date('2026-01-01T00:00:00Z'),
+    });
+    log.warn('report failed', { status: 503, err: new Error('boom') });
+    expect(out).toEqual([
+      '2026-01-01T00:00:00.000Z WARN  report failed status=503 err={"name":"Error","message":"boom"}\n',
+    ]);
+  });
 });

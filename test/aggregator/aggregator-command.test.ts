@@ -218,3 +218,50 @@ describe('aggregator run', () => {
     }
   });
 });
+
+describe('aggregator logs', () => {
+  const capture = () => {
+    let text = '';
+    const stream = new Writable({
+      write(chunk, _e, cb) {
+        text += String(chunk);
+        cb();
+      },
+    });
+    return { stream, text: () => text };
+  };
+  const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+  it('are JSON lines with a string level and an RFC 3339 time, as the agent writes them', async () => {
+    const log = capture();
+    const code = await serve(['--insecure-http', '--no-auth', '--listen', '127.0.0.1:0'], async () => {}, {
+      logStream: log.stream,
+    });
+    expect(code).toBe(0);
+    const lines = log
+      .text()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l['msg'])).toContain('aggregator listening');
+    for (const l of lines) {
+      expect(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).toContain(l['level']);
+      expect(String(l['time'])).toMatch(RFC3339);
+      expect(Object.keys(l).slice(0, 2)).toEqual(['level', 'time']);
+    }
+  });
+
+  it('--log-format text prints them for people', async () => {
+    const log = capture();
+    const argv = ['--insecure-http', '--no-auth', '--listen', '127.0.0.1:0', '--log-format', 'text'];
+    expect(await serve(argv, async () => {}, { logStream: log.stream })).toBe(0);
+    const listening = log
+      .text()
+      .split('\n')
+      .find((l) => l.includes('aggregator listening'));
+    expect(listening).toMatch(
+      /^\S+Z INFO {2}aggregator listening component=aggregator url=http:\/\/127\.0\.0\.1:\d+ /,
+    );
+    expect(log.text()).not.toContain('{"level"');
+  });
+});

@@ -1,6 +1,6 @@
 // `prune` against the Kubernetes API emulator: removes exactly what the validator owns, leaves everything
 // else, writes nothing in --dry-run, is idempotent, retries a node that changed, reports failures.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -211,5 +211,39 @@ describe('prune', () => {
     expect(help.out.join('\n')).toContain('--dry-run');
     const none = await runPrune(['--kubeconfig', join(dir, 'missing')], { out: () => {}, err: () => {} });
     expect(none).toBe(2);
+  });
+});
+
+describe('prune finds the cluster as kubectl does', () => {
+  const run = (argv: string[], env: NodeJS.ProcessEnv) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return runPrune(argv, { out: (l) => out.push(l), err: (l) => err.push(l), env }).then((code) => ({
+      code,
+      out,
+      err,
+    }));
+  };
+
+  it('from KUBECONFIG (a list) and from ~/.kube/config, with --context choosing among contexts', async () => {
+    emulator.nodes.put(makeNode('cpu-1'));
+    const home = join(dir, 'home');
+    const kube = join(home, '.kube');
+    mkdirSync(kube, { recursive: true });
+    copyFileSync(kubeconfig, join(kube, 'config'));
+    const fromHome = await run(['--dry-run'], { HOME: home });
+    expect(fromHome.code).toBe(0);
+    expect(fromHome.out.at(-1)).toBe('would prune 0 of 1 nodes');
+    const fromList = await run(['--dry-run', '--context', 'emulator'], {
+      KUBECONFIG: `${join(dir, 'missing')}:${kubeconfig}`,
+      HOME: dir,
+    });
+    expect(fromList.code).toBe(0);
+    const unknown = await run(['--dry-run', '--context', 'prod'], { KUBECONFIG: kubeconfig, HOME: dir });
+    expect(unknown.code).toBe(2);
+    expect(unknown.err.join('\n')).toMatch(/KUBECONFIG=.*--context prod: no such context/);
+    const none = await run(['--dry-run'], { HOME: join(dir, 'nowhere') });
+    expect(none.code).toBe(2);
+    expect(none.err.join('\n')).toMatch(/set KUBECONFIG/);
   });
 });

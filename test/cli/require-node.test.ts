@@ -137,6 +137,6 @@ describe('the CLI entry point on an old Node.js', () => {
   it('on Node.js 24+ the same entry point runs normally', async () => {
     const pkg = JSON.parse(await readFile(path.join(out, 'package.json'), 'utf8')) as { version: string };
     const { stdout } = await run(process.execPath, [path.join(out, 'cli/main.js'), '--version']);
-    expect(stdout).toBe(`${pkg.version}\n`);
+    expect(stdout).toBe(`osmo-node-validator ${pkg.version}\nrevision: unknown\nnode: ${process.version}\n`);
   });
 });

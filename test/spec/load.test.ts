@@ -74,7 +74,7 @@ describe('parseSpec errors name the file, the field path and the problem', () =>
   it('bad quantity', () => {
     const e = errorOf(specWith(MEM.replace('8GB', '8 GX')));
     expect(e.message).toBe(
-      'spec.yaml: checks[0].roles.operator.min: "8 GX" is not a quantity (use 8GB or 8GiB)',
+      'spec.yaml: checks[0].roles.operator.min: "8 GX" is not a quantity (use 8GB, 8G, 8GiB or 8Gi)',
     );
   });
 
