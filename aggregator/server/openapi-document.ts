@@ -65,10 +65,13 @@ function operationId(method: string, path: string): string {
   return `${method.toLowerCase()}${words.join('')}`;
 }
 
-/** Who may call: agents (`bearer`: reports), readers (`readBearer`: the read API, when read auth is on), anyone. */
+/**
+ * Who may call: agents (`bearer`: reports), readers (`readBearer`: the read API and /metrics; open only with
+ * --read-open / --metrics-open), anyone (health, readiness, the document itself).
+ */
 function security(method: string, path: string): Json[] {
   if (method === 'post' && path === '/api/v1/reports') return [{ bearer: [] }];
-  if (path.startsWith('/api/v1/')) return [{ readBearer: [] }, {}];
+  if (path.startsWith('/api/v1/') || path === '/metrics') return [{ readBearer: [] }];
   return [];
 }
 
@@ -93,7 +96,10 @@ export function toOpenApi30Schema(node: unknown): void {
     return;
   }
   const options = anyOf.filter(isObject);
-  const nonNull = options.filter((o) => o['type'] !== 'null');
+  // `{ type: 'null' }`, or what a child pass (or @fastify/swagger) already made of it: `{ nullable, enum: [null] }`.
+  const isNull = (o: Json) =>
+    o['type'] === 'null' || (Array.isArray(o['enum']) && o['enum'].length === 1 && o['enum'][0] === null);
+  const nonNull = options.filter((o) => !isNull(o));
   const nullable = nonNull.length < options.length;
   const literals = nonNull.every((o) => Array.isArray(o['enum']) && o['type'] === 'string');
   if (nonNull.length > 0 && literals) {

@@ -21,6 +21,6 @@ export function readAccessHook(access: ReadAccess, target: ReadTarget): onReques
 /** Every route registered after this in `app`'s context documents the bearer requirement in OpenAPI. */
 export function documentBearer(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
-    route.schema = { ...route.schema, security: [{ bearer: [] }] };
+    route.schema = { ...route.schema, security: [{ readBearer: [] }] };
   });
 }

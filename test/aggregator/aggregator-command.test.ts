@@ -234,9 +234,13 @@ describe('aggregator logs', () => {
 
   it('are JSON lines with a string level and an RFC 3339 time, as the agent writes them', async () => {
     const log = capture();
-    const code = await serve(['--insecure-http', '--no-auth', '--listen', '127.0.0.1:0'], async () => {}, {
-      logStream: log.stream,
-    });
+    const code = await serve(
+      ['--insecure-http', '--no-auth', '--read-open', '--listen', '127.0.0.1:0'],
+      async () => {},
+      {
+        logStream: log.stream,
+      },
+    );
     expect(code).toBe(0);
     const lines = log
       .text()
@@ -253,7 +257,15 @@ describe('aggregator logs', () => {
 
   it('--log-format text prints them for people', async () => {
     const log = capture();
-    const argv = ['--insecure-http', '--no-auth', '--listen', '127.0.0.1:0', '--log-format', 'text'];
+    const argv = [
+      '--insecure-http',
+      '--no-auth',
+      '--read-open',
+      '--listen',
+      '127.0.0.1:0',
+      '--log-format',
+      'text',
+    ];
     expect(await serve(argv, async () => {}, { logStream: log.stream })).toBe(0);
     const listening = log
       .text()

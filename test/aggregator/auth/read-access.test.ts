@@ -149,9 +149,9 @@ describe('through the server', () => {
       '/api/v1/spec',
       '/metrics',
     ]) {
-      expect(doc.paths[path]?.['get']?.security, path).toEqual([{ bearer: [] }]);
+      expect(doc.paths[path]?.['get']?.security, path).toEqual([{ readBearer: [] }]);
     }
-    expect(doc.paths['/healthz']?.['get']?.security).toBeUndefined();
+    expect(doc.paths['/healthz']?.['get']?.security).toEqual([]);
   });
 
   it('--metrics-open: /metrics without a token, the API still closed', async () => {

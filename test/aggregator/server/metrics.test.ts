@@ -79,7 +79,7 @@ async function scrapeLiveAggregator(): Promise<{ text: string; failing: string[]
   const stop = new AbortController();
   let result: { text: string; failing: string[][]; cert: string } | undefined;
   let failure: unknown;
-  const argv = ['--listen', '127.0.0.1:0', '--token-file', join(dir, 'token')];
+  const argv = ['--listen', '127.0.0.1:0', '--token-file', join(dir, 'token'), '--read-open'];
   argv.push('--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'));
   const code = await run(argv, {
     env: {},

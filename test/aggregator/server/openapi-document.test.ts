@@ -40,7 +40,7 @@ describe('the OpenAPI document', () => {
     expect(doc.paths['/api/v1/reports']?.['post']?.['operationId']).toBe('submitReport');
   });
 
-  it('declares the security each operation has: agent token for reports, read token (optional) for reads, none else', () => {
+  it('declares the security each operation has: agent token for reports, read token for reads and metrics, none else', () => {
     const schemes = (doc.components['securitySchemes'] ?? {}) as Record<string, Json>;
     expect(schemes['bearer']).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(schemes['readBearer']).toMatchObject({ type: 'http', scheme: 'bearer' });
@@ -49,7 +49,8 @@ describe('the OpenAPI document', () => {
       for (const requirement of security)
         for (const name of Object.keys(requirement)) expect(schemes).toHaveProperty(name);
       if (method === 'post' && path === '/api/v1/reports') expect(security).toEqual([{ bearer: [] }]);
-      else if (path.startsWith('/api/v1/')) expect(security, path).toEqual([{ readBearer: [] }, {}]);
+      else if (path.startsWith('/api/v1/') || path === '/metrics')
+        expect(security, path).toEqual([{ readBearer: [] }]);
       else expect(security, path).toEqual([]);
       expect(
         Object.keys(op['responses'] as Json).some((code) => code.startsWith('4')),
