@@ -25,7 +25,14 @@ export const LIMITS = {
   /** `latencyMs` is a maximum in milliseconds. */
   registry: { host: 256, endpoint: 256, error: 1024, latencyMs: 3_600_000 },
   dns: { nameserver: 128, nameserverItems: 16 },
-  apiServerEncryption: { encryptionConfigPath: 1024, firstProvider: 64 },
+  apiServerEncryption: {
+    encryptionConfigPath: 1024,
+    firstProvider: 64,
+    resource: 256,
+    resourceItems: 64,
+    ruleItems: 32,
+    unknownReason: 1024,
+  },
   probeError: { message: 2048 },
   report: { agentVersion: 64, collectedAt: 64, probeErrorItems: 32 },
   check: { id: 64, observed: 1024, expected: 1024, message: 2048, remediation: 4096, source: 512 },

@@ -197,8 +197,56 @@ export const ApiServerEncryptionFacts = Type.Object(
     encryptionConfigPath: Nullable(Str(LIMITS.apiServerEncryption.encryptionConfigPath)),
     /** First provider of the first resource in the EncryptionConfiguration, e.g. `aescbc`, `identity`. */
     firstProvider: Nullable(Str(LIMITS.apiServerEncryption.firstProvider)),
-    /** true / false, or null when it could not be determined (never guessed). */
+    /**
+     * Secrets are written by a provider other than identity (every resources[] entry read, as the API
+     * server reads them); false without the flag; null when it could not be determined (never guessed).
+     */
     enabled: Nullable(Type.Boolean()),
+    // Optional below: agents before the every-entry evaluation do not send them.
+    /** The host file the flag's (in-container) path maps to through the pod's hostPath volumes. */
+    hostConfigPath: Type.Optional(Str(LIMITS.apiServerEncryption.encryptionConfigPath)),
+    /** Every resources[] entry in order: its resource names and its first (writing) provider. */
+    rules: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            resources: Type.Array(Str(LIMITS.apiServerEncryption.resource), {
+              maxItems: LIMITS.apiServerEncryption.resourceItems,
+            }),
+            provider: Str(LIMITS.apiServerEncryption.firstProvider),
+          },
+          closed,
+        ),
+        { maxItems: LIMITS.apiServerEncryption.ruleItems },
+      ),
+    ),
+    /** How secrets are written and the configured name that decides it; null when no entry covers them. */
+    secrets: Type.Optional(
+      Nullable(
+        Type.Object(
+          {
+            provider: Str(LIMITS.apiServerEncryption.firstProvider),
+            matchedBy: Str(LIMITS.apiServerEncryption.resource),
+          },
+          closed,
+        ),
+      ),
+    ),
+    /** Each configured resource name whose writes are encrypted, with its provider. */
+    encrypted: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            resource: Str(LIMITS.apiServerEncryption.resource),
+            provider: Str(LIMITS.apiServerEncryption.firstProvider),
+          },
+          closed,
+        ),
+        { maxItems: LIMITS.apiServerEncryption.resourceItems },
+      ),
+    ),
+    /** Why `enabled` is null: the file could not be read or understood. */
+    unknownReason: Type.Optional(Str(LIMITS.apiServerEncryption.unknownReason)),
   },
   closed,
 );

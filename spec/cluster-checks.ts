@@ -204,27 +204,46 @@ export function runtimeVersion(input: ClusterCheckInput): CheckResult {
   );
 }
 
+/** One control plane's encryption at rest, for people: how secrets are written, what else is encrypted. */
+function encryptionDetail(e: NonNullable<Facts['apiServerEncryption']>): string {
+  if (e.encryptionConfigPath === null) return 'no --encryption-provider-config';
+  if (e.enabled === null)
+    return `unknown: ${e.unknownReason ?? 'the encryption configuration could not be read'}`;
+  // Agents before the every-entry evaluation report only the first entry's provider.
+  if (e.secrets === undefined) return `first provider ${e.firstProvider ?? 'unknown'}`;
+  const secrets =
+    e.secrets === null
+      ? 'secrets: no entry (identity)'
+      : `secrets: ${e.secrets.provider} (by "${e.secrets.matchedBy}")`;
+  const others = (e.encrypted ?? []).map((x) => `${x.resource} (${x.provider})`);
+  return others.length > 0 ? `${secrets}; encrypted: ${others.join(', ')}` : `${secrets}; nothing encrypted`;
+}
+
 export function etcdEncryption(input: ClusterCheckInput): CheckResult {
   const disabled: string[] = [];
   const enabled: string[] = [];
   const unknown: string[] = [];
   for (const s of input.reports) {
     if (s.role !== 'control-plane') continue;
-    const e = s.facts?.apiServerEncryption?.enabled;
-    if (e === true) enabled.push(s.node);
-    else if (e === false) disabled.push(s.node);
-    else unknown.push(s.node);
+    const e = s.facts?.apiServerEncryption;
+    const line = e ? `${s.node} (${encryptionDetail(e)})` : `${s.node} (no kube-apiserver manifest read)`;
+    // Older agents read only the first entry: their `true` may hide identity for secrets, so it is unknown.
+    if (e?.enabled === true && e.secrets !== undefined) enabled.push(line);
+    else if (e?.enabled === false) disabled.push(line);
+    else
+      unknown.push(e?.enabled === true ? `${s.node} (agent too old to read every resources[] entry)` : line);
   }
-  const expected = 'kube-apiserver --encryption-provider-config with a non-identity first provider';
+  const expected =
+    'secrets written by a non-identity provider (kube-apiserver --encryption-provider-config, every resources[] entry)';
   const source = 'Security, Encryption at rest';
   if (disabled.length > 0) {
     return check(
       'cluster.etcd-encryption',
       'fail',
-      `not enabled on: ${disabled.join(', ')}`,
+      `not enabled on: ${disabled.join('; ')}`,
       expected,
-      `etcd encryption at rest is not enabled on ${disabled.join(', ')}`,
-      'Configure an EncryptionConfiguration (e.g. aescbc or kms) and pass --encryption-provider-config to kube-apiserver.',
+      `etcd encryption at rest of secrets is not enabled on ${disabled.join('; ')}`,
+      'Configure an EncryptionConfiguration whose entry for secrets starts with a non-identity provider (e.g. aescbc or kms) and pass --encryption-provider-config to kube-apiserver.',
       source,
     );
   }
@@ -232,9 +251,9 @@ export function etcdEncryption(input: ClusterCheckInput): CheckResult {
     return check(
       'cluster.etcd-encryption',
       'pass',
-      `enabled on: ${enabled.join(', ')}`,
+      `enabled on: ${enabled.join('; ')}`,
       expected,
-      'etcd encryption at rest is enabled',
+      'etcd encryption at rest is enabled for secrets',
       null,
       source,
     );
@@ -242,10 +261,10 @@ export function etcdEncryption(input: ClusterCheckInput): CheckResult {
   return check(
     'cluster.etcd-encryption',
     'warn',
-    unknown.length > 0 ? `unknown on: ${unknown.join(', ')}` : 'no control-plane report',
+    unknown.length > 0 ? `unknown on: ${unknown.join('; ')}` : 'no control-plane report',
     expected,
     unknown.length > 0
-      ? `unknown: could not read the kube-apiserver encryption configuration on ${unknown.join(', ')}`
+      ? `unknown: could not read the kube-apiserver encryption configuration on ${unknown.join('; ')}`
       : 'unknown: could not read the kube-apiserver encryption configuration (no control-plane node has reported)',
     'Run the validator agent on control-plane nodes with the host root mounted so it can read kube-apiserver.yaml.',
     source,

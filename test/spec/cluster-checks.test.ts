@@ -35,15 +35,24 @@ function byId(results: ReturnType<typeof clusterCheckResults>, id: string) {
   return r;
 }
 
-const cp = (name: string, enabled: boolean | null): ReportedNode => ({
-  ...reported(name, 'control-plane'),
-  facts: buildFacts({
-    apiServerEncryption:
-      enabled === null
-        ? null
-        : { manifestFound: true, encryptionConfigPath: null, firstProvider: null, enabled },
-  }),
+type Encryption = NonNullable<ReportedNode['facts']>['apiServerEncryption'];
+const PATH = '/etc/kubernetes/enc/config.yaml';
+/** What an agent reports for a config encrypting `secrets` with `provider` (every entry evaluated). */
+const encryption = (provider: string): Encryption => ({
+  manifestFound: true,
+  encryptionConfigPath: PATH,
+  firstProvider: provider,
+  enabled: provider !== 'identity',
+  rules: [{ resources: ['secrets'], provider }],
+  secrets: { provider, matchedBy: 'secrets' },
+  encrypted: provider === 'identity' ? [] : [{ resource: 'secrets', provider }],
 });
+const cpWith = (name: string, apiServerEncryption: Encryption): ReportedNode => ({
+  ...reported(name, 'control-plane'),
+  facts: buildFacts({ apiServerEncryption }),
+});
+const cp = (name: string, enabled: boolean | null): ReportedNode =>
+  cpWith(name, enabled === null ? null : encryption(enabled ? 'aescbc' : 'identity'));
 
 describe('cluster checks', () => {
   it('HA, operators, storage class, runtime and encryption all pass', () => {
@@ -100,6 +109,56 @@ describe('cluster checks', () => {
     );
     expect(r.status).toBe('warn');
     expect(r.message).toMatch(/^unknown: could not read/);
+  });
+
+  it("encryption: secrets decide, every entry is shown; an older agent's first-entry answer is not a pass", () => {
+    const run = (e: Encryption) =>
+      byId(
+        clusterCheckResults({ reports: [cpWith('cp1', e)], nodes: null, storageClasses: null }),
+        'cluster.etcd-encryption',
+      );
+    // events encrypted with aescbc, secrets left as identity: what the first-entry reading called enabled.
+    const eventsOnly: Encryption = {
+      manifestFound: true,
+      encryptionConfigPath: PATH,
+      firstProvider: 'aescbc',
+      enabled: false,
+      rules: [
+        { resources: ['events'], provider: 'aescbc' },
+        { resources: ['secrets'], provider: 'identity' },
+      ],
+      secrets: { provider: 'identity', matchedBy: 'secrets' },
+      encrypted: [{ resource: 'events', provider: 'aescbc' }],
+    };
+    expect(run(eventsOnly)).toMatchObject({
+      status: 'fail',
+      observed: 'not enabled on: cp1 (secrets: identity (by "secrets"); encrypted: events (aescbc))',
+    });
+    expect(run(encryption('kms'))).toMatchObject({
+      status: 'pass',
+      observed: 'enabled on: cp1 (secrets: kms (by "secrets"); encrypted: secrets (kms))',
+    });
+    const unreadable: Encryption = {
+      manifestFound: true,
+      encryptionConfigPath: PATH,
+      firstProvider: null,
+      enabled: null,
+      unknownReason: `cannot read ${PATH}: EACCES`,
+    };
+    expect(run(unreadable)).toMatchObject({
+      status: 'warn',
+      observed: `unknown on: cp1 (unknown: cannot read ${PATH}: EACCES)`,
+    });
+    const olderAgent: Encryption = {
+      manifestFound: true,
+      encryptionConfigPath: PATH,
+      firstProvider: 'aescbc',
+      enabled: true,
+    };
+    expect(run(olderAgent)).toMatchObject({
+      status: 'warn',
+      observed: 'unknown on: cp1 (agent too old to read every resources[] entry)',
+    });
   });
 
   it('too many operator nodes is a warning; storage class list errors are errors, skips standalone', () => {

@@ -9,7 +9,6 @@ import { ProbeFailure } from '../../../agent/probe-failure.js';
 import {
   apiServerEncryptionProbe,
   findEncryptionConfigFlag,
-  parseEncryptionConfiguration,
 } from '../../../agent/probes/api-server-encryption.js';
 import { parseContainerdVersion } from '../../../agent/probes/containerd.js';
 import { cpuProbe, normaliseArch, parseCpuinfo, parseCpuList } from '../../../agent/probes/cpu.js';
@@ -281,25 +280,30 @@ describe('dns', () => {
 });
 
 describe('apiServerEncryption', () => {
-  it('an over-long config path fails the probe; an over-long provider is unknown, not a guess', async () => {
+  it('an over-long config path fails the probe; an unknown (over-long) provider is unknown, not a guess', async () => {
     await expectParseFailure(
       () => findEncryptionConfigFlag(`- --encryption-provider-config=/${'e'.repeat(1100)}`),
       /--encryption-provider-config path/,
     );
     const longKey = 'k'.repeat(65);
-    await expectParseFailure(
-      () => parseEncryptionConfiguration(`resources:\n  - providers:\n      - ${longKey}: {}\n`),
-      /EncryptionConfiguration provider/,
-    );
     const host = memoryHost({
-      '/etc/kubernetes/manifests/kube-apiserver.yaml': '- --encryption-provider-config=/etc/k/enc.yaml\n',
-      '/etc/k/enc.yaml': `resources:\n  - providers:\n      - ${longKey}: {}\n`,
+      '/etc/kubernetes/manifests/kube-apiserver.yaml': [
+        'spec:',
+        '  containers:',
+        '  - name: kube-apiserver',
+        '    command: [kube-apiserver, --encryption-provider-config=/etc/k/enc.yaml]',
+        '    volumeMounts: [{ name: k, mountPath: /etc/k }]',
+        '  volumes: [{ name: k, hostPath: { path: /etc/k } }]',
+        '',
+      ].join('\n'),
+      '/etc/k/enc.yaml': `kind: EncryptionConfiguration\nresources:\n  - resources: [secrets]\n    providers:\n      - ${longKey}: {}\n`,
     });
     expect(await run(apiServerEncryptionProbe, host)).toEqual({
       manifestFound: true,
       encryptionConfigPath: '/etc/k/enc.yaml',
       firstProvider: null,
       enabled: null,
+      unknownReason: expect.stringContaining('must name exactly one of aescbc'),
     });
   });
 });

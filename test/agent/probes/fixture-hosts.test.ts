@@ -194,8 +194,12 @@ describe('collectFacts on fixture hosts', () => {
     expect(facts.apiServerEncryption).toEqual({
       manifestFound: true,
       encryptionConfigPath: '/etc/kubernetes/enc/encryption-config.yaml',
+      hostConfigPath: '/etc/kubernetes/enc/encryption-config.yaml',
       firstProvider: 'aescbc',
       enabled: true,
+      rules: [{ resources: ['secrets'], provider: 'aescbc' }],
+      secrets: { provider: 'aescbc', matchedBy: 'secrets' },
+      encrypted: [{ resource: 'secrets', provider: 'aescbc' }],
     });
   });
 
