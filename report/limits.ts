@@ -33,6 +33,7 @@ export const LIMITS = {
     ruleItems: 32,
     unknownReason: 1024,
   },
+  kubelet: { labelKey: 317, labelValue: 63, labelItems: 64, file: 1024 },
   probeError: { message: 2048 },
   report: { agentVersion: 64, collectedAt: 64, probeErrorItems: 32 },
   check: { id: 64, observed: 1024, expected: 1024, message: 2048, remediation: 4096, source: 512 },

@@ -262,6 +262,23 @@ export const PciFacts = Type.Object(
   closed,
 );
 
+export const KubeletFacts = Type.Object(
+  {
+    /** Where the kubelet's command line came from: its systemd unit, or kubeadm's files without one. */
+    commandFrom: OneOf(['systemd-unit', 'kubeadm-files'] as const),
+    /** `node-type` as `--node-labels` registers it; null when no flag sets it. */
+    nodeType: Nullable(Str(LIMITS.kubelet.labelValue)),
+    /** The host file that set it. */
+    nodeTypeFile: Nullable(Str(LIMITS.kubelet.file)),
+    /** Every label `--node-labels` registers (repeated flags merged, the later key winning). */
+    labels: Type.Record(Type.String(), Str(LIMITS.kubelet.labelValue), {
+      maxProperties: LIMITS.kubelet.labelItems,
+      propertyNames: { maxLength: LIMITS.kubelet.labelKey },
+    }),
+  },
+  closed,
+);
+
 /** Facts as an agent reports them. */
 export const Facts = Type.Object(
   {
@@ -283,6 +300,8 @@ export const Facts = Type.Object(
      * older than the PCI probe do not send it, and absent means unknown.
      */
     pci: Type.Optional(Nullable(PciFacts)),
+    /** The kubelet's `--node-labels` under the host root; null without a kubelet. Optional: older agents. */
+    kubelet: Type.Optional(Nullable(KubeletFacts)),
   },
   closed,
 );
@@ -361,6 +380,7 @@ export type RegistryResult = Static<typeof RegistryResult>;
 export type DnsFacts = Static<typeof DnsFacts>;
 export type ApiServerEncryptionFacts = Static<typeof ApiServerEncryptionFacts>;
 export type PciFacts = Static<typeof PciFacts>;
+export type KubeletFacts = Static<typeof KubeletFacts>;
 export type Facts = Static<typeof Facts>;
 export type EvaluatedFacts = Static<typeof EvaluatedFacts>;
 export type ProbeError = Static<typeof ProbeError>;

@@ -82,7 +82,6 @@ describe('check --json over fixture hosts', () => {
     ['jetson-jp62', 0, 'pass', 'jetson', []],
     ['containerd-2x', 0, 'warn', 'compute', ['containerd.version:warn']],
     ['rhel9', 0, 'warn', 'compute', ['os.release:warn']],
-    ['operator-small-memory', 0, 'pass', 'compute', []],
     ['bare', 1, 'fail', 'compute', ['containerd.version:fail']],
   ] as const)('%s: exit %i, verdict %s, role %s', async (host, exit, verdict, role, notPassing) => {
     const { code, result } = await checkJson(host);
@@ -144,6 +143,19 @@ describe('check --json over fixture hosts', () => {
     expect(c2.code).toBe(0);
     const rhel = await checkJson('rhel9');
     expect(byId(rhel.result, 'os.release').status).toBe('warn');
+  });
+
+  it("auto reads the kubelet's --node-labels first: kubeadm-flags.env registers node-type=operator", async () => {
+    const { code, result } = await checkJson('operator-small-memory');
+    expect(result).toMatchObject({ role: 'operator', roleSource: 'kubelet:node-type=operator' });
+    expect(result.facts.kubelet).toEqual({
+      commandFrom: 'kubeadm-files',
+      nodeType: 'operator',
+      nodeTypeFile: '/var/lib/kubelet/kubeadm-flags.env',
+      labels: { 'node-type': 'operator' },
+    });
+    expect(byId(result, 'memory.total').status).toBe('fail');
+    expect(code).toBe(1);
   });
 
   it('--role overrides auto; operator with little memory fails memory.total', async () => {
