@@ -104,6 +104,8 @@ export const GpuDevice = Type.Object(
     memoryMiB: Nullable(Count()),
     pciBusId: Nullable(Str(LIMITS.gpuDevice.pciBusId)),
     migMode: Nullable(Str(LIMITS.gpuDevice.migMode)),
+    /** nvidia-smi's product_brand (`NVIDIA`, `Tesla`, `GeForce`, ...). Optional: older agents. */
+    brand: Type.Optional(Nullable(Str(LIMITS.gpuDevice.brand))),
   },
   closed,
 );
@@ -125,6 +127,29 @@ export const GpuFacts = Type.Object(
     cudaVersion: Nullable(Str(LIMITS.gpu.cudaVersion)),
     devices: Type.Array(GpuDevice, { maxItems: LIMITS.gpu.deviceItems }),
     containerToolkit: Nullable(ContainerToolkitFacts),
+    /**
+     * CUDA forward compatibility on the host (cuda-compat-X-Y, usr/local/cuda-X.Y/compat/libcuda.so.*), the
+     * newest CUDA first; empty without it. `cudaVersion` above stays the driver's own. Optional: older agents.
+     */
+    cudaForwardCompat: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            cudaVersion: Str(LIMITS.gpu.cudaVersion),
+            libcudaVersion: Nullable(Str(LIMITS.gpu.driverVersion)),
+            package: Nullable(
+              Type.Object(
+                { name: Str(LIMITS.gpu.compatPackage), version: Str(LIMITS.gpu.compatPackage) },
+                closed,
+              ),
+            ),
+            libraryPath: Nullable(Str(LIMITS.gpu.compatPath)),
+          },
+          closed,
+        ),
+        { maxItems: LIMITS.gpu.compatItems },
+      ),
+    ),
   },
   closed,
 );

@@ -4,6 +4,7 @@
 import { type ProbeName, ROLES, type Role } from '../report/constants.js';
 import type { EvaluatedFacts, Facts, ProbeError } from '../report/schema.js';
 import type { NodeLabelContext, RoleDecision } from './api.js';
+import { isDataCenterBrand } from './gpu-brand.js';
 import { type JetpackTable, jetpackTable } from './jetpack.js';
 import { formatBytes, parseByteQuantity } from './quantity.js';
 import { hasNvidiaGpu, NODE_TYPE_LABEL, pciNvidiaGpus, roleFromLabels } from './role.js';
@@ -295,6 +296,48 @@ export function containerdAsDebian(text: string): string {
   return text.replace(/^(\d+(?:\.\d+)*)-((?:rc|beta|alpha)\.?\d+)$/, '$1~$2');
 }
 
+/**
+ * gpu.cuda when the driver's own CUDA is too old: CUDA forward compatibility (cuda-compat) providing the
+ * required CUDA passes on data-center GPUs, is unmet on others (it does not apply to them), and warns when
+ * a GPU's brand is unknown. null when no compat package or library provides the required CUDA.
+ */
+function forwardCompatOutcome(facts: EvaluatedFacts, min: ParsedVersion, driverCuda: string): Outcome | null {
+  const gpu = facts.gpu;
+  const compat = (gpu?.cudaForwardCompat ?? []).find((c) => {
+    const v = parseVersion(c.cudaVersion, 'dotted');
+    return v !== null && compareParsed(v, min) >= 0;
+  });
+  if (!gpu || !compat) return null;
+  const via = compat.package
+    ? `${compat.package.name} ${compat.package.version}`
+    : (compat.libraryPath ?? 'cuda-compat');
+  const observed = `${driverCuda} (driver); ${compat.cudaVersion} via forward compatibility (${via})`;
+  const brands = gpu.devices.map((d) => d.brand ?? null);
+  const dataCenter = brands.map(isDataCenterBrand);
+  if (brands.length > 0 && dataCenter.every((d) => d === true)) {
+    return {
+      status: 'pass',
+      observed,
+      message:
+        `CUDA ${compat.cudaVersion} is provided by the CUDA forward-compatibility package (${via}) on ` +
+        `data-center GPUs (${[...new Set(brands)].join(', ')}); the driver itself supports CUDA ${driverCuda}`,
+    };
+  }
+  const named = [...new Set(brands.map((b) => b ?? 'unknown brand'))].join(', ');
+  if (dataCenter.some((d) => d === false)) {
+    return {
+      status: 'unmet',
+      observed,
+      message: `CUDA forward compatibility (${via}) is installed but applies only to data-center GPUs, not to ${named}; the driver supports CUDA ${driverCuda}`,
+    };
+  }
+  return {
+    status: 'warn',
+    observed,
+    message: `CUDA forward compatibility (${via}) provides CUDA ${compat.cudaVersion}, but whether these GPUs are data-center GPUs is unknown (${named}); the driver supports CUDA ${driverCuda}`,
+  };
+}
+
 function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
   const p = check.roles[role];
   const fact = p?.fact ?? check.fact;
@@ -344,11 +387,14 @@ function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
         };
       }
       if (compareParsed(v, min) < 0) {
-        return {
-          status: 'unmet',
-          observed: found.text,
-          message: `${noun} ${found.text} is older than ${minText}`,
-        };
+        const compat = fact === 'gpu.cudaVersion' ? forwardCompatOutcome(facts, min, found.text) : null;
+        return (
+          compat ?? {
+            status: 'unmet',
+            observed: found.text,
+            message: `${noun} ${found.text} is older than ${minText}`,
+          }
+        );
       }
       if (warnFromMajor !== undefined && v.major >= warnFromMajor) {
         return {
