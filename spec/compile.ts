@@ -508,6 +508,14 @@ function compileDns(): RuleParts {
           message: `the node's host name ${facts.hostname ?? ''} does not resolve`.replace('  ', ' '),
         };
       }
+      if (dns.hostnameResolves === null) {
+        // Never a pass: the lookup was not made (no getent on the host), so resolution is not shown.
+        return {
+          status: 'skip',
+          observed,
+          message: `${ns}, but the host name lookup was not tested (no getent under the host root)`,
+        };
+      }
       return { status: 'pass', observed, message: observed };
     },
   };

@@ -392,10 +392,23 @@ describe('evaluate', () => {
     expect(check(skipped, 'registry.reachable').message).toContain('--registries none');
   });
 
-  it('dns.resolution warns when the host name does not resolve', () => {
+  it('dns.resolution: a failed host-name lookup fails; an untested one is skip, never pass', () => {
+    const untested = run(
+      buildFacts({ dns: { nameservers: ['127.0.0.53'], hostnameResolves: null } }),
+      'compute',
+    );
+    expect(check(untested, 'dns.resolution')).toMatchObject({
+      status: 'skip',
+      observed: 'nameservers 127.0.0.53; host name not tested',
+    });
+    const resolves = run(
+      buildFacts({ dns: { nameservers: ['127.0.0.53'], hostnameResolves: true } }),
+      'compute',
+    );
+    expect(check(resolves, 'dns.resolution').status).toBe('pass');
     const r = run(buildFacts({ dns: { nameservers: ['127.0.0.53'], hostnameResolves: false } }), 'compute');
-    expect(check(r, 'dns.resolution').status).toBe('warn');
-    expect(r.verdict).toBe('warn');
+    expect(check(r, 'dns.resolution').status).toBe('fail');
+    expect(r.verdict).toBe('fail');
   });
 
   describe('node.label', () => {
