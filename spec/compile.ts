@@ -5,7 +5,7 @@ import { type ProbeName, ROLES, type Role } from '../report/constants.js';
 import type { EvaluatedFacts, Facts, ProbeError } from '../report/schema.js';
 import type { NodeLabelContext, RoleDecision } from './api.js';
 import { isDataCenterBrand } from './gpu-brand.js';
-import { type JetpackTable, jetpackTable } from './jetpack.js';
+import { type JetpackTable, jetpackTable, oldestL4tFor } from './jetpack.js';
 import { formatBytes, parseByteQuantity } from './quantity.js';
 import { hasNvidiaGpu, NODE_TYPE_LABEL, pciNvidiaGpus, roleFromLabels } from './role.js';
 import {
@@ -70,13 +70,14 @@ const cache = new WeakMap<Spec, CompiledSpec>();
 export function compileSpec(spec: Spec): CompiledSpec {
   let compiled = cache.get(spec);
   if (!compiled) {
-    compiled = { spec, checks: spec.checks.map(compileCheck), jetpack: jetpackTable(spec.l4tToJetpack) };
+    const jetpack = jetpackTable(spec.l4tToJetpack);
+    compiled = { spec, checks: spec.checks.map((c) => compileCheck(c, jetpack)), jetpack };
     cache.set(spec, compiled);
   }
   return compiled;
 }
 
-function compileCheck(check: SpecCheck): CompiledCheck {
+function compileCheck(check: SpecCheck, jetpack: JetpackTable): CompiledCheck {
   const roles = {} as Record<Role, CompiledRoleCheck | null>;
   for (const role of ROLES) {
     const params = check.roles[role];
@@ -89,21 +90,26 @@ function compileCheck(check: SpecCheck): CompiledCheck {
       note: params.note ?? null,
       remediation: params.remediation ?? check.remediation,
     };
-    roles[role] = { ...common, ...compileRule(check, role, params) };
+    roles[role] = { ...common, ...compileRule(check, role, params, jetpack) };
   }
   return { id: check.id, source: check.source, remediation: check.remediation, roles };
 }
 
 type RuleParts = Pick<CompiledRoleCheck, 'probes' | 'expected' | 'run'>;
 
-function compileRule(check: SpecCheck, role: Role, params: CommonRoleParams): RuleParts {
+function compileRule(
+  check: SpecCheck,
+  role: Role,
+  params: CommonRoleParams,
+  jetpack: JetpackTable,
+): RuleParts {
   switch (check.rule) {
     case 'oneOf':
       return compileOneOf(check, role);
     case 'minQuantity':
       return compileMinQuantity(check, role);
     case 'minVersion':
-      return compileMinVersion(check, role);
+      return compileMinVersion(check, role, jetpack);
     case 'osRelease':
       return compileOsRelease(check, role);
     case 'registries':
@@ -338,7 +344,14 @@ function forwardCompatOutcome(facts: EvaluatedFacts, min: ParsedVersion, driverC
   };
 }
 
-function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
+/** `l4t` when it is a release older than `oldest`; null when it is newer, equal, or not a release. */
+function l4tOlderThan(l4t: string | null, oldest: string): string | null {
+  const v = l4t === null ? null : parseVersion(l4t, 'dotted');
+  const o = parseVersion(oldest, 'dotted');
+  return v && o && compareParsed(v, o) < 0 ? l4t : null;
+}
+
+function compileMinVersion(check: MinVersionCheck, role: Role, jetpack: JetpackTable): RuleParts {
   const p = check.roles[role];
   const fact = p?.fact ?? check.fact;
   const scheme: VersionScheme = check.scheme;
@@ -349,6 +362,9 @@ function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
   const whenUnknown = p?.whenUnknown ?? 'warn';
   const noun = VERSION_NOUNS[fact];
   const expected = `≥ ${minText}${warnFromMajor === undefined ? '' : ` (major ${warnFromMajor}+: warn)`}`;
+  // An L4T release older than the oldest that carries the minimum JetPack fails even when the table does
+  // not list it; only a newer unknown release is `whenUnknown`.
+  const oldestL4t = fact === 'jetson.jetpackVersion' ? oldestL4tFor(jetpack, min) : null;
   return {
     probes: [VERSION_PROBES[fact]],
     expected,
@@ -370,6 +386,14 @@ function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
         return { status: whenAbsent === 'skip' ? 'skip' : 'unmet', observed: null, message: found.message };
       }
       if (found.kind === 'unknown') {
+        const tooOld = oldestL4t === null ? null : l4tOlderThan(facts.jetson?.l4tVersion ?? null, oldestL4t);
+        if (tooOld) {
+          return {
+            status: 'unmet',
+            observed: found.observed,
+            message: `L4T ${tooOld} is older than L4T ${oldestL4t}, the oldest release with JetPack ≥ ${minText}`,
+          };
+        }
         return {
           status: whenUnknown === 'warn' ? 'warn' : 'unmet',
           observed: found.observed,
