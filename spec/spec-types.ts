@@ -153,14 +153,17 @@ export type SpecCheck =
 export interface ClusterRules {
   /** `cluster.control-plane-ha`: warn below this many control-plane nodes. */
   controlPlaneHa: { minNodes: number };
-  /** `cluster.operator-nodes`: warn outside this many backend-operator nodes. */
-  operatorNodes: { minNodes: number; maxNodes: number };
+  /**
+   * `cluster.operator-nodes`: warn below `minNodes` backend-operator nodes, and above `maxNodes` only when
+   * a spec sets one (the requirements set no upper limit).
+   */
+  operatorNodes: { minNodes: number; maxNodes?: number };
 }
 
-/** The seed's numbers: 3+ control-plane nodes for high availability, 1 to 3 backend-operator nodes. */
+/** The seed's numbers: 3+ control-plane nodes for high availability, dedicated backend-operator node(s). */
 export const DEFAULT_CLUSTER_RULES: ClusterRules = {
   controlPlaneHa: { minNodes: 3 },
-  operatorNodes: { minNodes: 1, maxNodes: 3 },
+  operatorNodes: { minNodes: 1 },
 };
 
 export interface Spec {

@@ -322,11 +322,14 @@ function clusterRulesOf(val: Validator, root: Obj): ClusterRules {
   const opsPath = 'cluster.operatorNodes';
   const ops = val.optionalObject(cluster, 'operatorNodes', 'cluster', ['minNodes', 'maxNodes']);
   const minOps = val.count(ops, 'minNodes', opsPath, d.operatorNodes.minNodes, 0);
-  const maxOps = val.count(ops, 'maxNodes', opsPath, Math.max(d.operatorNodes.maxNodes, minOps), 1);
-  if (maxOps < minOps) val.fail(join(opsPath, 'maxNodes'), `${maxOps} is below minNodes (${minOps})`);
+  // No upper limit unless a spec sets one: the requirements set none.
+  const maxOps = ops['maxNodes'] === undefined ? undefined : val.count(ops, 'maxNodes', opsPath, 0, 1);
+  if (maxOps !== undefined && maxOps < minOps) {
+    val.fail(join(opsPath, 'maxNodes'), `${maxOps} is below minNodes (${minOps})`);
+  }
   return {
     controlPlaneHa: { minNodes: val.count(ha, 'minNodes', haPath, d.controlPlaneHa.minNodes, 1) },
-    operatorNodes: { minNodes: minOps, maxNodes: maxOps },
+    operatorNodes: maxOps === undefined ? { minNodes: minOps } : { minNodes: minOps, maxNodes: maxOps },
   };
 }
 
