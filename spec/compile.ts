@@ -11,6 +11,7 @@ import { hasNvidiaGpu, NODE_TYPE_LABEL, pciNvidiaGpus, roleFromLabels } from './
 import {
   BYTE_FACTS,
   type CommonRoleParams,
+  type DiskFillingCheck,
   type MinQuantityCheck,
   type MinVersionCheck,
   type OneOfCheck,
@@ -118,6 +119,8 @@ function compileRule(
       return compileDns();
     case 'nodeLabel':
       return compileNodeLabel(role, params);
+    case 'diskFilling':
+      return compileDiskFilling(check, role);
   }
 }
 
@@ -592,6 +595,44 @@ function compileNodeLabel(role: Role, _params: CommonRoleParams): RuleParts {
         return { status: 'warn', observed, message: 'the node has no role label; role taken from facts' };
       }
       return { status: 'pass', observed, message: `${observed} matches the node's hardware` };
+    },
+  };
+}
+
+/**
+ * Free space of `/` (nodefs) and containerd's root (imagefs) against the kubelet's hard eviction
+ * thresholds: below them the kubelet starts evicting pods, so this warns before it does. The percentages
+ * are of the filesystem (statfs), as the kubelet measures them.
+ */
+function compileDiskFilling(check: DiskFillingCheck, role: Role): RuleParts {
+  const p = check.roles[role];
+  const nodefs = p?.nodefsMinFreePercent ?? 10;
+  const imagefs = p?.imagefsMinFreePercent ?? 15;
+  return {
+    probes: ['disks'],
+    expected: `/ ≥ ${nodefs}% free (nodefs), containerd root ≥ ${imagefs}% free (imagefs)`,
+    run({ facts }) {
+      const root = facts.disks.find((d) => d.path === '/');
+      if (!root) return { status: 'error', observed: null, message: 'no disk facts for / were collected' };
+      const entries = [
+        { d: root, what: 'nodefs', min: nodefs },
+        ...facts.disks.filter((d) => d.path !== '/').map((d) => ({ d, what: 'imagefs', min: imagefs })),
+      ];
+      const pct = (d: (typeof facts.disks)[number]) =>
+        d.capacityBytes > 0 ? (100 * d.freeBytes) / d.capacityBytes : 0;
+      const shown = entries.map(
+        ({ d }) => `${d.path} ${pct(d).toFixed(1)}% free (${formatBytes(d.freeBytes, false)})`,
+      );
+      const observed = shown.join('; ');
+      const low = entries.filter((e) => pct(e.d) < e.min);
+      if (low.length === 0) return { status: 'pass', observed, message: observed };
+      return {
+        status: 'unmet',
+        observed,
+        message: `below the kubelet's hard eviction threshold: ${low
+          .map((e) => `${e.d.path} ${pct(e.d).toFixed(1)}% free < ${e.min}% (${e.what}.available)`)
+          .join('; ')}; the kubelet evicts pods there`,
+      };
     },
   };
 }

@@ -287,6 +287,21 @@ function checkOf(val: Validator, raw: unknown, path: string): SpecCheck {
       });
       return { ...base, rule, roles };
     }
+    case 'diskFilling': {
+      val.closed(c, path, baseKeys);
+      const percent = (p: Obj, rp: string, key: string) => {
+        const v = p[key];
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v >= 100) {
+          val.fail(join(rp, key), `${describe(v)} is not a percentage from 0 to below 100`);
+        }
+        return v;
+      };
+      const roles = roleMap(val, c, path, ['nodefsMinFreePercent', 'imagefsMinFreePercent'], (p, rp) => ({
+        nodefsMinFreePercent: percent(p, rp, 'nodefsMinFreePercent'),
+        imagefsMinFreePercent: percent(p, rp, 'imagefsMinFreePercent'),
+      }));
+      return { ...base, rule, roles };
+    }
     case 'registries':
     case 'nodeLabel':
     case 'dnsResolution': {

@@ -12,7 +12,7 @@ import {
 } from '../../../agent/probes/api-server-encryption.js';
 import { parseContainerdVersion } from '../../../agent/probes/containerd.js';
 import { cpuProbe, normaliseArch, parseCpuinfo, parseCpuList } from '../../../agent/probes/cpu.js';
-import { disksProbe } from '../../../agent/probes/disks.js';
+import { containerdRootOf, disksProbe } from '../../../agent/probes/disks.js';
 import { parseResolvConf } from '../../../agent/probes/dns.js';
 import {
   gpuProbeWith,
@@ -355,5 +355,34 @@ describe('collectFacts', () => {
     expect(facts.dns?.nameservers).toEqual(['10.0.0.2']);
     const validate = new Ajv({ strict: false }).compile(Facts);
     expect(validate(facts), JSON.stringify(validate.errors)).toBe(true);
+  });
+});
+
+describe('containerd root for the disks probe', () => {
+  it("reads the config's top-level root (as `containerd config default` writes it), else the default", async () => {
+    // The head of `containerd config default` (containerd 1.7), with root moved to a data disk.
+    const config = [
+      'disabled_plugins = []',
+      'imports = []',
+      'oom_score = 0',
+      'plugin_dir = ""',
+      'required_plugins = []',
+      'root = "/data/containerd"',
+      'state = "/run/containerd"',
+      'temp = ""',
+      'version = 2',
+      '',
+      '[cgroup]',
+      '  path = ""',
+      '',
+      '[plugins."io.containerd.grpc.v1.cri"]',
+      '  root = "/elsewhere"',
+    ].join('\n');
+    expect(containerdRootOf(config)).toBe('/data/containerd');
+    expect(containerdRootOf('version = 2\n[plugins]\nroot = "/x"\n')).toBeNull();
+    // The in-memory host's exists() answers for its file keys: the root directory is one.
+    const host = memoryHost({ '/etc/containerd/config.toml': config, '/data/containerd': '' });
+    const facts = (await run(disksProbe, host)) as Array<{ path: string }>;
+    expect(facts.map((d) => d.path)).toEqual(['/', '/data/containerd']);
   });
 });
