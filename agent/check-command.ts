@@ -9,7 +9,7 @@ import { UsageError } from '../report/usage-error.js';
 import type { RoleDecision } from '../spec/api.js';
 import { evaluate } from '../spec/evaluate.js';
 import { loadSpec, SpecError } from '../spec/load.js';
-import { roleFromFacts } from '../spec/role.js';
+import { roleForHost } from '../spec/role.js';
 import type { Spec } from '../spec/spec-types.js';
 import { type OutputFormat, renderJson, renderJunit } from './check-output.js';
 import { collectFacts } from './collect.js';
@@ -145,7 +145,7 @@ async function checkHost(config: CheckConfig, io: CheckIo): Promise<number> {
   const collectedAt = new Date().toISOString();
 
   const role: RoleDecision =
-    config.role === 'auto' ? roleFromFacts(facts) : { role: config.role, source: 'flag' };
+    config.role === 'auto' ? roleForHost(facts) : { role: config.role, source: 'flag' };
   let node: string;
   try {
     node =

@@ -12,6 +12,7 @@ import { dnsProbe } from './probes/dns.js';
 import { gpuProbe } from './probes/gpu.js';
 import { hostnameProbe } from './probes/hostname.js';
 import { jetsonProbe } from './probes/jetson.js';
+import { kubeletProbe } from './probes/kubelet.js';
 import { memoryProbe } from './probes/memory.js';
 import { osProbe } from './probes/os.js';
 import { pciProbe } from './probes/pci.js';
@@ -40,6 +41,7 @@ export const PROBES: ProbeTable = {
   dns: dnsProbe,
   apiServerEncryption: apiServerEncryptionProbe,
   pci: pciProbe,
+  kubelet: kubeletProbe,
 };
 
 function emptyFacts(): Facts {
@@ -56,6 +58,7 @@ function emptyFacts(): Facts {
     dns: null,
     apiServerEncryption: null,
     pci: null,
+    kubelet: null,
   };
 }
 

@@ -133,7 +133,7 @@ export const CHECK_FLAGS = {
     kind: choice(['auto', ...ROLES]),
     default: 'auto',
     help:
-      'which requirements apply; auto: jetson when etc/nv_tegra_release exists, control-plane with a ' +
+      "which requirements apply; auto: the role the kubelet's --node-labels name, else jetson when etc/nv_tegra_release exists, control-plane with a " +
       'kube-apiserver static pod manifest, gpu with an NVIDIA GPU (nvidia-smi or on the PCI bus), else compute',
   },
   spec: { kind: file(), help: 'a spec file instead of the built-in baseline' },

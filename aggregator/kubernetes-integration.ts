@@ -132,7 +132,10 @@ function clusterNodesOf(nodes: readonly NodeView[]): ClusterNode[] {
     const name = node.metadata?.name;
     if (!name) continue;
     const runtimeVersion = node.status?.nodeInfo?.containerRuntimeVersion;
-    out.push({ name, labels: node.metadata?.labels ?? {}, runtimeVersion });
+    const internalIPs = (node.status?.addresses ?? [])
+      .filter((a) => a.type === 'InternalIP')
+      .map((a) => a.address);
+    out.push({ name, labels: node.metadata?.labels ?? {}, runtimeVersion, internalIPs });
   }
   return out;
 }

@@ -23,6 +23,7 @@ export const PROBE_NAMES = [
   'dns',
   'apiServerEncryption',
   'pci',
+  'kubelet',
 ] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
 

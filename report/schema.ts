@@ -104,6 +104,8 @@ export const GpuDevice = Type.Object(
     memoryMiB: Nullable(Count()),
     pciBusId: Nullable(Str(LIMITS.gpuDevice.pciBusId)),
     migMode: Nullable(Str(LIMITS.gpuDevice.migMode)),
+    /** nvidia-smi's product_brand (`NVIDIA`, `Tesla`, `GeForce`, ...). Optional: older agents. */
+    brand: Type.Optional(Nullable(Str(LIMITS.gpuDevice.brand))),
   },
   closed,
 );
@@ -125,6 +127,29 @@ export const GpuFacts = Type.Object(
     cudaVersion: Nullable(Str(LIMITS.gpu.cudaVersion)),
     devices: Type.Array(GpuDevice, { maxItems: LIMITS.gpu.deviceItems }),
     containerToolkit: Nullable(ContainerToolkitFacts),
+    /**
+     * CUDA forward compatibility on the host (cuda-compat-X-Y, usr/local/cuda-X.Y/compat/libcuda.so.*), the
+     * newest CUDA first; empty without it. `cudaVersion` above stays the driver's own. Optional: older agents.
+     */
+    cudaForwardCompat: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            cudaVersion: Str(LIMITS.gpu.cudaVersion),
+            libcudaVersion: Nullable(Str(LIMITS.gpu.driverVersion)),
+            package: Nullable(
+              Type.Object(
+                { name: Str(LIMITS.gpu.compatPackage), version: Str(LIMITS.gpu.compatPackage) },
+                closed,
+              ),
+            ),
+            libraryPath: Nullable(Str(LIMITS.gpu.compatPath)),
+          },
+          closed,
+        ),
+        { maxItems: LIMITS.gpu.compatItems },
+      ),
+    ),
   },
   closed,
 );
@@ -197,8 +222,56 @@ export const ApiServerEncryptionFacts = Type.Object(
     encryptionConfigPath: Nullable(Str(LIMITS.apiServerEncryption.encryptionConfigPath)),
     /** First provider of the first resource in the EncryptionConfiguration, e.g. `aescbc`, `identity`. */
     firstProvider: Nullable(Str(LIMITS.apiServerEncryption.firstProvider)),
-    /** true / false, or null when it could not be determined (never guessed). */
+    /**
+     * Secrets are written by a provider other than identity (every resources[] entry read, as the API
+     * server reads them); false without the flag; null when it could not be determined (never guessed).
+     */
     enabled: Nullable(Type.Boolean()),
+    // Optional below: agents before the every-entry evaluation do not send them.
+    /** The host file the flag's (in-container) path maps to through the pod's hostPath volumes. */
+    hostConfigPath: Type.Optional(Str(LIMITS.apiServerEncryption.encryptionConfigPath)),
+    /** Every resources[] entry in order: its resource names and its first (writing) provider. */
+    rules: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            resources: Type.Array(Str(LIMITS.apiServerEncryption.resource), {
+              maxItems: LIMITS.apiServerEncryption.resourceItems,
+            }),
+            provider: Str(LIMITS.apiServerEncryption.firstProvider),
+          },
+          closed,
+        ),
+        { maxItems: LIMITS.apiServerEncryption.ruleItems },
+      ),
+    ),
+    /** How secrets are written and the configured name that decides it; null when no entry covers them. */
+    secrets: Type.Optional(
+      Nullable(
+        Type.Object(
+          {
+            provider: Str(LIMITS.apiServerEncryption.firstProvider),
+            matchedBy: Str(LIMITS.apiServerEncryption.resource),
+          },
+          closed,
+        ),
+      ),
+    ),
+    /** Each configured resource name whose writes are encrypted, with its provider. */
+    encrypted: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            resource: Str(LIMITS.apiServerEncryption.resource),
+            provider: Str(LIMITS.apiServerEncryption.firstProvider),
+          },
+          closed,
+        ),
+        { maxItems: LIMITS.apiServerEncryption.resourceItems },
+      ),
+    ),
+    /** Why `enabled` is null: the file could not be read or understood. */
+    unknownReason: Type.Optional(Str(LIMITS.apiServerEncryption.unknownReason)),
   },
   closed,
 );
@@ -210,6 +283,23 @@ export const PciFacts = Type.Object(
      * host's sysfs: an NVIDIA GPU is there even when no driver (nvidia-smi) is installed or it fails.
      */
     nvidiaGpus: Count(),
+  },
+  closed,
+);
+
+export const KubeletFacts = Type.Object(
+  {
+    /** Where the kubelet's command line came from: its systemd unit, or kubeadm's files without one. */
+    commandFrom: OneOf(['systemd-unit', 'kubeadm-files'] as const),
+    /** `node-type` as `--node-labels` registers it; null when no flag sets it. */
+    nodeType: Nullable(Str(LIMITS.kubelet.labelValue)),
+    /** The host file that set it. */
+    nodeTypeFile: Nullable(Str(LIMITS.kubelet.file)),
+    /** Every label `--node-labels` registers (repeated flags merged, the later key winning). */
+    labels: Type.Record(Type.String(), Str(LIMITS.kubelet.labelValue), {
+      maxProperties: LIMITS.kubelet.labelItems,
+      propertyNames: { maxLength: LIMITS.kubelet.labelKey },
+    }),
   },
   closed,
 );
@@ -235,6 +325,8 @@ export const Facts = Type.Object(
      * older than the PCI probe do not send it, and absent means unknown.
      */
     pci: Type.Optional(Nullable(PciFacts)),
+    /** The kubelet's `--node-labels` under the host root; null without a kubelet. Optional: older agents. */
+    kubelet: Type.Optional(Nullable(KubeletFacts)),
   },
   closed,
 );
@@ -313,6 +405,7 @@ export type RegistryResult = Static<typeof RegistryResult>;
 export type DnsFacts = Static<typeof DnsFacts>;
 export type ApiServerEncryptionFacts = Static<typeof ApiServerEncryptionFacts>;
 export type PciFacts = Static<typeof PciFacts>;
+export type KubeletFacts = Static<typeof KubeletFacts>;
 export type Facts = Static<typeof Facts>;
 export type EvaluatedFacts = Static<typeof EvaluatedFacts>;
 export type ProbeError = Static<typeof ProbeError>;

@@ -4,12 +4,14 @@
 import { type ProbeName, ROLES, type Role } from '../report/constants.js';
 import type { EvaluatedFacts, Facts, ProbeError } from '../report/schema.js';
 import type { NodeLabelContext, RoleDecision } from './api.js';
-import { type JetpackTable, jetpackTable } from './jetpack.js';
+import { isDataCenterBrand } from './gpu-brand.js';
+import { type JetpackTable, jetpackTable, oldestL4tFor } from './jetpack.js';
 import { formatBytes, parseByteQuantity } from './quantity.js';
 import { hasNvidiaGpu, NODE_TYPE_LABEL, pciNvidiaGpus, roleFromLabels } from './role.js';
 import {
   BYTE_FACTS,
   type CommonRoleParams,
+  type DiskFillingCheck,
   type MinQuantityCheck,
   type MinVersionCheck,
   type OneOfCheck,
@@ -69,13 +71,14 @@ const cache = new WeakMap<Spec, CompiledSpec>();
 export function compileSpec(spec: Spec): CompiledSpec {
   let compiled = cache.get(spec);
   if (!compiled) {
-    compiled = { spec, checks: spec.checks.map(compileCheck), jetpack: jetpackTable(spec.l4tToJetpack) };
+    const jetpack = jetpackTable(spec.l4tToJetpack);
+    compiled = { spec, checks: spec.checks.map((c) => compileCheck(c, jetpack)), jetpack };
     cache.set(spec, compiled);
   }
   return compiled;
 }
 
-function compileCheck(check: SpecCheck): CompiledCheck {
+function compileCheck(check: SpecCheck, jetpack: JetpackTable): CompiledCheck {
   const roles = {} as Record<Role, CompiledRoleCheck | null>;
   for (const role of ROLES) {
     const params = check.roles[role];
@@ -88,21 +91,26 @@ function compileCheck(check: SpecCheck): CompiledCheck {
       note: params.note ?? null,
       remediation: params.remediation ?? check.remediation,
     };
-    roles[role] = { ...common, ...compileRule(check, role, params) };
+    roles[role] = { ...common, ...compileRule(check, role, params, jetpack) };
   }
   return { id: check.id, source: check.source, remediation: check.remediation, roles };
 }
 
 type RuleParts = Pick<CompiledRoleCheck, 'probes' | 'expected' | 'run'>;
 
-function compileRule(check: SpecCheck, role: Role, params: CommonRoleParams): RuleParts {
+function compileRule(
+  check: SpecCheck,
+  role: Role,
+  params: CommonRoleParams,
+  jetpack: JetpackTable,
+): RuleParts {
   switch (check.rule) {
     case 'oneOf':
       return compileOneOf(check, role);
     case 'minQuantity':
       return compileMinQuantity(check, role);
     case 'minVersion':
-      return compileMinVersion(check, role);
+      return compileMinVersion(check, role, jetpack);
     case 'osRelease':
       return compileOsRelease(check, role);
     case 'registries':
@@ -111,6 +119,8 @@ function compileRule(check: SpecCheck, role: Role, params: CommonRoleParams): Ru
       return compileDns();
     case 'nodeLabel':
       return compileNodeLabel(role, params);
+    case 'diskFilling':
+      return compileDiskFilling(check, role);
   }
 }
 
@@ -295,7 +305,56 @@ export function containerdAsDebian(text: string): string {
   return text.replace(/^(\d+(?:\.\d+)*)-((?:rc|beta|alpha)\.?\d+)$/, '$1~$2');
 }
 
-function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
+/**
+ * gpu.cuda when the driver's own CUDA is too old: CUDA forward compatibility (cuda-compat) providing the
+ * required CUDA passes on data-center GPUs, is unmet on others (it does not apply to them), and warns when
+ * a GPU's brand is unknown. null when no compat package or library provides the required CUDA.
+ */
+function forwardCompatOutcome(facts: EvaluatedFacts, min: ParsedVersion, driverCuda: string): Outcome | null {
+  const gpu = facts.gpu;
+  const compat = (gpu?.cudaForwardCompat ?? []).find((c) => {
+    const v = parseVersion(c.cudaVersion, 'dotted');
+    return v !== null && compareParsed(v, min) >= 0;
+  });
+  if (!gpu || !compat) return null;
+  const via = compat.package
+    ? `${compat.package.name} ${compat.package.version}`
+    : (compat.libraryPath ?? 'cuda-compat');
+  const observed = `${driverCuda} (driver); ${compat.cudaVersion} via forward compatibility (${via})`;
+  const brands = gpu.devices.map((d) => d.brand ?? null);
+  const dataCenter = brands.map(isDataCenterBrand);
+  if (brands.length > 0 && dataCenter.every((d) => d === true)) {
+    return {
+      status: 'pass',
+      observed,
+      message:
+        `CUDA ${compat.cudaVersion} is provided by the CUDA forward-compatibility package (${via}) on ` +
+        `data-center GPUs (${[...new Set(brands)].join(', ')}); the driver itself supports CUDA ${driverCuda}`,
+    };
+  }
+  const named = [...new Set(brands.map((b) => b ?? 'unknown brand'))].join(', ');
+  if (dataCenter.some((d) => d === false)) {
+    return {
+      status: 'unmet',
+      observed,
+      message: `CUDA forward compatibility (${via}) is installed but applies only to data-center GPUs, not to ${named}; the driver supports CUDA ${driverCuda}`,
+    };
+  }
+  return {
+    status: 'warn',
+    observed,
+    message: `CUDA forward compatibility (${via}) provides CUDA ${compat.cudaVersion}, but whether these GPUs are data-center GPUs is unknown (${named}); the driver supports CUDA ${driverCuda}`,
+  };
+}
+
+/** `l4t` when it is a release older than `oldest`; null when it is newer, equal, or not a release. */
+function l4tOlderThan(l4t: string | null, oldest: string): string | null {
+  const v = l4t === null ? null : parseVersion(l4t, 'dotted');
+  const o = parseVersion(oldest, 'dotted');
+  return v && o && compareParsed(v, o) < 0 ? l4t : null;
+}
+
+function compileMinVersion(check: MinVersionCheck, role: Role, jetpack: JetpackTable): RuleParts {
   const p = check.roles[role];
   const fact = p?.fact ?? check.fact;
   const scheme: VersionScheme = check.scheme;
@@ -306,6 +365,9 @@ function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
   const whenUnknown = p?.whenUnknown ?? 'warn';
   const noun = VERSION_NOUNS[fact];
   const expected = `≥ ${minText}${warnFromMajor === undefined ? '' : ` (major ${warnFromMajor}+: warn)`}`;
+  // An L4T release older than the oldest that carries the minimum JetPack fails even when the table does
+  // not list it; only a newer unknown release is `whenUnknown`.
+  const oldestL4t = fact === 'jetson.jetpackVersion' ? oldestL4tFor(jetpack, min) : null;
   return {
     probes: [VERSION_PROBES[fact]],
     expected,
@@ -327,6 +389,14 @@ function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
         return { status: whenAbsent === 'skip' ? 'skip' : 'unmet', observed: null, message: found.message };
       }
       if (found.kind === 'unknown') {
+        const tooOld = oldestL4t === null ? null : l4tOlderThan(facts.jetson?.l4tVersion ?? null, oldestL4t);
+        if (tooOld) {
+          return {
+            status: 'unmet',
+            observed: found.observed,
+            message: `L4T ${tooOld} is older than L4T ${oldestL4t}, the oldest release with JetPack ≥ ${minText}`,
+          };
+        }
         return {
           status: whenUnknown === 'warn' ? 'warn' : 'unmet',
           observed: found.observed,
@@ -344,11 +414,14 @@ function compileMinVersion(check: MinVersionCheck, role: Role): RuleParts {
         };
       }
       if (compareParsed(v, min) < 0) {
-        return {
-          status: 'unmet',
-          observed: found.text,
-          message: `${noun} ${found.text} is older than ${minText}`,
-        };
+        const compat = fact === 'gpu.cudaVersion' ? forwardCompatOutcome(facts, min, found.text) : null;
+        return (
+          compat ?? {
+            status: 'unmet',
+            observed: found.text,
+            message: `${noun} ${found.text} is older than ${minText}`,
+          }
+        );
       }
       if (warnFromMajor !== undefined && v.major >= warnFromMajor) {
         return {
@@ -462,6 +535,14 @@ function compileDns(): RuleParts {
           message: `the node's host name ${facts.hostname ?? ''} does not resolve`.replace('  ', ' '),
         };
       }
+      if (dns.hostnameResolves === null) {
+        // Never a pass: the lookup was not made (no getent on the host), so resolution is not shown.
+        return {
+          status: 'skip',
+          observed,
+          message: `${ns}, but the host name lookup was not tested (no getent under the host root)`,
+        };
+      }
       return { status: 'pass', observed, message: observed };
     },
   };
@@ -514,6 +595,44 @@ function compileNodeLabel(role: Role, _params: CommonRoleParams): RuleParts {
         return { status: 'warn', observed, message: 'the node has no role label; role taken from facts' };
       }
       return { status: 'pass', observed, message: `${observed} matches the node's hardware` };
+    },
+  };
+}
+
+/**
+ * Free space of `/` (nodefs) and containerd's root (imagefs) against the kubelet's hard eviction
+ * thresholds: below them the kubelet starts evicting pods, so this warns before it does. The percentages
+ * are of the filesystem (statfs), as the kubelet measures them.
+ */
+function compileDiskFilling(check: DiskFillingCheck, role: Role): RuleParts {
+  const p = check.roles[role];
+  const nodefs = p?.nodefsMinFreePercent ?? 10;
+  const imagefs = p?.imagefsMinFreePercent ?? 15;
+  return {
+    probes: ['disks'],
+    expected: `/ ≥ ${nodefs}% free (nodefs), containerd root ≥ ${imagefs}% free (imagefs)`,
+    run({ facts }) {
+      const root = facts.disks.find((d) => d.path === '/');
+      if (!root) return { status: 'error', observed: null, message: 'no disk facts for / were collected' };
+      const entries = [
+        { d: root, what: 'nodefs', min: nodefs },
+        ...facts.disks.filter((d) => d.path !== '/').map((d) => ({ d, what: 'imagefs', min: imagefs })),
+      ];
+      const pct = (d: (typeof facts.disks)[number]) =>
+        d.capacityBytes > 0 ? (100 * d.freeBytes) / d.capacityBytes : 0;
+      const shown = entries.map(
+        ({ d }) => `${d.path} ${pct(d).toFixed(1)}% free (${formatBytes(d.freeBytes, false)})`,
+      );
+      const observed = shown.join('; ');
+      const low = entries.filter((e) => pct(e.d) < e.min);
+      if (low.length === 0) return { status: 'pass', observed, message: observed };
+      return {
+        status: 'unmet',
+        observed,
+        message: `below the kubelet's hard eviction threshold: ${low
+          .map((e) => `${e.d.path} ${pct(e.d).toFixed(1)}% free < ${e.min}% (${e.what}.available)`)
+          .join('; ')}; the kubelet evicts pods there`,
+      };
     },
   };
 }

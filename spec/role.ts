@@ -1,6 +1,7 @@
 // Which requirements apply to a node: from its Kubernetes labels when it has a role label, otherwise from
 // what the host shows (a Jetson, a kube-apiserver manifest, an NVIDIA GPU, or a plain compute node). Every
-// role decision of the program is made here: `resolveRole` for a node, `roleFromFacts` for `check --role auto`.
+// role decision of the program is made here: `resolveRole` for a node, `roleForHost` for `check --role auto`
+// (the kubelet's own --node-labels, then the facts).
 import { isRole } from '../report/constants.js';
 import type { Facts, ProbeError, ProbeName, Role } from '../report/schema.js';
 import type { RoleDecision } from './api.js';
@@ -81,6 +82,26 @@ export function roleFromLabels(labels: Readonly<Record<string, string>>): RoleDe
   const poolRole = typeof pool === 'string' ? NODE_POOL_ROLES.get(pool) : undefined;
   if (poolRole) return { role: poolRole, source: `label:${NODE_POOL_LABEL}=${pool}` };
   return null;
+}
+
+/**
+ * The role `check --role auto` judges a host as, without the API: the labels the kubelet registers the
+ * node with (its `--node-labels`, read on the host) when they name a role, else the facts. The source says
+ * which decided: `kubelet:node-type=operator (/var/lib/kubelet/kubeadm-flags.env)`, or `facts`.
+ */
+export function roleForHost(facts: Facts): RoleDecision {
+  const kubelet = facts.kubelet;
+  const fromKubelet = kubelet ? roleFromLabels(kubelet.labels) : null;
+  if (kubelet && fromKubelet) {
+    const label = fromKubelet.source.replace(/^label:/, '');
+    const file = label.startsWith(`${NODE_TYPE_LABEL}=`) ? kubelet.nodeTypeFile : null;
+    return {
+      role: fromKubelet.role,
+      source: `kubelet:${label}`,
+      reason: `the kubelet registers the node with --node-labels ${label}${file ? ` (${file})` : ''}`,
+    };
+  }
+  return roleFromFacts(facts);
 }
 
 /** Our own role label's value when it is a role: the role we last wrote on the node. */

@@ -19,6 +19,7 @@ export const RULE_TYPES = [
   'registries',
   'nodeLabel',
   'dnsResolution',
+  'diskFilling',
 ] as const;
 
 /** Facts a `oneOf` rule can read. */
@@ -137,6 +138,18 @@ export interface DnsResolutionCheck extends CheckBase {
   roles: RoleMap<EmptyParams>;
 }
 
+/** Free space before the kubelet's hard eviction: its defaults are nodefs 10 %, imagefs 15 %. */
+export interface DiskFillingParams extends CommonRoleParams {
+  /** Warn when `/` has less than this percentage of its filesystem free (kubelet nodefs.available). */
+  nodefsMinFreePercent: number;
+  /** Warn when containerd's root has less than this percentage free (kubelet imagefs.available). */
+  imagefsMinFreePercent: number;
+}
+export interface DiskFillingCheck extends CheckBase {
+  rule: 'diskFilling';
+  roles: RoleMap<DiskFillingParams>;
+}
+
 export type SpecCheck =
   | OneOfCheck
   | MinQuantityCheck
@@ -144,7 +157,8 @@ export type SpecCheck =
   | OsReleaseCheck
   | RegistriesCheck
   | NodeLabelCheck
-  | DnsResolutionCheck;
+  | DnsResolutionCheck
+  | DiskFillingCheck;
 
 /**
  * Thresholds of the cluster-level checks (GET /api/v1/summary), the spec's `cluster:` section. Every field
@@ -153,14 +167,17 @@ export type SpecCheck =
 export interface ClusterRules {
   /** `cluster.control-plane-ha`: warn below this many control-plane nodes. */
   controlPlaneHa: { minNodes: number };
-  /** `cluster.operator-nodes`: warn outside this many backend-operator nodes. */
-  operatorNodes: { minNodes: number; maxNodes: number };
+  /**
+   * `cluster.operator-nodes`: warn below `minNodes` backend-operator nodes, and above `maxNodes` only when
+   * a spec sets one (the requirements set no upper limit).
+   */
+  operatorNodes: { minNodes: number; maxNodes?: number };
 }
 
-/** The seed's numbers: 3+ control-plane nodes for high availability, 1 to 3 backend-operator nodes. */
+/** The seed's numbers: 3+ control-plane nodes for high availability, dedicated backend-operator node(s). */
 export const DEFAULT_CLUSTER_RULES: ClusterRules = {
   controlPlaneHa: { minNodes: 3 },
-  operatorNodes: { minNodes: 1, maxNodes: 3 },
+  operatorNodes: { minNodes: 1 },
 };
 
 export interface Spec {

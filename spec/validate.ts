@@ -287,6 +287,21 @@ function checkOf(val: Validator, raw: unknown, path: string): SpecCheck {
       });
       return { ...base, rule, roles };
     }
+    case 'diskFilling': {
+      val.closed(c, path, baseKeys);
+      const percent = (p: Obj, rp: string, key: string) => {
+        const v = p[key];
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v >= 100) {
+          val.fail(join(rp, key), `${describe(v)} is not a percentage from 0 to below 100`);
+        }
+        return v;
+      };
+      const roles = roleMap(val, c, path, ['nodefsMinFreePercent', 'imagefsMinFreePercent'], (p, rp) => ({
+        nodefsMinFreePercent: percent(p, rp, 'nodefsMinFreePercent'),
+        imagefsMinFreePercent: percent(p, rp, 'imagefsMinFreePercent'),
+      }));
+      return { ...base, rule, roles };
+    }
     case 'registries':
     case 'nodeLabel':
     case 'dnsResolution': {
@@ -322,11 +337,14 @@ function clusterRulesOf(val: Validator, root: Obj): ClusterRules {
   const opsPath = 'cluster.operatorNodes';
   const ops = val.optionalObject(cluster, 'operatorNodes', 'cluster', ['minNodes', 'maxNodes']);
   const minOps = val.count(ops, 'minNodes', opsPath, d.operatorNodes.minNodes, 0);
-  const maxOps = val.count(ops, 'maxNodes', opsPath, Math.max(d.operatorNodes.maxNodes, minOps), 1);
-  if (maxOps < minOps) val.fail(join(opsPath, 'maxNodes'), `${maxOps} is below minNodes (${minOps})`);
+  // No upper limit unless a spec sets one: the requirements set none.
+  const maxOps = ops['maxNodes'] === undefined ? undefined : val.count(ops, 'maxNodes', opsPath, 0, 1);
+  if (maxOps !== undefined && maxOps < minOps) {
+    val.fail(join(opsPath, 'maxNodes'), `${maxOps} is below minNodes (${minOps})`);
+  }
   return {
     controlPlaneHa: { minNodes: val.count(ha, 'minNodes', haPath, d.controlPlaneHa.minNodes, 1) },
-    operatorNodes: { minNodes: minOps, maxNodes: maxOps },
+    operatorNodes: maxOps === undefined ? { minNodes: minOps } : { minNodes: minOps, maxNodes: maxOps },
   };
 }
 

@@ -1,4 +1,5 @@
-// Size and free space of the host's / and /var/lib/containerd (when it exists): the filesystem via statfs
+// Size and free space of the host's / and of containerd's root (its config's `root`, default
+// /var/lib/containerd; when it exists): the filesystem via statfs
 // (what df shows; free space is always the filesystem's), and the block device and disk beneath it via the
 // host's mountinfo and sysfs (block-device.ts), which is what a "Disk: N GB" requirement is measured on.
 import { LIMITS } from '../../report/limits.js';
@@ -6,9 +7,29 @@ import type { DiskFacts } from '../../report/schema.js';
 import { ProbeFailure } from '../probe-failure.js';
 import { capacityForRequirement, MOUNTINFO_PATHS, resolveMountDevice } from './block-device.js';
 import type { Probe } from './probe.js';
-import { boundedCount, boundedString } from './support.js';
+import { boundedCount, boundedString, readOptional } from './support.js';
 
-export const DISK_PATHS = ['/', '/var/lib/containerd'];
+export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
+export const DEFAULT_CONTAINERD_ROOT = '/var/lib/containerd';
+
+/** containerd's top-level `root = "..."` (before any [table]); null when the config does not set it. */
+export function containerdRootOf(config: string): string | null {
+  for (const raw of config.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('[')) return null;
+    const m = /^root\s*=\s*(?:"([^"]*)"|'([^']*)')\s*(?:#.*)?$/.exec(line);
+    const value = m ? (m[1] ?? m[2]) : undefined;
+    if (value?.startsWith('/')) return value;
+  }
+  return null;
+}
+
+/** The host paths measured: `/` and containerd's root (its config's `root`, else the default) when it exists. */
+async function diskPaths(host: Parameters<Probe['run']>[0]): Promise<string[]> {
+  const config = await readOptional(host, CONTAINERD_CONFIG, 1024 * 1024).catch(() => null);
+  const root = (config && containerdRootOf(config)) ?? DEFAULT_CONTAINERD_ROOT;
+  return root === '/' ? ['/'] : ['/', boundedString(root, LIMITS.disk.path, 'containerd root')];
+}
 
 /** The facts of one path: statfs, then the block device (never failing: unresolved falls back, saying so). */
 export async function diskFacts(
@@ -60,7 +81,7 @@ export function disksProbeWith(mountinfoPaths: string[] = MOUNTINFO_PATHS): Prob
     timeoutMs: 3000,
     async run(host) {
       const disks: DiskFacts[] = [];
-      for (const path of DISK_PATHS) {
+      for (const path of await diskPaths(host)) {
         if (path !== '/' && !(await host.exists(path))) continue;
         disks.push(await diskFacts(host, path, mountinfoPaths));
       }

@@ -9,6 +9,7 @@ import type { GpuDevice, GpuFacts } from '../../report/schema.js';
 import type { ExecResult, HostContext } from '../host.js';
 import { createHostContext } from '../host.js';
 import { ProbeFailure } from '../probe-failure.js';
+import { readCudaForwardCompat } from './cuda-compat.js';
 import type { Probe } from './probe.js';
 import { boundedCount, boundedString, excerpt, execOptional, realHostPath } from './support.js';
 
@@ -252,6 +253,27 @@ function failureMessage(stdout: string, stderr: string, code: number | null): st
   return (said || `nvidia-smi exited with code ${code}`).slice(0, LIMITS.probeError.message);
 }
 
+/** CUDA forward compatibility, bounded for the report; best-effort: a read failure means none is known. */
+async function forwardCompat(host: HostContext): Promise<NonNullable<GpuFacts['cudaForwardCompat']>> {
+  let found: Awaited<ReturnType<typeof readCudaForwardCompat>>;
+  try {
+    found = await readCudaForwardCompat(host);
+  } catch {
+    return [];
+  }
+  const fits = (v: string | null, max: number) => v === null || v.length <= max;
+  return found
+    .filter(
+      (c) =>
+        fits(c.cudaVersion, LIMITS.gpu.cudaVersion) &&
+        fits(c.libcudaVersion, LIMITS.gpu.driverVersion) &&
+        fits(c.libraryPath, LIMITS.gpu.compatPath) &&
+        fits(c.package?.name ?? null, LIMITS.gpu.compatPackage) &&
+        fits(c.package?.version ?? null, LIMITS.gpu.compatPackage),
+    )
+    .slice(0, LIMITS.gpu.compatItems);
+}
+
 export function gpuProbeWith(
   nvidiaSmiTimeoutMs = NVIDIA_SMI_TIMEOUT_MS,
   toolkitBudgetMs = TOOLKIT_BUDGET_MS,
@@ -284,7 +306,11 @@ export function gpuProbeWith(
       return {
         driverVersion,
         cudaVersion,
-        devices: summary.devices.slice(0, LIMITS.gpu.deviceItems),
+        devices: summary.devices.slice(0, LIMITS.gpu.deviceItems).map((d, i) => ({
+          ...d,
+          brand: boundedString(summary.productBrands[i] ?? null, LIMITS.gpuDevice.brand, 'product_brand'),
+        })),
+        cudaForwardCompat: await forwardCompat(host),
         // Never past the probe's own bound (nvidia-smi may have used most of it), with a little margin.
         containerToolkit: await probeToolkit(
           host,

@@ -79,6 +79,13 @@ export const KUBERNETES_API_CALLS: readonly ApiCall[] = [
     why: 'cluster check: default StorageClass',
   },
   {
+    group: 'storage.k8s.io',
+    resource: 'csidrivers',
+    verbs: ['list'],
+    namespaced: false,
+    why: "cluster check: the default StorageClass's provisioner is an installed CSI driver (dynamic provisioning)",
+  },
+  {
     group: '',
     resource: 'secrets',
     verbs: ['get', 'create', 'update'],

@@ -29,6 +29,8 @@ export interface NodeView {
   status?: {
     conditions?: NodeConditionView[];
     nodeInfo?: { containerRuntimeVersion?: string };
+    /** The node's addresses (`InternalIP`, `Hostname`, ...): the stable-IP cluster check reads them. */
+    addresses?: Array<{ type: string; address: string }>;
   };
 }
 
@@ -52,7 +54,7 @@ export function conditionOf(node: NodeView | undefined, type: string): NodeCondi
 
 /**
  * A copy of just the fields above. The informer caches every Node of the cluster; a real Node also carries
- * `status.images` (every image on the node), addresses, capacity, volumes… that nothing here reads.
+ * `status.images` (every image on the node), capacity, volumes… that nothing here reads.
  */
 export function slimNode(node: NodeView): NodeView {
   const m = node.metadata;
@@ -68,10 +70,12 @@ export function slimNode(node: NodeView): NodeView {
   if (node.spec?.taints) view.spec = { taints: node.spec.taints };
   const conditions = node.status?.conditions;
   const runtime = node.status?.nodeInfo?.containerRuntimeVersion;
-  if (conditions || runtime !== undefined) {
+  const addresses = node.status?.addresses?.map((a) => ({ type: a.type, address: a.address }));
+  if (conditions || runtime !== undefined || addresses) {
     view.status = {
       ...(conditions && { conditions }),
       ...(runtime !== undefined && { nodeInfo: { containerRuntimeVersion: runtime } }),
+      ...(addresses && { addresses }),
     };
   }
   return view;

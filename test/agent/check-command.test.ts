@@ -82,7 +82,6 @@ describe('check --json over fixture hosts', () => {
     ['jetson-jp62', 0, 'pass', 'jetson', []],
     ['containerd-2x', 0, 'warn', 'compute', ['containerd.version:warn']],
     ['rhel9', 0, 'warn', 'compute', ['os.release:warn']],
-    ['operator-small-memory', 0, 'pass', 'compute', []],
     ['bare', 1, 'fail', 'compute', ['containerd.version:fail']],
   ] as const)('%s: exit %i, verdict %s, role %s', async (host, exit, verdict, role, notPassing) => {
     const { code, result } = await checkJson(host);
@@ -94,14 +93,14 @@ describe('check --json over fixture hosts', () => {
     expect(code).toBe(exit);
   });
 
-  it("dns.resolution never uses this machine's resolver: the host's getent, else not tested", async () => {
+  it("dns.resolution never uses this machine's resolver: the host's getent, else not tested (skip, never pass)", async () => {
     // ubuntu2204-gpu-pass has a getent fake under its root; bare has none (this machine's PATH has one).
     const withGetent = await checkJson('ubuntu2204-gpu-pass');
     expect(withGetent.result.facts.dns?.hostnameResolves).toBe(true);
     const without = await checkJson('bare');
     expect(without.result.facts.dns?.hostnameResolves).toBeNull();
     expect(byId(without.result, 'dns.resolution')).toMatchObject({
-      status: 'pass',
+      status: 'skip',
       observed: expect.stringContaining('host name not tested'),
     });
   });
@@ -144,6 +143,19 @@ describe('check --json over fixture hosts', () => {
     expect(c2.code).toBe(0);
     const rhel = await checkJson('rhel9');
     expect(byId(rhel.result, 'os.release').status).toBe('warn');
+  });
+
+  it("auto reads the kubelet's --node-labels first: kubeadm-flags.env registers node-type=operator", async () => {
+    const { code, result } = await checkJson('operator-small-memory');
+    expect(result).toMatchObject({ role: 'operator', roleSource: 'kubelet:node-type=operator' });
+    expect(result.facts.kubelet).toEqual({
+      commandFrom: 'kubeadm-files',
+      nodeType: 'operator',
+      nodeTypeFile: '/var/lib/kubelet/kubeadm-flags.env',
+      labels: { 'node-type': 'operator' },
+    });
+    expect(byId(result, 'memory.total').status).toBe('fail');
+    expect(code).toBe(1);
   });
 
   it('--role overrides auto; operator with little memory fails memory.total', async () => {

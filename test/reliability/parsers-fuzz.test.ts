@@ -338,6 +338,13 @@ describe('probes on a host whose files and commands say anything', () => {
               continue;
             if (probe.name === 'jetson' && /^\d+(\.\d+)*$/.test(s)) continue; // JetPack from the table
             if (probe.name === 'os' && s === '5.15.0-100-generic') continue;
+            // Why encryption at rest is unknown: a message of the probe's own, not a fact read from the host.
+            if (
+              probe.name === 'apiServerEncryption' &&
+              value &&
+              s === (value as { unknownReason?: string }).unknownReason
+            )
+              continue;
             expect(unquoted).toContain(s.replace(/["'\\]/g, ''));
           }
         }

@@ -6,6 +6,7 @@ import {
   clusterCheckResults,
   containerdVersionOfRuntime,
   type ReportedNode,
+  type StorageClassInfo,
 } from '../../spec/cluster-checks.js';
 import { loadSpec } from '../../spec/load.js';
 import { DEFAULT_CLUSTER_RULES } from '../../spec/spec-types.js';
@@ -35,15 +36,24 @@ function byId(results: ReturnType<typeof clusterCheckResults>, id: string) {
   return r;
 }
 
-const cp = (name: string, enabled: boolean | null): ReportedNode => ({
-  ...reported(name, 'control-plane'),
-  facts: buildFacts({
-    apiServerEncryption:
-      enabled === null
-        ? null
-        : { manifestFound: true, encryptionConfigPath: null, firstProvider: null, enabled },
-  }),
+type Encryption = NonNullable<ReportedNode['facts']>['apiServerEncryption'];
+const PATH = '/etc/kubernetes/enc/config.yaml';
+/** What an agent reports for a config encrypting `secrets` with `provider` (every entry evaluated). */
+const encryption = (provider: string): Encryption => ({
+  manifestFound: true,
+  encryptionConfigPath: PATH,
+  firstProvider: provider,
+  enabled: provider !== 'identity',
+  rules: [{ resources: ['secrets'], provider }],
+  secrets: { provider, matchedBy: 'secrets' },
+  encrypted: provider === 'identity' ? [] : [{ resource: 'secrets', provider }],
 });
+const cpWith = (name: string, apiServerEncryption: Encryption): ReportedNode => ({
+  ...reported(name, 'control-plane'),
+  facts: buildFacts({ apiServerEncryption }),
+});
+const cp = (name: string, enabled: boolean | null): ReportedNode =>
+  cpWith(name, enabled === null ? null : encryption(enabled ? 'aescbc' : 'identity'));
 
 describe('cluster checks', () => {
   it('HA, operators, storage class, runtime and encryption all pass', () => {
@@ -56,13 +66,19 @@ describe('cluster checks', () => {
         op1: { runtime: 'containerd://1.7.27' },
       }),
       storageClasses: [
-        { name: 'fast', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+        {
+          name: 'fast',
+          annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
+          provisioner: 'ebs.csi.aws.com',
+        },
       ],
+      csiDrivers: ['ebs.csi.aws.com'],
     });
     expect(results.map((r) => [r.id, r.status])).toEqual([
       ['cluster.control-plane-ha', 'pass'],
       ['cluster.operator-nodes', 'pass'],
       ['cluster.default-storageclass', 'pass'],
+      ['cluster.stable-ips', 'warn'],
       ['cluster.runtime-version', 'pass'],
       ['cluster.etcd-encryption', 'pass'],
     ]);
@@ -73,7 +89,7 @@ describe('cluster checks', () => {
     const results = clusterCheckResults({
       reports: [cp('cp1', false), reported('g1', 'gpu')],
       nodes: nodes({ cp1: { runtime: 'containerd://1.7.27' }, g1: { runtime: 'containerd://1.6.20' } }),
-      storageClasses: [{ name: 'slow', annotations: {} }],
+      storageClasses: [{ name: 'slow', annotations: {}, provisioner: 'rancher.io/local-path' }],
     });
     expect(byId(results, 'cluster.control-plane-ha')).toMatchObject({
       status: 'warn',
@@ -83,7 +99,7 @@ describe('cluster checks', () => {
     expect(byId(results, 'cluster.operator-nodes')).toMatchObject({
       status: 'warn',
       message: 'no backend-operator node found: dedicated nodes labelled node-type=operator are recommended',
-      remediation: 'Label 1 to 3 dedicated nodes with node-type=operator.',
+      remediation: 'Label at least 1 dedicated node(s) with node-type=operator.',
     });
     expect(byId(results, 'cluster.default-storageclass').status).toBe('fail');
     const rt = byId(results, 'cluster.runtime-version');
@@ -102,8 +118,58 @@ describe('cluster checks', () => {
     expect(r.message).toMatch(/^unknown: could not read/);
   });
 
-  it('too many operator nodes is a warning; storage class list errors are errors, skips standalone', () => {
-    const ops = ['a', 'b', 'c', 'd'].map((n) => reported(n, 'operator'));
+  it("encryption: secrets decide, every entry is shown; an older agent's first-entry answer is not a pass", () => {
+    const run = (e: Encryption) =>
+      byId(
+        clusterCheckResults({ reports: [cpWith('cp1', e)], nodes: null, storageClasses: null }),
+        'cluster.etcd-encryption',
+      );
+    // events encrypted with aescbc, secrets left as identity: what the first-entry reading called enabled.
+    const eventsOnly: Encryption = {
+      manifestFound: true,
+      encryptionConfigPath: PATH,
+      firstProvider: 'aescbc',
+      enabled: false,
+      rules: [
+        { resources: ['events'], provider: 'aescbc' },
+        { resources: ['secrets'], provider: 'identity' },
+      ],
+      secrets: { provider: 'identity', matchedBy: 'secrets' },
+      encrypted: [{ resource: 'events', provider: 'aescbc' }],
+    };
+    expect(run(eventsOnly)).toMatchObject({
+      status: 'fail',
+      observed: 'not enabled on: cp1 (secrets: identity (by "secrets"); encrypted: events (aescbc))',
+    });
+    expect(run(encryption('kms'))).toMatchObject({
+      status: 'pass',
+      observed: 'enabled on: cp1 (secrets: kms (by "secrets"); encrypted: secrets (kms))',
+    });
+    const unreadable: Encryption = {
+      manifestFound: true,
+      encryptionConfigPath: PATH,
+      firstProvider: null,
+      enabled: null,
+      unknownReason: `cannot read ${PATH}: EACCES`,
+    };
+    expect(run(unreadable)).toMatchObject({
+      status: 'warn',
+      observed: `unknown on: cp1 (unknown: cannot read ${PATH}: EACCES)`,
+    });
+    const olderAgent: Encryption = {
+      manifestFound: true,
+      encryptionConfigPath: PATH,
+      firstProvider: 'aescbc',
+      enabled: true,
+    };
+    expect(run(olderAgent)).toMatchObject({
+      status: 'warn',
+      observed: 'unknown on: cp1 (agent too old to read every resources[] entry)',
+    });
+  });
+
+  it('many operator nodes are fine (no upper limit unless the spec sets one); list errors are errors, skips standalone', () => {
+    const ops = ['a', 'b', 'c', 'd', 'e'].map((n) => reported(n, 'operator'));
     const results = clusterCheckResults({
       reports: ops,
       nodes: [],
@@ -111,6 +177,16 @@ describe('cluster checks', () => {
       storageClassError: 'forbidden',
     });
     expect(byId(results, 'cluster.operator-nodes')).toMatchObject({
+      status: 'pass',
+      expected: 'at least 1 backend-operator nodes (label node-type=operator)',
+    });
+    const capped = clusterCheckResults({
+      reports: ops,
+      nodes: [],
+      storageClasses: [],
+      rules: { ...DEFAULT_CLUSTER_RULES, operatorNodes: { minNodes: 1, maxNodes: 3 } },
+    });
+    expect(byId(capped, 'cluster.operator-nodes')).toMatchObject({
       status: 'warn',
       message: 'more than 3 backend-operator nodes: 1 to 3 are recommended',
     });
@@ -120,6 +196,53 @@ describe('cluster checks', () => {
     });
     const standalone = clusterCheckResults({ reports: ops, nodes: null, storageClasses: null });
     expect(byId(standalone, 'cluster.default-storageclass').status).toBe('skip');
+    expect(byId(standalone, 'cluster.stable-ips').status).toBe('skip');
+  });
+
+  it('default StorageClass: dynamic provisioning (CSIDriver or a known provisioner) passes, else warns', () => {
+    const sc = (name: string, provisioner: string, isDefault = true): StorageClassInfo => ({
+      name,
+      provisioner,
+      annotations: isDefault ? { 'storageclass.kubernetes.io/is-default-class': 'true' } : {},
+    });
+    const run = (storageClasses: StorageClassInfo[], csiDrivers: string[] | null, csiDriverError?: string) =>
+      byId(
+        clusterCheckResults({ reports: [], nodes: [], storageClasses, csiDrivers, csiDriverError }),
+        'cluster.default-storageclass',
+      );
+    expect(run([sc('local', 'kubernetes.io/no-provisioner')], ['ebs.csi.aws.com'])).toMatchObject({
+      status: 'warn',
+      observed: 'default: local (kubernetes.io/no-provisioner)',
+      message: expect.stringContaining(
+        'does not provision volumes dynamically (local: kubernetes.io/no-provisioner)',
+      ),
+    });
+    expect(run([sc('ceph', 'rbd.csi.ceph.com')], ['rbd.csi.ceph.com']).status).toBe('pass');
+    expect(run([sc('ceph', 'rbd.csi.ceph.com')], [])).toMatchObject({
+      status: 'warn',
+      message: expect.stringContaining('ceph: no CSIDriver rbd.csi.ceph.com'),
+    });
+    expect(run([sc('lp', 'rancher.io/local-path')], []).status).toBe('pass');
+    expect(run([sc('ceph', 'rbd.csi.ceph.com')], null, 'forbidden')).toMatchObject({
+      status: 'warn',
+      message: expect.stringContaining('could not list CSIDrivers (forbidden)'),
+    });
+    // A dynamic class that is not the default does not count.
+    expect(run([sc('ceph', 'rbd.csi.ceph.com', false)], ['rbd.csi.ceph.com']).status).toBe('fail');
+  });
+
+  it('stable IPs: every node has its own InternalIP', () => {
+    const run = (n: ClusterNode[]) =>
+      byId(clusterCheckResults({ reports: [], nodes: n, storageClasses: [] }), 'cluster.stable-ips');
+    const node = (name: string, internalIPs: string[]): ClusterNode => ({ name, labels: {}, internalIPs });
+    expect(run([node('a', ['10.0.0.1']), node('b', ['10.0.0.2', 'fd00::2'])])).toMatchObject({
+      status: 'pass',
+      observed: '2 node(s), each with its own InternalIP',
+    });
+    expect(run([node('a', ['10.0.0.1']), node('b', ['10.0.0.1']), node('c', [])])).toMatchObject({
+      status: 'warn',
+      observed: 'no InternalIP: c; shared InternalIP 10.0.0.1: a, b',
+    });
   });
 
   it('node-type=operator labels count as operator nodes; a node without a result has no facts to compare', () => {

@@ -392,10 +392,23 @@ describe('evaluate', () => {
     expect(check(skipped, 'registry.reachable').message).toContain('--registries none');
   });
 
-  it('dns.resolution warns when the host name does not resolve', () => {
+  it('dns.resolution: a failed host-name lookup fails; an untested one is skip, never pass', () => {
+    const untested = run(
+      buildFacts({ dns: { nameservers: ['127.0.0.53'], hostnameResolves: null } }),
+      'compute',
+    );
+    expect(check(untested, 'dns.resolution')).toMatchObject({
+      status: 'skip',
+      observed: 'nameservers 127.0.0.53; host name not tested',
+    });
+    const resolves = run(
+      buildFacts({ dns: { nameservers: ['127.0.0.53'], hostnameResolves: true } }),
+      'compute',
+    );
+    expect(check(resolves, 'dns.resolution').status).toBe('pass');
     const r = run(buildFacts({ dns: { nameservers: ['127.0.0.53'], hostnameResolves: false } }), 'compute');
-    expect(check(r, 'dns.resolution').status).toBe('warn');
-    expect(r.verdict).toBe('warn');
+    expect(check(r, 'dns.resolution').status).toBe('fail');
+    expect(r.verdict).toBe('fail');
   });
 
   describe('node.label', () => {
@@ -465,5 +478,38 @@ describe('evaluate', () => {
     const perSecond = n / ((performance.now() - t0) / 1000);
     // Generous bound for a shared 2-core machine; typically far above 100k/s.
     expect(perSecond).toBeGreaterThan(10_000);
+  });
+});
+
+describe('disk.filling (kubelet hard eviction thresholds, every role)', () => {
+  const disks = (rootFree: number, ctrFree: number) => [
+    { path: '/', capacityBytes: 100 * GB, freeBytes: rootFree * GB },
+    { path: '/var/lib/containerd', capacityBytes: 200 * GB, freeBytes: ctrFree * GB },
+  ];
+  const input = (facts: Facts) => ({
+    node: 'n',
+    facts,
+    probeErrors: [],
+    collectedAt: '2025-01-01T00:00:00Z',
+  });
+  it('warns below 10 % free on / or 15 % on the containerd root, on compute, gpu and jetson nodes too', async () => {
+    const spec = await loadSpec();
+    for (const role of ['compute', 'gpu', 'jetson', 'operator', 'control-plane'] as const) {
+      const ok = evaluate(input(buildFacts({ disks: disks(50, 100) })), spec, { role, source: 'flag' });
+      expect(ok.checks.find((c) => c.id === 'disk.filling')?.status).toBe('pass');
+      const low = evaluate(input(buildFacts({ disks: disks(9, 100) })), spec, { role, source: 'flag' });
+      expect(low.checks.find((c) => c.id === 'disk.filling')).toMatchObject({
+        status: 'warn',
+        observed: '/ 9.0% free (9 GB); /var/lib/containerd 50.0% free (100 GB)',
+        message: expect.stringContaining('/ 9.0% free < 10% (nodefs.available)'),
+      });
+    }
+    const images = evaluate(input(buildFacts({ disks: disks(50, 28) })), spec, {
+      role: 'gpu',
+      source: 'flag',
+    });
+    expect(images.checks.find((c) => c.id === 'disk.filling')?.message).toContain(
+      '/var/lib/containerd 14.0% free < 15% (imagefs.available)',
+    );
   });
 });

@@ -102,6 +102,26 @@ describe('a table edit changes the verdict of the same report', () => {
   });
 });
 
+describe('an L4T release the table does not list', () => {
+  it('older than the oldest release carrying the required JetPack fails; only a newer one warns', () => {
+    // R35.3.1 (JetPack 5.1.1) is not in the table; 36.4.3 is the oldest L4T with JetPack ≥ 6.2.
+    const r35 = evaluateJetson(jetsonHost(jetsonFacts({ l4tVersion: '35.3.1' })), baseline);
+    expect(jetpackCheck(r35)).toMatchObject({
+      status: 'fail',
+      observed: 'L4T 35.3.1',
+      message: expect.stringContaining(
+        'L4T 35.3.1 is older than L4T 36.4.3, the oldest release with JetPack ≥ 6.2',
+      ),
+    });
+    expect(
+      jetpackCheck(evaluateJetson(jetsonHost(jetsonFacts({ l4tVersion: '36.4.2' })), baseline)).status,
+    ).toBe('fail');
+    expect(
+      jetpackCheck(evaluateJetson(jetsonHost(jetsonFacts({ l4tVersion: '36.9.1' })), baseline)).status,
+    ).toBe('warn');
+  });
+});
+
 describe('older agents that still send jetpackVersion', () => {
   it('are evaluated by the table in force, not by what they sent', () => {
     const claimed = jetsonHost(jetsonFacts({ l4tVersion: '36.4.3', jetpackVersion: '9.9' }));

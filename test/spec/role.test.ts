@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { resolveRole, roleFromFacts, roleFromLabels, roleFromOwnLabel } from '../../spec/role.js';
+import {
+  resolveRole,
+  roleForHost,
+  roleFromFacts,
+  roleFromLabels,
+  roleFromOwnLabel,
+} from '../../spec/role.js';
 import { buildFacts, gpuFacts, jetsonFacts } from './facts-builder.js';
 
 describe('roleFromFacts', () => {
@@ -158,5 +164,29 @@ describe('resolveRole: the one decision, from what the caller knows', () => {
     expect(roleFromOwnLabel({ [OWN]: 'storage' }, OWN)).toBeUndefined();
     expect(roleFromOwnLabel({}, 'toString')).toBeUndefined();
     expect(roleFromOwnLabel(undefined, OWN)).toBeUndefined();
+  });
+});
+
+describe('roleForHost (check --role auto)', () => {
+  const kubelet = (labels: Record<string, string>, nodeTypeFile: string | null = null) => ({
+    commandFrom: 'kubeadm-files' as const,
+    nodeType: labels['node-type'] ?? null,
+    nodeTypeFile,
+    labels,
+  });
+  it("the kubelet's --node-labels decide before the facts, and the source says so", () => {
+    const facts = buildFacts({ kubelet: kubelet({ 'node-type': 'operator' }, '/etc/default/kubelet') });
+    expect(roleForHost(facts)).toEqual({
+      role: 'operator',
+      source: 'kubelet:node-type=operator',
+      reason: 'the kubelet registers the node with --node-labels node-type=operator (/etc/default/kubelet)',
+    });
+  });
+  it('labels that name no role, or no kubelet, fall back to the facts', () => {
+    expect(roleForHost(buildFacts({ kubelet: kubelet({ zone: 'a', 'node-type': 'weird' }) }))).toMatchObject({
+      role: 'compute',
+      source: 'facts',
+    });
+    expect(roleForHost(buildFacts({ kubelet: null, gpu: gpuFacts() })).source).toBe('facts');
   });
 });

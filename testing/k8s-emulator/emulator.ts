@@ -80,6 +80,7 @@ export class K8sEmulator {
   readonly secrets: ObjectAccess;
   readonly configMaps: ObjectAccess;
   readonly storageClasses: ObjectAccess;
+  readonly csiDrivers: ObjectAccess;
   readonly leases: ObjectAccess;
   readonly namespaces: ObjectAccess;
   private readonly server: Server;
@@ -116,6 +117,7 @@ export class K8sEmulator {
     this.configMaps = this.access('', 'configmaps');
     this.namespaces = this.access('', 'namespaces');
     this.storageClasses = this.access('storage.k8s.io', 'storageclasses');
+    this.csiDrivers = this.access('storage.k8s.io', 'csidrivers');
     this.leases = this.access('coordination.k8s.io', 'leases');
     for (const ns of ['default', 'kube-system']) {
       this.namespaces.put({

@@ -107,6 +107,15 @@ export const RESOURCES: readonly ResourceDef[] = [
     mergeKeys: COMMON_MERGE_KEYS,
   },
   {
+    plural: 'csidrivers',
+    kind: 'CSIDriver',
+    group: 'storage.k8s.io',
+    version: 'v1',
+    namespaced: false,
+    hasStatus: false,
+    mergeKeys: COMMON_MERGE_KEYS,
+  },
+  {
     plural: 'tokenreviews',
     kind: 'TokenReview',
     group: 'authentication.k8s.io',

@@ -9,11 +9,10 @@ import { ProbeFailure } from '../../../agent/probe-failure.js';
 import {
   apiServerEncryptionProbe,
   findEncryptionConfigFlag,
-  parseEncryptionConfiguration,
 } from '../../../agent/probes/api-server-encryption.js';
 import { parseContainerdVersion } from '../../../agent/probes/containerd.js';
 import { cpuProbe, normaliseArch, parseCpuinfo, parseCpuList } from '../../../agent/probes/cpu.js';
-import { disksProbe } from '../../../agent/probes/disks.js';
+import { containerdRootOf, disksProbe } from '../../../agent/probes/disks.js';
 import { parseResolvConf } from '../../../agent/probes/dns.js';
 import {
   gpuProbeWith,
@@ -281,25 +280,30 @@ describe('dns', () => {
 });
 
 describe('apiServerEncryption', () => {
-  it('an over-long config path fails the probe; an over-long provider is unknown, not a guess', async () => {
+  it('an over-long config path fails the probe; an unknown (over-long) provider is unknown, not a guess', async () => {
     await expectParseFailure(
       () => findEncryptionConfigFlag(`- --encryption-provider-config=/${'e'.repeat(1100)}`),
       /--encryption-provider-config path/,
     );
     const longKey = 'k'.repeat(65);
-    await expectParseFailure(
-      () => parseEncryptionConfiguration(`resources:\n  - providers:\n      - ${longKey}: {}\n`),
-      /EncryptionConfiguration provider/,
-    );
     const host = memoryHost({
-      '/etc/kubernetes/manifests/kube-apiserver.yaml': '- --encryption-provider-config=/etc/k/enc.yaml\n',
-      '/etc/k/enc.yaml': `resources:\n  - providers:\n      - ${longKey}: {}\n`,
+      '/etc/kubernetes/manifests/kube-apiserver.yaml': [
+        'spec:',
+        '  containers:',
+        '  - name: kube-apiserver',
+        '    command: [kube-apiserver, --encryption-provider-config=/etc/k/enc.yaml]',
+        '    volumeMounts: [{ name: k, mountPath: /etc/k }]',
+        '  volumes: [{ name: k, hostPath: { path: /etc/k } }]',
+        '',
+      ].join('\n'),
+      '/etc/k/enc.yaml': `kind: EncryptionConfiguration\nresources:\n  - resources: [secrets]\n    providers:\n      - ${longKey}: {}\n`,
     });
     expect(await run(apiServerEncryptionProbe, host)).toEqual({
       manifestFound: true,
       encryptionConfigPath: '/etc/k/enc.yaml',
       firstProvider: null,
       enabled: null,
+      unknownReason: expect.stringContaining('must name exactly one of aescbc'),
     });
   });
 });
@@ -351,5 +355,34 @@ describe('collectFacts', () => {
     expect(facts.dns?.nameservers).toEqual(['10.0.0.2']);
     const validate = new Ajv({ strict: false }).compile(Facts);
     expect(validate(facts), JSON.stringify(validate.errors)).toBe(true);
+  });
+});
+
+describe('containerd root for the disks probe', () => {
+  it("reads the config's top-level root (as `containerd config default` writes it), else the default", async () => {
+    // The head of `containerd config default` (containerd 1.7), with root moved to a data disk.
+    const config = [
+      'disabled_plugins = []',
+      'imports = []',
+      'oom_score = 0',
+      'plugin_dir = ""',
+      'required_plugins = []',
+      'root = "/data/containerd"',
+      'state = "/run/containerd"',
+      'temp = ""',
+      'version = 2',
+      '',
+      '[cgroup]',
+      '  path = ""',
+      '',
+      '[plugins."io.containerd.grpc.v1.cri"]',
+      '  root = "/elsewhere"',
+    ].join('\n');
+    expect(containerdRootOf(config)).toBe('/data/containerd');
+    expect(containerdRootOf('version = 2\n[plugins]\nroot = "/x"\n')).toBeNull();
+    // The in-memory host's exists() answers for its file keys: the root directory is one.
+    const host = memoryHost({ '/etc/containerd/config.toml': config, '/data/containerd': '' });
+    const facts = (await run(disksProbe, host)) as Array<{ path: string }>;
+    expect(facts.map((d) => d.path)).toEqual(['/', '/data/containerd']);
   });
 });

@@ -1,18 +1,24 @@
 // CUDA forward compatibility: cuda-compat packages in dpkg status, compat/libcuda.so.<driver> files, and
 // which nvidia-smi product brands are data-center GPUs (fixture trees in test/fixtures/cuda-compat/).
-import { readFile } from 'node:fs/promises';
+
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { collectFacts } from '../../../agent/collect.js';
 import { createHostContext } from '../../../agent/host.js';
 import {
   cudaCompatPackagesFromLines,
-  isDataCenterBrand,
   joinCompat,
   libcudaVersionOf,
   readCudaForwardCompat,
 } from '../../../agent/probes/cuda-compat.js';
 import { parseNvidiaSmiXml } from '../../../agent/probes/gpu.js';
-import { fixtureHostContext, realFixturePath } from '../../helpers/fixture-host.js';
+import { evaluate } from '../../../spec/evaluate.js';
+import { isDataCenterBrand } from '../../../spec/gpu-brand.js';
+import { loadSpec } from '../../../spec/load.js';
+import { fixtureHostContext, fixtureHostPath, realFixturePath } from '../../helpers/fixture-host.js';
 
 const treePath = (name: string) =>
   fileURLToPath(new URL(`../../fixtures/cuda-compat/${name}`, import.meta.url));
@@ -118,5 +124,60 @@ describe('data-center GPUs by nvidia-smi product_brand (real -q -x outputs)', ()
     expect(isDataCenterBrand(null)).toBeNull();
     expect(isDataCenterBrand('NVIDIA Virtual Compute Server')).toBeNull();
     expect(isDataCenterBrand('Something New')).toBeNull();
+  });
+});
+
+describe('gpu.cuda with forward compatibility (fixture host + cuda-compat tree, evaluated)', () => {
+  const roots: string[] = [];
+  afterAll(async () => {
+    for (const r of roots) await rm(r, { recursive: true, force: true });
+  });
+  /** The 535.216.03 A100 host (driver CUDA 12.2) with the cuda-compat-12-8 package and library added. */
+  async function hostWithCompat(): Promise<string> {
+    const root = await mkdtemp(path.join(tmpdir(), 'osmo-cudacompat-'));
+    roots.push(root);
+    await cp(fixtureHostPath('gpu-535-216-cuda-caveat'), root, { recursive: true, verbatimSymlinks: true });
+    await cp(treePath('dpkg-cuda-compat-12-8'), root, { recursive: true, verbatimSymlinks: true });
+    return root;
+  }
+  const evaluateHost = async (root: string) => {
+    const host = createHostContext({ root, execMode: 'local', path: '' });
+    const { facts, probeErrors } = await collectFacts(host, { registries: null, registryTimeoutMs: 1000 });
+    const input = { node: 'n', facts, probeErrors, collectedAt: new Date().toISOString() };
+    return evaluate(input, await loadSpec(), { role: 'gpu', source: 'flag' });
+  };
+
+  it('an A100 (brand NVIDIA) with cuda-compat-12-8 passes, the driver CUDA kept in the facts', async () => {
+    const result = await evaluateHost(await hostWithCompat());
+    expect(result.facts.gpu).toMatchObject({
+      cudaVersion: '12.2',
+      devices: [expect.objectContaining({ brand: 'NVIDIA' })],
+      cudaForwardCompat: [expect.objectContaining({ cudaVersion: '12.8', libcudaVersion: '570.211.01' })],
+    });
+    const cuda = result.checks.find((c) => c.id === 'gpu.cuda');
+    expect(cuda).toMatchObject({
+      status: 'pass',
+      observed: '12.2 (driver); 12.8 via forward compatibility (cuda-compat-12-8 570.211.01-0ubuntu1)',
+    });
+    expect(cuda?.message).toContain('on data-center GPUs (NVIDIA); the driver itself supports CUDA 12.2');
+  });
+
+  it('the same compat on a GeForce does not count: forward compatibility is data-center only', async () => {
+    const root = await hostWithCompat();
+    const xml = path.join(root, 'usr/share/osmo-fixture/nvidia-smi-q-x_A100_535.216.03_cuda12.2_derived.xml');
+    await writeFile(
+      xml,
+      (await readFile(xml, 'utf8')).replace(/<product_brand>[^<]*</, '<product_brand>GeForce<'),
+    );
+    const cuda = (await evaluateHost(root)).checks.find((c) => c.id === 'gpu.cuda');
+    expect(cuda?.status).toBe('fail');
+    expect(cuda?.message).toContain('applies only to data-center GPUs, not to GeForce');
+  });
+
+  it('without compat the driver CUDA decides (fails)', async () => {
+    const cuda = (await evaluateHost(fixtureHostPath('gpu-535-216-cuda-caveat'))).checks.find(
+      (c) => c.id === 'gpu.cuda',
+    );
+    expect(cuda).toMatchObject({ status: 'fail', observed: '12.2' });
   });
 });

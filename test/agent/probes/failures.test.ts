@@ -1,6 +1,6 @@
 // Broken hosts: every failure is a typed probe error with no fabricated value, and never hides the
 // other facts. Hosts are copies of fixture hosts in a temp directory, altered per case.
-import { chmod, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -212,6 +212,51 @@ describe('probe failures', () => {
       encryptionConfigPath: '/etc/kubernetes/enc/encryption-config.yaml',
       firstProvider: null,
       enabled: null,
+      unknownReason: 'cannot read /etc/kubernetes/enc/encryption-config.yaml: ENOENT',
+    });
+  });
+
+  it('every resources[] entry counts: events encrypted but secrets identity → enabled false', async () => {
+    const root = await copyHost('control-plane');
+    await writeFile(
+      path.join(root, 'etc/kubernetes/enc/encryption-config.yaml'),
+      [
+        'apiVersion: apiserver.config.k8s.io/v1',
+        'kind: EncryptionConfiguration',
+        'resources:',
+        '  - resources: [events]',
+        '    providers:',
+        '      - aescbc: {keys: [{name: k, secret: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=}]}',
+        '  - resources: [secrets]',
+        '    providers:',
+        '      - identity: {}',
+        '',
+      ].join('\n'),
+    );
+    expect((await collectFacts(host(root), OPTIONS)).facts.apiServerEncryption).toMatchObject({
+      firstProvider: 'aescbc',
+      enabled: false,
+      secrets: { provider: 'identity', matchedBy: 'secrets' },
+      encrypted: [{ resource: 'events', provider: 'aescbc' }],
+    });
+  });
+
+  it('the config path is read where the pod mounts it from: hostPath, not the in-container path', async () => {
+    const root = await copyHost('control-plane');
+    const manifest = path.join(root, 'etc/kubernetes/manifests/kube-apiserver.yaml');
+    const text = await readFile(manifest, 'utf8');
+    // The container sees /etc/kubernetes/enc; the host keeps the file in /srv/enc.
+    await writeFile(manifest, text.replace('path: /etc/kubernetes/enc', 'path: /srv/enc'));
+    expect((await collectFacts(host(root), OPTIONS)).facts.apiServerEncryption).toMatchObject({
+      enabled: null,
+      unknownReason: 'cannot read /srv/enc/encryption-config.yaml: ENOENT',
+    });
+    await mkdir(path.join(root, 'srv'), { recursive: true });
+    await rename(path.join(root, 'etc/kubernetes/enc'), path.join(root, 'srv/enc'));
+    expect((await collectFacts(host(root), OPTIONS)).facts.apiServerEncryption).toMatchObject({
+      encryptionConfigPath: '/etc/kubernetes/enc/encryption-config.yaml',
+      hostConfigPath: '/srv/enc/encryption-config.yaml',
+      enabled: true,
     });
   });
 
@@ -226,6 +271,8 @@ describe('probe failures', () => {
     expect((await collectFacts(host(root), OPTIONS)).facts.apiServerEncryption).toMatchObject({
       firstProvider: 'identity',
       enabled: false,
+      secrets: { provider: 'identity', matchedBy: 'secrets' },
+      encrypted: [],
     });
     const text = await readFile(manifest, 'utf8');
     await writeFile(manifest, text.replace(/.*--encryption-provider-config.*\n/, ''));

@@ -50,9 +50,11 @@ describe('collectFacts on fixture hosts', () => {
           memoryMiB: 12288,
           pciBusId: '00000000:2D:00.0',
           migMode: null,
+          brand: 'GeForce',
         },
       ],
       containerToolkit: { binary: 'nvidia-ctk', version: '1.17.8' },
+      cudaForwardCompat: [],
     });
     expect(facts.jetson).toBeNull();
     expect(facts.containerd).toEqual({
@@ -194,8 +196,12 @@ describe('collectFacts on fixture hosts', () => {
     expect(facts.apiServerEncryption).toEqual({
       manifestFound: true,
       encryptionConfigPath: '/etc/kubernetes/enc/encryption-config.yaml',
+      hostConfigPath: '/etc/kubernetes/enc/encryption-config.yaml',
       firstProvider: 'aescbc',
       enabled: true,
+      rules: [{ resources: ['secrets'], provider: 'aescbc' }],
+      secrets: { provider: 'aescbc', matchedBy: 'secrets' },
+      encrypted: [{ resource: 'secrets', provider: 'aescbc' }],
     });
   });
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ProbeFailure } from '../../../agent/probe-failure.js';
 import {
   findEncryptionConfigFlag,
-  parseEncryptionConfiguration,
+  hostPathMounts,
+  translateToHost,
 } from '../../../agent/probes/api-server-encryption.js';
 import { parseContainerdVersion } from '../../../agent/probes/containerd.js';
 import { normaliseArch, parseCpuinfo, parseCpuList } from '../../../agent/probes/cpu.js';
@@ -220,15 +221,23 @@ describe('kube-apiserver encryption', () => {
     );
     expect(findEncryptionConfigFlag('    - --secure-port=6443\n')).toBeNull();
   });
-  it('reads the first provider', async () => {
-    const config = (first: string) =>
-      `apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n  - resources: [secrets]\n    providers:\n      - ${first}\n      - identity: {}\n`;
-    expect(await parseEncryptionConfiguration(config('kms: {name: x}'))).toBe('kms');
-    expect(await parseEncryptionConfiguration(config('secretbox: {keys: []}'))).toBe('secretbox');
-    expect(await parseEncryptionConfiguration(config('identity: {}'))).toBe('identity');
-    await expect(parseEncryptionConfiguration('kind: EncryptionConfiguration\n')).rejects.toMatchObject({
-      kind: 'parse',
-    });
+  it("maps the flag's in-container path to the host through hostPath volumes", async () => {
+    const manifest = await readFile(
+      'test/fixtures/hosts/control-plane/etc/kubernetes/manifests/kube-apiserver.yaml',
+      'utf8',
+    );
+    const mounts = await hostPathMounts(manifest);
+    expect(mounts).toEqual([{ mountPath: '/etc/kubernetes/enc', hostPath: '/etc/kubernetes/enc' }]);
+    const m = [
+      { mountPath: '/etc/kubernetes/pki', hostPath: '/etc/kubernetes/pki' },
+      { mountPath: '/etc/encryption/', hostPath: '/srv/k8s/enc' },
+      { mountPath: '/etc/encryption/deep', hostPath: '/opt/deep' },
+    ];
+    expect(translateToHost('/etc/encryption/config.yaml', m)).toBe('/srv/k8s/enc/config.yaml');
+    expect(translateToHost('/etc/encryption/deep/c.yaml', m)).toBe('/opt/deep/c.yaml');
+    expect(translateToHost('/etc/encryptionx/c.yaml', m)).toBeNull();
+    expect(translateToHost('/var/enc.yaml', m)).toBeNull();
+    expect(await hostPathMounts('{')).toBeNull();
   });
 });
 

@@ -3,7 +3,7 @@ import { slimNode } from '../../../aggregator/k8s/node-view.js';
 import { makeNode } from '../../../testing/k8s-emulator/index.js';
 
 describe('slimNode (what the informer caches per Node)', () => {
-  it('keeps what the reconciler reads and drops the rest of a real-sized Node', () => {
+  it('keeps what the reconciler and the cluster checks read and drops the rest of a real-sized Node', () => {
     const node = makeNode('gpu-1', {
       labels: { 'node-type': 'gpu' },
       taints: [{ key: 'other.example.com/x', value: 'y', effect: 'NoSchedule' }],
@@ -29,6 +29,10 @@ describe('slimNode (what the informer caches per Node)', () => {
       status: {
         conditions: (node.status as { conditions: unknown }).conditions,
         nodeInfo: { containerRuntimeVersion: 'containerd://1.7.27' },
+        addresses: [
+          { type: 'InternalIP', address: '10.0.0.1' },
+          { type: 'Hostname', address: 'gpu-1' },
+        ],
       },
     });
     expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(node).length / 4);

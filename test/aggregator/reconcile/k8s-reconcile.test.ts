@@ -282,7 +282,25 @@ describe('reconciling verdicts against the API emulator (real client-node)', () 
     // The StorageClass list is reused for a minute (GET /api/v1/summary may be polled).
     at += STORAGE_CLASS_TTL_MS;
     results = await integration.clusterChecks(states);
+    // A default class whose provisioner is no installed CSI driver: not dynamic provisioning.
+    expect(results.find((r) => r.id === 'cluster.default-storageclass')).toMatchObject({
+      status: 'warn',
+      message: expect.stringContaining('local: no CSIDriver x'),
+    });
+    emu.csiDrivers.put({
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'CSIDriver',
+      metadata: { name: 'x' },
+      spec: {},
+    });
+    at += STORAGE_CLASS_TTL_MS;
+    results = await integration.clusterChecks(states);
     expect(results.find((r) => r.id === 'cluster.default-storageclass')?.status).toBe('pass');
+    // The emulator's nodes all report InternalIP 10.0.0.1: the informer's view keeps the addresses.
+    expect(results.find((r) => r.id === 'cluster.stable-ips')).toMatchObject({
+      status: 'warn',
+      observed: 'shared InternalIP 10.0.0.1: g1, g2',
+    });
   });
 
   it('cluster check thresholds are read from the rules in force on every summary', async () => {
