@@ -2,10 +2,11 @@
 // it (`/host` in the pod, `/` on a bare machine, a fixture directory in tests). Host commands run either
 // inside that root (`chroot`) or on this machine after looking them up under the root first (`local`).
 // IMPLEMENTATION: owned by the probes work (see docs/ARCHITECTURE.md); the interface is fixed.
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { constants as fsConstants, readdirSync, readFileSync } from 'node:fs';
 import { access, lstat, open, readlink, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { ProbeFailure } from './probe-failure.js';
 
 export type ExecMode = 'local' | 'chroot';
@@ -151,63 +152,7 @@ export function createHostContext(options: HostContextOptions): RootedHostContex
   };
 
   const inRoot = (p: string): Promise<string> => resolveInRoot(root, p);
-
-  interface Located {
-    /** What runs: a path on this machine (local) or inside the root (chroot). */
-    file: string;
-    /** argv[0] as the command was named (multi-call binaries such as busybox dispatch on it). */
-    argv0: string;
-    executable: boolean;
-  }
-
-  /**
-   * A host file as exec mode runs it, or null. In local mode the host's symlinks are resolved under the
-   * root (an absolute link into /opt must not be followed inside this container); chroot resolves them
-   * itself.
-   */
-  const locateHostFile = async (hostFile: string): Promise<Located | null> => {
-    const normal = path.posix.normalize(`/${hostFile}`);
-    let real: string;
-    try {
-      real = await inRoot(normal);
-    } catch {
-      return null; // a link loop: nothing runnable there
-    }
-    const r = await isExecutableFile(real);
-    if (r === 'no') return null;
-    if (execMode === 'chroot') return { file: normal, argv0: normal, executable: r === 'yes' };
-    return { file: real, argv0: hostPath(normal), executable: r === 'yes' };
-  };
-
-  /** A file on this machine (PATH in local mode): its links are this machine's; the kernel resolves them. */
-  const locateHere = async (file: string): Promise<Located | null> => {
-    const r = await isExecutableFile(file);
-    return r === 'no' ? null : { file, argv0: file, executable: r === 'yes' };
-  };
-
-  /** PATH directories `locate` may search: only in local mode on this machine's own root. */
-  const pathDirs =
-    execMode === 'local' && root === '/' ? searchPath.split(':').filter((d) => d.length > 0) : [];
-
-  /**
-   * First hit under the host root, then PATH (local mode with root `/` only). Also reports a
-   * found-but-not-executable file.
-   */
-  const locate = async (command: string): Promise<Located | null> => {
-    // A path names a host file in both modes: under the root here, as-is inside the chroot.
-    if (command.includes('/')) return locateHostFile(command);
-    const candidates: Array<() => Promise<Located | null>> = [
-      ...HOST_BIN_DIRS.map((dir) => () => locateHostFile(`${dir}/${command}`)),
-      ...pathDirs.map((dir) => () => locateHere(path.join(dir, command))),
-    ];
-    let notExecutable: Located | null = null;
-    for (const candidate of candidates) {
-      const found = await candidate();
-      if (found?.executable) return found;
-      if (found !== null && notExecutable === null) notExecutable = found;
-    }
-    return notExecutable;
-  };
+  const locate = makeLocator(root, execMode, searchPath, hostPath);
 
   return {
     root,
@@ -215,22 +160,7 @@ export function createHostContext(options: HostContextOptions): RootedHostContex
     hostPath,
     resolveInRoot: inRoot,
     async readFile(p: string, maxBytes = DEFAULT_MAX_READ): Promise<string> {
-      // Bounded read: /proc-like files report size 0, so read in chunks up to maxBytes.
-      const fh = await open(await inRoot(p), 'r');
-      try {
-        const chunks: Buffer[] = [];
-        let total = 0;
-        while (total < maxBytes) {
-          const buf = Buffer.alloc(Math.min(65536, maxBytes - total));
-          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-          if (bytesRead === 0) break;
-          chunks.push(buf.subarray(0, bytesRead));
-          total += bytesRead;
-        }
-        return Buffer.concat(chunks).toString('utf8');
-      } finally {
-        await fh.close();
-      }
+      return readBounded(await inRoot(p), maxBytes);
     },
     async exists(p: string): Promise<boolean> {
       try {
@@ -252,33 +182,7 @@ export function createHostContext(options: HostContextOptions): RootedHostContex
       const found = await locate(command);
       if (found === null) throw Object.assign(new Error(`${command}: not found`), { code: 'ENOENT' });
       if (!found.executable) throw new ProbeFailure('not-executable', `${found.file} is not executable`);
-      if (execMode === 'chroot') {
-        // Looked up under the root first so "not found" stays distinguishable from chroot's exit 127.
-        return runProcess(
-          {
-            label: command,
-            file: 'chroot',
-            args: [root, found.file, ...args],
-            argv0: 'chroot',
-            cannotStart: (code) => `${command}: chroot could not be started (${code})`,
-          },
-          opts,
-        );
-      }
-      return runProcess(
-        {
-          label: command,
-          file: found.file,
-          args,
-          argv0: found.argv0,
-          // Found, yet execve fails: typically the ELF interpreter (/lib64/ld-linux-x86-64.so.2) or a
-          // library path of the host does not exist on this machine. Not "not installed".
-          cannotStart: (code) =>
-            `${command} was found at ${found.file} but could not be started (${code}); ` +
-            "run with --exec-mode chroot to use the host's own libraries",
-        },
-        opts,
-      );
+      return runProcess(spawnableFor(found, command, args, root, execMode), opts);
     },
   };
 }
@@ -385,6 +289,185 @@ interface Spawnable {
   cannotStart: (code: string) => string;
 }
 
+interface Located {
+  /** What runs: a path on this machine (local) or inside the root (chroot). */
+  file: string;
+  /** argv[0] as the command was named (multi-call binaries such as busybox dispatch on it). */
+  argv0: string;
+  executable: boolean;
+}
+
+/** Finds a host command as exec mode runs it: under the host root, then PATH (local mode, root `/` only). */
+function makeLocator(
+  root: string,
+  execMode: ExecMode,
+  searchPath: string,
+  hostPath: (p: string) => string,
+): (command: string) => Promise<Located | null> {
+  const inRoot = (p: string): Promise<string> => resolveInRoot(root, p);
+
+  /**
+   * A host file as exec mode runs it, or null. In local mode the host's symlinks are resolved under the
+   * root (an absolute link into /opt must not be followed inside this container); chroot resolves them
+   * itself.
+   */
+  const locateHostFile = async (hostFile: string): Promise<Located | null> => {
+    const normal = path.posix.normalize(`/${hostFile}`);
+    let real: string;
+    try {
+      real = await inRoot(normal);
+    } catch {
+      return null; // a link loop: nothing runnable there
+    }
+    const r = await isExecutableFile(real);
+    if (r === 'no') return null;
+    if (execMode === 'chroot') return { file: normal, argv0: normal, executable: r === 'yes' };
+    return { file: real, argv0: hostPath(normal), executable: r === 'yes' };
+  };
+
+  /** A file on this machine (PATH in local mode): its links are this machine's; the kernel resolves them. */
+  const locateHere = async (file: string): Promise<Located | null> => {
+    const r = await isExecutableFile(file);
+    return r === 'no' ? null : { file, argv0: file, executable: r === 'yes' };
+  };
+
+  /** PATH directories `locate` may search: only in local mode on this machine's own root. */
+  const pathDirs =
+    execMode === 'local' && root === '/' ? searchPath.split(':').filter((d) => d.length > 0) : [];
+
+  /**
+   * First hit under the host root, then PATH (local mode with root `/` only). Also reports a
+   * found-but-not-executable file.
+   */
+  const locate = async (command: string): Promise<Located | null> => {
+    // A path names a host file in both modes: under the root here, as-is inside the chroot.
+    if (command.includes('/')) return locateHostFile(command);
+    const candidates: Array<() => Promise<Located | null>> = [
+      ...HOST_BIN_DIRS.map((dir) => () => locateHostFile(`${dir}/${command}`)),
+      ...pathDirs.map((dir) => () => locateHere(path.join(dir, command))),
+    ];
+    let notExecutable: Located | null = null;
+    for (const candidate of candidates) {
+      const found = await candidate();
+      if (found?.executable) return found;
+      if (found !== null && notExecutable === null) notExecutable = found;
+    }
+    return notExecutable;
+  };
+  return locate;
+}
+
+/** Bounded read: /proc-like files report size 0, so read in chunks up to maxBytes. */
+async function readBounded(file: string, maxBytes: number): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    while (total < maxBytes) {
+      const buf = Buffer.alloc(Math.min(65536, maxBytes - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** How a located host command is started in each exec mode. */
+function spawnableFor(
+  found: { file: string; argv0: string },
+  command: string,
+  args: string[],
+  root: string,
+  execMode: ExecMode,
+): Spawnable {
+  if (execMode === 'chroot') {
+    // Looked up under the root first so "not found" stays distinguishable from chroot's exit 127.
+    return {
+      label: command,
+      file: 'chroot',
+      args: [root, found.file, ...args],
+      argv0: 'chroot',
+      cannotStart: (code) => `${command}: chroot could not be started (${code})`,
+    };
+  }
+  return {
+    label: command,
+    file: found.file,
+    args,
+    argv0: found.argv0,
+    // Found, yet execve fails: typically the ELF interpreter (/lib64/ld-linux-x86-64.so.2) or a
+    // library path of the host does not exist on this machine. Not "not installed".
+    cannotStart: (code) =>
+      `${command} was found at ${found.file} but could not be started (${code}); ` +
+      "run with --exec-mode chroot to use the host's own libraries",
+  };
+}
+
+/** A copy of the same command from an earlier run still stuck (abandoned after a timeout), or null. */
+function stuckCopy(key: string, label: string): ProbeFailure | null {
+  for (const p of liveProcesses.values()) {
+    if (p.key === key && p.abandoned) {
+      const stuckFor = Math.round((Date.now() - p.startedAt) / 1000);
+      return new ProbeFailure(
+        'timeout',
+        `${label} from a previous run is still running (pid ${p.pid}, stuck for ${stuckFor}s); not starting another`,
+      );
+    }
+  }
+  return null;
+}
+
+/** Starts the command in its own process group, marked so what it leaves behind can be found. */
+function startChild(cmd: Spawnable, key: string) {
+  installExitHook();
+  execCounter += 1;
+  const execId = `${process.pid}-${execCounter}`;
+  const child = spawn(cmd.file, cmd.args, {
+    argv0: cmd.argv0,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C', [EXEC_MARKER]: execId },
+  });
+  const live: LiveProcess | null =
+    child.pid === undefined ? null : { pid: child.pid, key, startedAt: Date.now(), abandoned: false };
+  if (live !== null) liveProcesses.set(live.pid, live);
+  return { child, live, execId };
+}
+
+/** stdout up to maxBuffer (beyond it `overflow` is called), stderr's first 64 KiB (it is only for messages). */
+function collectOutput(
+  child: ChildProcessByStdio<null, Readable, Readable>,
+  maxBuffer: number,
+  overflow: () => void,
+) {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let outBytes = 0;
+  let errBytes = 0;
+  child.stdout.on('data', (d: Buffer) => {
+    outBytes += d.length;
+    if (outBytes > maxBuffer) {
+      overflow();
+      return;
+    }
+    out.push(d);
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    if (errBytes < 65536) err.push(d);
+    errBytes += d.length;
+  });
+  return {
+    text: () => ({
+      stdout: Buffer.concat(out).toString('utf8'),
+      stderr: Buffer.concat(err).toString('utf8'),
+    }),
+  };
+}
+
 function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
   const { label, file, args } = cmd;
   const maxBuffer = opts.maxBuffer ?? DEFAULT_MAX_BUFFER;
@@ -394,35 +477,12 @@ function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
       return;
     }
     const key = JSON.stringify([file, ...args]);
-    for (const p of liveProcesses.values()) {
-      if (p.key === key && p.abandoned) {
-        const stuckFor = Math.round((Date.now() - p.startedAt) / 1000);
-        reject(
-          new ProbeFailure(
-            'timeout',
-            `${label} from a previous run is still running (pid ${p.pid}, stuck for ${stuckFor}s); ` +
-              'not starting another',
-          ),
-        );
-        return;
-      }
+    const stuck = stuckCopy(key, label);
+    if (stuck !== null) {
+      reject(stuck);
+      return;
     }
-    installExitHook();
-    execCounter += 1;
-    const execId = `${process.pid}-${execCounter}`;
-    const child = spawn(file, args, {
-      argv0: cmd.argv0,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C', [EXEC_MARKER]: execId },
-    });
-    const live: LiveProcess | null =
-      child.pid === undefined ? null : { pid: child.pid, key, startedAt: Date.now(), abandoned: false };
-    if (live !== null) liveProcesses.set(live.pid, live);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outBytes = 0;
-    let errBytes = 0;
+    const { child, live, execId } = startChild(cmd, key);
     let settled = false;
     const killGroup = () => {
       if (child.pid === undefined) return;
@@ -461,19 +521,9 @@ function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
       abandon(new ProbeFailure('timeout', `${label} was aborted; killed`));
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (d: Buffer) => {
-      outBytes += d.length;
-      if (outBytes > maxBuffer) {
-        abandon(new ProbeFailure('exec-failed', `${label} printed more than ${maxBuffer} bytes`));
-        return;
-      }
-      out.push(d);
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      // stderr is only for messages: keep the first 64 KiB.
-      if (errBytes < 65536) err.push(d);
-      errBytes += d.length;
-    });
+    const output = collectOutput(child, maxBuffer, () =>
+      abandon(new ProbeFailure('exec-failed', `${label} printed more than ${maxBuffer} bytes`)),
+    );
     child.on('error', (e: NodeJS.ErrnoException) => {
       // Only reached when the spawn itself failed (the command was located before): never "not found".
       if (live !== null) liveProcesses.delete(live.pid);
@@ -483,14 +533,7 @@ function runProcess(cmd: Spawnable, opts: ExecOptions): Promise<ExecResult> {
         } else reject(new ProbeFailure('exec-failed', `${label}: ${e.message}`));
       });
     });
-    const succeed = (code: number | null) =>
-      finish(() =>
-        resolve({
-          stdout: Buffer.concat(out).toString('utf8'),
-          stderr: Buffer.concat(err).toString('utf8'),
-          code,
-        }),
-      );
+    const succeed = (code: number | null) => finish(() => resolve({ ...output.text(), code }));
     child.on('exit', (code) => {
       // The leader exited; anything it left behind in its group goes too.
       killGroup();
