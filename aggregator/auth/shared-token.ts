@@ -1,9 +1,9 @@
 // Standalone authentication: every agent presents the same bearer token, read from --token-file. The file
 // is re-read when it changes (a rotated Secret), checked at most once per `recheckMs`.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
 import type { AuthOutcome } from '../contracts.js';
 import { authenticateStaged, type Identification, type StagedAuthenticator } from './staged.js';
+import { fileSignature, readToken } from './token-file.js';
 
 export interface SharedTokenOptions {
   file: string;
@@ -67,15 +67,3 @@ export class SharedTokenAuthenticator implements StagedAuthenticator {
 }
 
 const allowAnyNode = (): AuthOutcome => ({ ok: true, identity: 'shared-token' });
-
-function fileSignature(file: string): string {
-  const st = statSync(file);
-  return `${st.ino}:${st.size}:${st.mtimeMs}`;
-}
-
-function readToken(file: string): { token: string; signature: string } {
-  const signature = fileSignature(file);
-  const token = readFileSync(file, 'utf8').trim();
-  if (token.length === 0) throw new Error(`token file ${file} is empty`);
-  return { token, signature };
-}

@@ -81,12 +81,14 @@ export class TokenFile {
   }
 }
 
-function fileSignature(file: string): string {
+/** What changes when the file is replaced or rewritten: inode, size and mtime. */
+export function fileSignature(file: string): string {
   const st = statSync(file);
   return `${st.ino}:${st.size}:${st.mtimeMs}`;
 }
 
-function readToken(file: string): { token: string; signature: string } {
+/** The token in `file` (trimmed, never empty) and the file's signature (inode, size, mtime) it was read at. */
+export function readToken(file: string): { token: string; signature: string } {
   const signature = fileSignature(file);
   const token = readFileSync(file, 'utf8').trim();
   if (token.length === 0) throw new Error(`token file ${file} is empty`);
