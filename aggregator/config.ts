@@ -30,6 +30,9 @@ export interface AggregatorConfig {
   staleAfterMs: number;
   resyncMs: number;
   noReportGraceMs: number;
+  /** Standalone only: the cap on nodes held, and the silence after which one is forgotten. */
+  maxNodes: number;
+  forgetAfterMs: number;
   noAuth: boolean;
   readTokenFile: string | undefined;
   readOpen: boolean;
@@ -102,6 +105,8 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
     staleAfterMs: v['stale-after'],
     resyncMs: v.resync,
     noReportGraceMs: v['no-report-grace'],
+    maxNodes: v['max-nodes'],
+    forgetAfterMs: v['forget-after'],
     noAuth: v['no-auth'],
     readTokenFile: v['read-token-file'],
     readOpen: v['read-open'],

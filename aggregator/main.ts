@@ -174,8 +174,19 @@ function buildStore(
     // Every node of the cluster is in the API; one whose agent never reports turns Unknown after the grace.
     ...(integration ? { clusterNodes: integration.clusterNodes } : {}),
     neverReportedGraceMs: config.noReportGraceMs,
+    // Standalone nothing bounds the node names but these (with Kubernetes: the cluster's nodes).
+    ...(integration ? {} : standaloneLimits(config, logger)),
     onSinkError: (err) => logger.error({ err }, 'the reconcile sink failed'),
   });
+}
+
+function standaloneLimits(config: AggregatorConfig, logger: Logger) {
+  return {
+    maxNodes: config.maxNodes,
+    forgetAfterMs: config.forgetAfterMs,
+    onForgotten: (node: string, silentMs: number) =>
+      logger.info({ node, silentSeconds: Math.round(silentMs / 1000) }, 'node forgotten (--forget-after)'),
+  };
 }
 
 /** --tls-bootstrap: the self-issued serving certificate, kept in a Secret and rotated; else undefined. */

@@ -23,6 +23,17 @@ import { DEFAULT_SPEC_POLL } from './spec-watcher.js';
 const DEFAULT_LISTEN = '0.0.0.0:8443';
 /** 3 × the agents' 5 min heartbeat. */
 const DEFAULT_STALE_AFTER = '15m';
+/**
+ * Standalone: a generous cap that still bounds memory (BENCHMARKS.md: 5,000 nodes' reports add ~95 MiB, so
+ * ~20 KiB a node); a fleet beyond it is told so with a 403.
+ */
+export const DEFAULT_MAX_NODES = 10_000;
+/**
+ * Standalone: 7 days. A node switched off for a long weekend or a holiday stays listed as `unknown` (what
+ * its operator needs to see); only a node renamed or gone for good is forgotten, freeing its --max-nodes
+ * slot. Memory is bounded by --max-nodes whatever this is.
+ */
+const DEFAULT_FORGET_AFTER = '168h';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type AggregatorLogLevel = (typeof LOG_LEVELS)[number];
 
@@ -202,6 +213,21 @@ export const AGGREGATOR_FLAGS = withEnvironment({
     help:
       'a node of the cluster whose agent has not reported this long after the aggregator synced gets ' +
       'conformant=unknown and the condition Unknown (NoAgentReport), subject to the mass-change guard',
+  },
+  'max-nodes': {
+    kind: number({ min: 1, max: 1_000_000, integer: true }),
+    default: String(DEFAULT_MAX_NODES),
+    help:
+      'standalone: nodes held at most; a report of a new node beyond it is refused (403 saying to raise ' +
+      'this or wait for --forget-after), a node already held keeps reporting. With Kubernetes there is no ' +
+      'cap: the cluster bounds the names',
+  },
+  'forget-after': {
+    kind: duration(3_600_000, 8760 * 3_600_000),
+    default: DEFAULT_FORGET_AFTER,
+    help:
+      'standalone: a node silent this long (7 days by default; longer than --stale-after) is forgotten ' +
+      'and its --max-nodes slot freed. With Kubernetes a node is forgotten when it leaves the cluster',
   },
   kubeconfig: {
     kind: file(),

@@ -4,6 +4,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { formatDuration } from '../report/duration.js';
 import { errorMessage } from '../report/error-message.js';
 import { UsageError } from '../report/usage-error.js';
 import { loadSpec, type Spec } from '../spec/load.js';
@@ -56,6 +57,12 @@ export async function preflight(
     kubeConfig = loadKubeConfig(source);
   } catch (err) {
     throw new UsageError(`${describeKubeConfigSource(source)}: ${errorMessage(err)}`);
+  }
+  if (!kubeConfig && config.forgetAfterMs <= config.staleAfterMs) {
+    throw new UsageError(
+      `--forget-after (${formatDuration(config.forgetAfterMs)}) must be longer than --stale-after ` +
+        `(${formatDuration(config.staleAfterMs)}): a silent node reads unknown before it is forgotten`,
+    );
   }
   if (config.tlsBootstrap && !kubeConfig) {
     throw new UsageError(
@@ -132,7 +139,17 @@ async function makeAuthenticator(
   if (config.noAuth) return new NoAuthenticator(logger);
   if (config.tokenFile) {
     try {
-      return new SharedTokenAuthenticator({ file: config.tokenFile });
+      const file = config.tokenFile;
+      return new SharedTokenAuthenticator({
+        file,
+        onChange: (problem) =>
+          problem === null
+            ? logger.info({ file }, 'the agent token file is usable again: reports are accepted')
+            : logger.error(
+                { file, problem },
+                'the agent token file is unusable: every report is refused (503) until it is fixed',
+              ),
+      });
     } catch (err) {
       throw new UsageError(`--token-file: ${errorMessage(err)}`);
     }

@@ -3,6 +3,8 @@
 // The store is memory only, so after a restart it also watches the nodes the cluster says we manage (our
 // managed-labels annotation) that have not reported to this process: each gets a deadline, and one that
 // passes without a report makes the node stale too (its condition Unknown, conformant=unknown).
+// Standalone (no cluster to bound the names) it holds at most `maxNodes` nodes — a new one past it is
+// refused, a known one keeps reporting — and forgets a node silent for `forgetAfterMs`.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { NodeResult, Report, Role } from '../report/schema.js';
 import type { ClusterView, NodeState, NodeVerdict, ReconcileSink } from './contracts.js';
@@ -92,6 +94,12 @@ export interface NodeStoreOptions {
   clusterNodes?: () => ClusterNodeRef[];
   /** A node that never reported turns Unknown (NoAgentReport) this long after the first sync (default 15 min). */
   neverReportedGraceMs?: number;
+  /** At most this many nodes (standalone: --max-nodes); a new node beyond it is refused. Default: no cap. */
+  maxNodes?: number | undefined;
+  /** A node silent this long is forgotten (standalone: --forget-after). Default: never. */
+  forgetAfterMs?: number | undefined;
+  /** Called for each node forgotten for its silence (forgetAfterMs), with how long it was silent. */
+  onForgotten?: (node: string, silentMs: number) => void;
 }
 
 export interface ReevaluateOptions {
@@ -111,6 +119,11 @@ export interface ReevaluateOutcome {
 
 export class NodeStore {
   readonly staleAfterMs: number;
+  /** The cap on nodes held; undefined = none (with Kubernetes the cluster bounds the names). */
+  readonly maxNodes: number | undefined;
+  /** Silence after which a node is forgotten; undefined = never (with Kubernetes: when it leaves the cluster). */
+  readonly forgetAfterMs: number | undefined;
+  private readonly onForgotten: (node: string, silentMs: number) => void;
   private readonly nodes = new Map<string, StoredNode>();
   private readonly sink: ReconcileSink | undefined;
   private readonly cluster: ClusterView | undefined;
@@ -143,6 +156,20 @@ export class NodeStore {
     this.managedNodes = options.managedNodes;
     this.clusterNodes = options.clusterNodes;
     this.neverReportedGraceMs = options.neverReportedGraceMs ?? 900_000;
+    if (options.maxNodes !== undefined && !(options.maxNodes >= 1)) throw new Error('maxNodes must be ≥ 1');
+    this.maxNodes = options.maxNodes;
+    if (options.forgetAfterMs !== undefined && !(options.forgetAfterMs > this.staleAfterMs)) {
+      throw new Error(
+        'forgetAfterMs must be longer than staleAfterMs (a node is stale before it is forgotten)',
+      );
+    }
+    this.forgetAfterMs = options.forgetAfterMs;
+    this.onForgotten = options.onForgotten ?? (() => {});
+  }
+
+  /** Whether a report of `name` may be stored: a known node always, a new one while under maxNodes. */
+  admits(name: string): boolean {
+    return this.maxNodes === undefined || this.nodes.size < this.maxNodes || this.nodes.has(name);
   }
 
   /** Record an accepted, evaluated report and tell the sink. */
@@ -283,13 +310,19 @@ export class NodeStore {
     return had;
   }
 
-  /** One pass: notify stale transitions and forget nodes the cluster no longer has. */
+  /** One pass: notify stale transitions, forget nodes the cluster no longer has and those silent too long. */
   sweep(now = Date.now()): void {
     this.sweepUnreported(now);
     const present = this.cluster?.synced() ? new Set(this.cluster.nodeNames()) : undefined;
     for (const [name, entry] of [...this.nodes]) {
-      if (present && !present.has(name) && now - entry.lastSeen >= this.forgetGraceMs) {
+      const silentMs = now - entry.lastSeen;
+      if (present && !present.has(name) && silentMs >= this.forgetGraceMs) {
         this.forget(name);
+        continue;
+      }
+      if (this.forgetAfterMs !== undefined && silentMs >= this.forgetAfterMs) {
+        this.forget(name);
+        this.onForgotten(name, silentMs);
         continue;
       }
       const stale = this.isStale(entry, now);

@@ -3,7 +3,12 @@
 // Every object is closed (additionalProperties: false) so an unknown field is a named 400, not silently kept.
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { CHECK_STATUSES, PROBE_ERROR_KINDS, PROBE_NAMES, ROLES, VERDICTS } from './constants.js';
-import { DNS_SUBDOMAIN_MAX_LENGTH, DNS_SUBDOMAIN_PATTERN, REGISTRY_HOST_PATTERN } from './grammars.js';
+import {
+  DNS_SUBDOMAIN_MAX_LENGTH,
+  DNS_SUBDOMAIN_PATTERN,
+  DNS_SUBDOMAIN_RULE,
+  REGISTRY_HOST_PATTERN,
+} from './grammars.js';
 import { LIMITS } from './limits.js';
 
 // The plain lists, limits and grammars live in constants.ts, limits.ts and grammars.ts (no package imports)
@@ -346,12 +351,22 @@ export const ProbeError = Type.Object(
   closed,
 );
 
+/**
+ * A node's name: a DNS-1123 subdomain (report/grammars.ts). The one schema of a node name: the report's
+ * `node` and every route parameter naming a node (aggregator/server/schemas.ts).
+ */
+export const NodeNameSchema = Type.String({
+  minLength: 1,
+  maxLength: DNS_SUBDOMAIN_MAX_LENGTH,
+  pattern: DNS_SUBDOMAIN_PATTERN,
+  description: `a DNS-1123 subdomain, as Kubernetes names nodes: ${DNS_SUBDOMAIN_RULE}`,
+});
+
 /** What an agent POSTs to /api/v1/reports. */
 export const Report = Type.Object(
   {
     schemaVersion: Type.Literal(1),
-    /** The node's name: a DNS-1123 subdomain (report/grammars.ts). */
-    node: Type.String({ minLength: 1, maxLength: DNS_SUBDOMAIN_MAX_LENGTH, pattern: DNS_SUBDOMAIN_PATTERN }),
+    node: NodeNameSchema,
     agentVersion: Str(LIMITS.report.agentVersion),
     collectedAt: Type.String({ format: 'date-time', maxLength: LIMITS.report.collectedAt }),
     facts: Facts,

@@ -1,68 +1,62 @@
-// Standalone authentication: every agent presents the same bearer token, read from --token-file. The file
-// is re-read when it changes (a rotated Secret), checked at most once per `recheckMs`.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Standalone authentication: every agent presents the same bearer token, read from --token-file through
+// token-file.ts's TokenFile (re-read when it changes, a rotated Secret, checked at most once per
+// `recheckMs`). Fails closed: while the file is empty, missing or unreadable every report is refused with
+// 503 and Retry-After (agents retry with backoff rather than give up, and are accepted again as soon as the
+// file is fixed); the change is reported once, and once again when the file is usable.
 import type { AuthOutcome } from '../contracts.js';
 import { authenticateStaged, type Identification, type StagedAuthenticator } from './staged.js';
-import { fileSignature, readToken } from './token-file.js';
+import { TokenFile } from './token-file.js';
 
 export interface SharedTokenOptions {
   file: string;
   /** How often the file's mtime/size/inode is checked; 0 = on every request. Default 1 s. */
   recheckMs?: number;
   now?: () => number;
+  /** Called once when the file becomes unusable (with why) and once when it is usable again (null). */
+  onChange?: (problem: string | null) => void;
+  /** Retry-After of a report refused while the file is unusable; default 30 s. */
+  retryAfterSeconds?: number;
 }
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+/** Retry-After of a report refused while the token file is unusable: agents come back within it once fixed. */
+export const TOKEN_FILE_RETRY_AFTER_SECONDS = 30;
 
 export class SharedTokenAuthenticator implements StagedAuthenticator {
-  private readonly file: string;
-  private readonly recheckMs: number;
-  private readonly now: () => number;
-  private expected: Buffer;
-  private signature: string;
-  private lastCheck: number;
+  private readonly token: TokenFile;
+  private readonly retryAfterSeconds: number;
 
+  /** Throws when the file cannot be used at start (the command then exits 2). */
   constructor(options: SharedTokenOptions) {
-    this.file = options.file;
-    this.recheckMs = options.recheckMs ?? 1_000;
-    this.now = options.now ?? Date.now;
-    const { token, signature } = readToken(this.file);
-    this.expected = digest(token);
-    this.signature = signature;
-    this.lastCheck = this.now();
+    this.token = new TokenFile(options);
+    this.retryAfterSeconds = options.retryAfterSeconds ?? TOKEN_FILE_RETRY_AFTER_SECONDS;
   }
 
   describe(): string {
-    return `shared bearer token from ${this.file}`;
+    return `shared bearer token from ${this.token.file}`;
   }
 
   async identify(token: string | undefined): Promise<Identification> {
     if (token === undefined) return { ok: false, status: 401, reason: 'missing bearer token' };
-    this.reloadIfChanged();
-    // Compare digests: equal length, constant time, and the token's length is not leaked.
-    if (!timingSafeEqual(digest(token), this.expected)) {
-      return { ok: false, status: 401, reason: 'invalid bearer token' };
+    switch (this.token.matches(token)) {
+      case 'match':
+        return { ok: true, principal: { identity: 'shared-token', authorize: allowAnyNode } };
+      case 'mismatch':
+        return { ok: false, status: 401, reason: 'invalid bearer token' };
+      case 'unavailable':
+        // The flag, not the path: the client learns what to fix, the aggregator's log says where.
+        return {
+          ok: false,
+          status: 503,
+          reason:
+            "the aggregator's --token-file is empty, missing or unreadable: every report is refused until " +
+            'it holds the token again (see the aggregator log)',
+          retryAfterSeconds: this.retryAfterSeconds,
+        };
     }
-    return { ok: true, principal: { identity: 'shared-token', authorize: allowAnyNode } };
   }
 
   authenticate(token: string | undefined, node: string): Promise<AuthOutcome> {
     return authenticateStaged(this, token, node);
-  }
-
-  private reloadIfChanged(): void {
-    const now = this.now();
-    if (now - this.lastCheck < this.recheckMs) return;
-    this.lastCheck = now;
-    try {
-      const sig = fileSignature(this.file);
-      if (sig === this.signature) return;
-      const { token, signature } = readToken(this.file);
-      this.expected = digest(token);
-      this.signature = signature;
-    } catch {
-      // A file mid-rotation (missing or empty) keeps the previous token rather than locking agents out.
-    }
   }
 }
 

@@ -12,9 +12,11 @@ import Fastify, {
   type FastifyInstance,
   LogController,
 } from 'fastify';
+import { DNS_SUBDOMAIN_MAX_LENGTH } from '../../report/grammars.js';
 import type { ReadAccess } from '../auth/read-access.js';
 import type { AgentAuthenticator, KubernetesIntegration } from '../contracts.js';
 import type { NodeStore } from '../store.js';
+import { SERVING_TLS_OPTIONS } from '../tls/serving.js';
 import {
   applyConnectionLimits,
   type ConnectionLimits,
@@ -59,6 +61,8 @@ export interface AppDeps {
    */
   specError?: (() => string | null) | undefined;
   bodyLimit?: number | undefined;
+  /** The window of the rejected reports' info summary (routes/reports.ts); omitted = a minute. */
+  rejectionSummaryMs?: number | undefined;
   /** Connection caps and timeouts (connection-limits.ts); omitted = the defaults. */
   connections?: ConnectionLimits | undefined;
 }
@@ -73,7 +77,7 @@ export interface AggregatorServer {
 }
 
 export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
-  const { evaluator, authenticator, store } = deps;
+  const { store } = deps;
   const kubernetes = deps.kubernetes ?? null;
   const metrics = deps.metrics ?? createMetrics(store);
   const bodyLimit = deps.bodyLimit ?? BODY_LIMIT_BYTES;
@@ -84,6 +88,9 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit,
+    // A path parameter is a node name (at most 253 characters): room for one, so the longest name is found
+    // and a longer one gets the schema's 400 saying why (fastify's default, 100, answered 414).
+    maxParamLength: 2 * DNS_SUBDOMAIN_MAX_LENGTH,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // A report is validated exactly as sent: no "12" → 12, no silently dropped unknown fields.
@@ -99,6 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
           serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
             httpsServer = createHttpsServer(
               {
+                ...SERVING_TLS_OPTIONS,
                 cert: tls.cert,
                 key: tls.key,
                 handshakeTimeout: limits.handshakeTimeoutMs,
@@ -131,22 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   );
   recordRequestDurations(app, metrics);
 
-  // Registration order is the order of the OpenAPI document's paths.
-  const cluster = kubernetes?.cluster ?? null;
-  await app.register(reportRoutes, { evaluator, authenticator, store, cluster, metrics, bodyLimit });
-  const { readAccess } = deps;
-  await app.register(readApiRoutes, {
-    evaluator,
-    store,
-    kubernetes,
-    specError: deps.specError,
-    readAccess,
-  });
-  const readiness = deps.readiness ?? [];
-  await app.register(healthRoutes, { evaluator, kubernetes, readiness, specError: deps.specError });
-  await app.register(metricsRoutes, { registry: metrics.registry, readAccess });
-  await app.register(openApiRoutes);
-  await app.register(dashboardRoutes);
+  await registerRoutes(app, deps, { kubernetes, metrics, bodyLimit });
 
   return {
     app,
@@ -155,10 +148,37 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     setTlsCredentials(certPem: string, keyPem: string) {
       if (!httpsServer) throw new Error('the server was built without TLS; cannot set TLS credentials');
       // Throws on a bad pair before anything changes, so the previous certificate stays in use.
-      httpsServer.setSecureContext({ cert: certPem, key: keyPem });
+      httpsServer.setSecureContext({ ...SERVING_TLS_OPTIONS, cert: certPem, key: keyPem });
       metrics.observeServingCertificate(certPem);
     },
   };
+}
+
+/** The route plugins, each given only what it needs; registration order is the OpenAPI document's order. */
+async function registerRoutes(
+  app: FastifyInstance,
+  deps: AppDeps,
+  built: { kubernetes: KubernetesIntegration | null; metrics: AggregatorMetrics; bodyLimit: number },
+): Promise<void> {
+  const { evaluator, authenticator, store, readAccess } = deps;
+  const { kubernetes, metrics, bodyLimit } = built;
+  const cluster = kubernetes?.cluster ?? null;
+  const rejectionSummaryMs = deps.rejectionSummaryMs;
+  await app.register(reportRoutes, {
+    evaluator,
+    authenticator,
+    store,
+    cluster,
+    metrics,
+    bodyLimit,
+    rejectionSummaryMs,
+  });
+  await app.register(readApiRoutes, { evaluator, store, kubernetes, specError: deps.specError, readAccess });
+  const readiness = deps.readiness ?? [];
+  await app.register(healthRoutes, { evaluator, kubernetes, readiness, specError: deps.specError });
+  await app.register(metricsRoutes, { registry: metrics.registry, readAccess });
+  await app.register(openApiRoutes);
+  await app.register(dashboardRoutes);
 }
 
 /** Every response's latency by (route, method, status), on every route including 404s. */

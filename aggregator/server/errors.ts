@@ -3,6 +3,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError } from 'fastify';
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
+import { DNS_SUBDOMAIN_PATTERN, DNS_SUBDOMAIN_RULE } from '../../report/grammars.js';
 import type { RejectReason } from './metrics.js';
 
 export interface ErrorBody {
@@ -54,6 +55,8 @@ export function describeValidation(errors: FastifySchemaValidationError[], dataV
   return describeOne(deepest, path);
 }
 
+const NOT_A_NODE_NAME = `is not a valid node name: a node name is a DNS-1123 subdomain (${DNS_SUBDOMAIN_RULE})`;
+
 function describeOne(e: FastifySchemaValidationError, path: string): string {
   switch (e.keyword) {
     case 'additionalProperties':
@@ -64,6 +67,10 @@ function describeOne(e: FastifySchemaValidationError, path: string): string {
       return `${path} must be one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'const':
       return `${path} must be ${JSON.stringify(e.params['allowedValue'])}`;
+    case 'pattern':
+      // A node name (the report's `node`, a route's `name`): the grammar in words, not the regex.
+      if (e.params['pattern'] === DNS_SUBDOMAIN_PATTERN) return `${path} ${NOT_A_NODE_NAME}`;
+      return `${path} ${e.message ?? 'is invalid'}`;
     default:
       return `${path} ${e.message ?? 'is invalid'}`;
   }

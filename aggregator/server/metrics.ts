@@ -25,6 +25,7 @@ export const REJECT_REASONS = [
   'content-type',
   'malformed',
   'unavailable',
+  'node-limit',
   'other',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
@@ -60,6 +61,7 @@ export function createMetrics(
   const reports = reportCounters(registry);
   registerNodeGauges(registry, store);
   registerCheckGauge(registry, store);
+  registerNodeLimit(registry, store);
   return {
     registry,
     ...reports,
@@ -162,6 +164,16 @@ function registerNodeGauges(registry: Registry, store: NodeStore): void {
       this.set(stale + store.unreportedStale().length);
     },
   });
+}
+
+/** Standalone: the --max-nodes cap, to alert on `osmo_validator_nodes` nearing it; no series with Kubernetes. */
+function registerNodeLimit(registry: Registry, store: NodeStore): void {
+  if (store.maxNodes === undefined) return;
+  new Gauge({
+    name: 'osmo_validator_max_nodes',
+    help: 'Standalone: nodes held at most (--max-nodes); a new node beyond it is refused (reason="node-limit").',
+    registers: [registry],
+  }).set(store.maxNodes);
 }
 
 function latencyHistograms(registry: Registry) {

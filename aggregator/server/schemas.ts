@@ -1,7 +1,7 @@
 // Schema pieces shared by several routes (typebox = JSON Schema). Each route's own request and response
 // schemas live next to it in routes/*.ts; the report body is report/schema.ts's `Report`, nothing else.
 import { Type } from '@sinclair/typebox';
-import { Report, VERDICTS } from '../../report/schema.js';
+import { NodeNameSchema, VERDICTS } from '../../report/schema.js';
 
 export const NODE_VERDICTS = [...VERDICTS, 'unknown'] as const;
 export const NodeVerdictSchema = Type.Union(NODE_VERDICTS.map((v) => Type.Literal(v)));
@@ -15,12 +15,14 @@ export const ErrorBody = Type.Object(
   { description: 'Every error response.' },
 );
 
+/** The error document as one status's response, described: what that status means on that route. */
+export function errorResponse(description: string): typeof ErrorBody {
+  return { ...ErrorBody, description };
+}
+
 export const FailingChecks = Type.Array(Type.String(), {
   description: 'ids of the checks with status fail or error',
 });
 
-/** A node name in a path: the report's `node` length limits (its pattern is not repeated: unknown = 404). */
-export const NodeName = Type.String({
-  minLength: Report.properties.node.minLength,
-  maxLength: Report.properties.node.maxLength,
-});
+/** A node name in a path: the report's `node` schema (report/schema.ts), so a name no node can have is 400. */
+export const NodeName = NodeNameSchema;

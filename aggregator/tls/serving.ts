@@ -8,6 +8,31 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { errorMessage } from '../../report/error-message.js';
 
+/**
+ * The TLS versions and ciphers the aggregator serves. TLS 1.2 only with AEAD ciphers and forward secrecy
+ * (ECDHE key exchange, AES-GCM or ChaCha20-Poly1305; no CBC, no static RSA key exchange, no SHA-1 MACs),
+ * as Mozilla's "intermediate" profile; TLS 1.3 with Node's own suites, all of them AEAD with forward
+ * secrecy. Given to the server at creation and again on every certificate swap (setSecureContext replaces
+ * the whole context, ciphers included).
+ */
+export const SERVING_TLS_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    // TLS 1.3 (Node's defaults, named so the list below does not turn them off)
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'TLS_AES_128_GCM_SHA256',
+    // TLS 1.2
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: true,
+} as const;
+
 export interface TlsPair {
   cert: string;
   key: string;
@@ -22,7 +47,7 @@ export function readTlsPairSync(certFile: string, keyFile: string): TlsPair {
 
 function checkPair(pair: TlsPair, certFile: string, keyFile: string): void {
   try {
-    createSecureContext(pair);
+    createSecureContext({ ...SERVING_TLS_OPTIONS, ...pair });
   } catch (err) {
     throw new Error(
       `TLS certificate ${certFile} and key ${keyFile} are not a usable pair: ${errorMessage(err)}`,

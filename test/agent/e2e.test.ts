@@ -22,6 +22,9 @@ import type { Report } from '../../report/schema.js';
 import { loadSpec } from '../../spec/load.js';
 import { generateTestPki, type TestPki } from '../helpers/certs.js';
 import { fixtureHostPath } from '../helpers/fixture-host.js';
+import { sampleReport } from './sample.js';
+
+const reportOf = (node: string): Report => ({ ...sampleReport(), node });
 
 const TOKEN = 'e2e-shared-token-0123456789';
 
@@ -38,11 +41,18 @@ interface Aggregator {
   close(): Promise<void>;
 }
 
-async function startAggregator(port = 0): Promise<Aggregator> {
-  const store = new NodeStore({ staleAfterMs: 15 * 60_000 });
+async function startAggregator(
+  port = 0,
+  options: { maxNodes?: number; file?: string; retryAfterSeconds?: number } = {},
+): Promise<Aggregator> {
+  const store = new NodeStore({ staleAfterMs: 15 * 60_000, maxNodes: options.maxNodes });
   const server = await buildApp({
     evaluator: createSpecEvaluator(await loadSpec()),
-    authenticator: new SharedTokenAuthenticator({ file: tokenFile }),
+    authenticator: new SharedTokenAuthenticator({
+      file: options.file ?? tokenFile,
+      recheckMs: 0,
+      ...(options.retryAfterSeconds !== undefined ? { retryAfterSeconds: options.retryAfterSeconds } : {}),
+    }),
     readAccess: new OpenReads(),
     store,
     tls: pki.server,
@@ -70,6 +80,12 @@ async function getJson(url: string): Promise<unknown> {
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Polls a condition every 20 ms, at most 6 s. */
+async function waitFor(what: () => boolean): Promise<void> {
+  for (let i = 0; i < 300 && !what(); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(what()).toBe(true);
 }
 
 beforeAll(async () => {
@@ -238,6 +254,84 @@ describe('aggregator restart', () => {
         nodes: Array<{ name: string; stale: boolean }>;
       };
       expect(list.nodes).toEqual([expect.objectContaining({ name: 'containerd-2x', stale: false })]);
+    } finally {
+      await reporter.stop();
+      await agg.close();
+    }
+  });
+});
+
+describe('agents → an aggregator that refuses them', () => {
+  it('an agent of a new node past --max-nodes logs the refusal once, retries only at its heartbeat, gets in once a slot frees', async () => {
+    const agg = await startAggregator(0, { maxNodes: 1 });
+    const log = memoryLogger();
+    const attempts: Array<{ at: number; kind: string }> = [];
+    const send = createSender({ url: new URL(agg.url), tokenFile, caFile, timeoutMs: 2000 });
+    const heartbeatMs = 150;
+    const reporter = createReporter(
+      {
+        collect: async () => reportOf('late-node'),
+        send: async (report, signal) => {
+          const result = await send(report, signal);
+          attempts.push({ at: performance.now(), kind: result.kind });
+          return result;
+        },
+        log,
+      },
+      { intervalMs: 20, heartbeatMs, backoffBaseMs: 10, backoffCapMs: 20 },
+    );
+    try {
+      expect(await send(reportOf('first-node'))).toMatchObject({ kind: 'accepted' });
+      reporter.start();
+      await waitFor(() => attempts.length >= 4);
+      expect(attempts.every((a) => a.kind === 'rejected')).toBe(true);
+      // No hot loop: after a rejection the next attempt waits a heartbeat (probes every 20 ms meanwhile).
+      for (let i = 1; i < attempts.length; i++) {
+        expect(attempts[i]!.at - attempts[i - 1]!.at).toBeGreaterThanOrEqual(heartbeatMs - 5);
+      }
+      const refusals = log.lines.filter((l) => /rejected the report/.test(l.msg));
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]).toMatchObject({ level: 'error', status: 403 });
+      expect(refusals[0]?.msg).toMatch(/--max-nodes 1 nodes: raise --max-nodes on the aggregator/);
+      expect(agg.store.get('late-node')).toBeUndefined();
+
+      agg.store.forget('first-node');
+      await waitFor(() => agg.store.get('late-node') !== undefined);
+      await waitFor(() => reporter.status().state === 'ok');
+      expect(log.lines.filter((l) => /accepted the report again/.test(l.msg))).toHaveLength(1);
+    } finally {
+      await reporter.stop();
+      await agg.close();
+    }
+  });
+
+  it("while the aggregator's --token-file is unusable an agent backs off (503) and delivers once it is fixed", async () => {
+    const file = path.join(dir, 'token-breaks');
+    await writeFile(file, `${TOKEN}\n`);
+    // Retry-After 1 s instead of 30 s: the agent honours it, so the test would wait half a minute.
+    const agg = await startAggregator(0, { file, retryAfterSeconds: 1 });
+    const log = memoryLogger();
+    const reporter = createReporter(
+      {
+        collect: async () => reportOf('token-node'),
+        send: createSender({ url: new URL(agg.url), tokenFile, caFile, timeoutMs: 2000 }),
+        log,
+      },
+      { intervalMs: 50, heartbeatMs: 50, backoffBaseMs: 20, backoffCapMs: 100 },
+    );
+    try {
+      await writeFile(file, '');
+      reporter.start();
+      await waitFor(() => reporter.status().state === 'unavailable');
+      await waitFor(() => reporter.status().consecutiveFailures >= 2);
+      const warned = log.lines.filter((l) => /aggregator unreachable/.test(l.msg));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toMatchObject({ level: 'warn', status: 503 });
+      expect(warned[0]?.msg).toMatch(/--token-file is empty, missing or unreadable/);
+      expect(agg.store.get('token-node')).toBeUndefined();
+
+      await writeFile(file, `${TOKEN}\n`);
+      await waitFor(() => agg.store.get('token-node') !== undefined);
     } finally {
       await reporter.stop();
       await agg.close();

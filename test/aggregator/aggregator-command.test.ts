@@ -1,8 +1,8 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type RunHooks, run } from '../../aggregator/aggregator-command.js';
 import { readAggregatorConfig } from '../../aggregator/config.js';
 import { parseListen } from '../../aggregator/options.js';
@@ -16,6 +16,9 @@ const silentLog = () =>
       cb();
     },
   });
+
+/** Polling for a re-read file: bounded. */
+const WAIT = { timeout: 5000, interval: 100 };
 
 async function runCaptured(argv: string[], env: NodeJS.ProcessEnv = {}) {
   let out = '';
@@ -88,6 +91,12 @@ describe('aggregator options', () => {
     [['--insecure-http', '--token-file', '/nonexistent/token'], {}, /--token-file: .*ENOENT/],
     [['--tls-cert', '/nonexistent/c', '--tls-key', '/nonexistent/k', '--no-auth'], {}, /ENOENT/],
     [['--insecure-http', '--no-auth'], { [envName('stale-after')]: 'never' }, /--stale-after/],
+    [
+      ['--insecure-http', '--no-auth', '--read-open', '--stale-after', '2h', '--forget-after', '1h'],
+      {},
+      /--forget-after \(1h\) must be longer than --stale-after \(2h\)/,
+    ],
+    [['--insecure-http', '--no-auth', '--max-nodes', '0'], {}, /--max-nodes: expected an integer from 1/],
     [
       ['--insecure-http'],
       { [envName('no-auth')]: 'perhaps' },
@@ -253,6 +262,56 @@ describe('aggregator logs', () => {
       expect(String(l['time'])).toMatch(RFC3339);
       expect(Object.keys(l).slice(0, 2)).toEqual(['level', 'time']);
     }
+  });
+
+  it('standalone: a new node past --max-nodes is 403, an unusable --token-file 503, each logged once; rejections as one summary', async () => {
+    const log = capture();
+    const file = tokenFile();
+    const argv = ['--insecure-http', '--listen', '127.0.0.1:0', '--read-open'];
+    const code = await serve(
+      [...argv, '--token-file', file, '--max-nodes', '2'],
+      async (url) => {
+        const post = (node: string) =>
+          fetch(`${url}/api/v1/reports`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+            body: JSON.stringify(sampleReport(node)),
+          });
+        expect((await post('node-a')).status).toBe(202);
+        expect((await post('node-b')).status).toBe(202);
+        const refused = await post('node-c');
+        expect(refused.status).toBe(403);
+        expect(((await refused.json()) as { message: string }).message).toBe(
+          'node "node-c" is new and the aggregator already holds its --max-nodes 2 nodes: raise --max-nodes ' +
+            'on the aggregator, or wait until nodes silent for --forget-after (168h) are forgotten; nodes it ' +
+            'already holds keep reporting',
+        );
+        expect((await post('node-a')).status).toBe(202);
+
+        // The token file is re-read at most once a second.
+        writeFileSync(file, '');
+        await vi.waitFor(async () => expect((await post('node-a')).status).toBe(503), WAIT);
+        for (let i = 0; i < 3; i++) expect((await post('node-b')).status).toBe(503);
+        writeFileSync(file, `${TOKEN}\n`);
+        await vi.waitFor(async () => expect((await post('node-a')).status).toBe(202), WAIT);
+      },
+      { logStream: log.stream },
+    );
+    expect(code).toBe(0);
+    const lines = log
+      .text()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; msg: string; refused?: Record<string, number> });
+    const named = (re: RegExp) => lines.filter((l) => re.test(l.msg));
+    expect(named(/agent token file is unusable/).map((l) => l.level)).toEqual(['error']);
+    expect(named(/agent token file is usable again/).map((l) => l.level)).toEqual(['info']);
+    // No line per rejected report at info: one summary (flushed at shutdown), the counts by reason.
+    expect(named(/^report rejected$/)).toEqual([]);
+    const summaries = named(/^reports rejected \(summary\)$/);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]?.refused?.['node-limit']).toBe(1);
+    expect(summaries[0]?.refused?.['unavailable']).toBeGreaterThanOrEqual(4);
   });
 
   it('--log-format text prints them for people', async () => {

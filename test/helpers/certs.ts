@@ -19,12 +19,17 @@ export interface TestPki {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+const EC_P256 = { keyType: 'ec' as const, curve: 'P-256' as const };
+const RSA_2048 = { keyType: 'rsa' as const, keySize: 2048 };
 
-export async function generateTestCa(commonName = 'osmo-node-validator test CA'): Promise<TestCa> {
+/** A throwaway CA; its key is EC P-256 unless `keyType` says RSA (selfsigned signs with the CA's key type). */
+export async function generateTestCa(
+  commonName = 'osmo-node-validator test CA',
+  keyType: 'ec' | 'rsa' = 'ec',
+): Promise<TestCa> {
   const notBeforeDate = new Date(Date.now() - DAY_MS);
   const pems = await generate([{ name: 'commonName', value: commonName }], {
-    keyType: 'ec',
-    curve: 'P-256',
+    ...(keyType === 'rsa' ? RSA_2048 : EC_P256),
     algorithm: 'sha256',
     notBeforeDate,
     notAfterDate: new Date(notBeforeDate.getTime() + 30 * DAY_MS),
@@ -40,6 +45,11 @@ export interface ServerCertOptions {
   commonName?: string;
   dnsNames?: string[];
   ips?: string[];
+  /**
+   * The server key: EC P-256 (default, fast) or RSA 2048 (for the `ECDHE-RSA-*` and `RSA` cipher suites;
+   * the CA must then be an RSA one too).
+   */
+  keyType?: 'ec' | 'rsa';
 }
 
 /** A serving certificate signed by `ca`, valid for 127.0.0.1, ::1 and localhost unless told otherwise. */
@@ -50,9 +60,9 @@ export async function generateServerCert(
   const dnsNames = options.dnsNames ?? ['localhost'];
   const ips = options.ips ?? ['127.0.0.1', '::1'];
   const notBeforeDate = new Date(Date.now() - DAY_MS);
+  const key = options.keyType === 'rsa' ? RSA_2048 : EC_P256;
   const pems = await generate([{ name: 'commonName', value: options.commonName ?? 'localhost' }], {
-    keyType: 'ec',
-    curve: 'P-256',
+    ...key,
     algorithm: 'sha256',
     notBeforeDate,
     notAfterDate: new Date(notBeforeDate.getTime() + 7 * DAY_MS),

@@ -1,20 +1,26 @@
 // POST /api/v1/reports: an agent's report. The token is checked before the body is read (two-step
 // authenticators), the body is validated exactly as sent, the caller must be allowed to speak for
-// `report.node`, then the report is evaluated (or its previous result reused) and stored. Rejections are
-// counted by reason here, by hooks that apply to this route only.
+// `report.node`, the store must have room for it (--max-nodes, standalone), then the report is evaluated
+// (or its previous result reused) and stored. Rejections are counted by reason here, by hooks that apply to
+// this route only, and logged cheaply: each at debug, one summary of the counts by reason a minute at info
+// (auth/refusal-log.ts), so a flood of bad reports does not flood the log.
+import { STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { formatDuration } from '../../../report/duration.js';
+import { isDnsSubdomain } from '../../../report/grammars.js';
 import { Report, RoleSchema } from '../../../report/schema.js';
 import { failingCheckIds } from '../../../spec/failing-checks.js';
 import { formatBytes } from '../../../spec/quantity.js';
+import { REFUSAL_SUMMARY_MS, RefusalLog } from '../../auth/refusal-log.js';
 import { bearerToken, isStaged, type Principal } from '../../auth/staged.js';
 import type { AgentAuthenticator, ClusterView } from '../../contracts.js';
 import type { NodeStore } from '../../store.js';
 import { errorBody, errorStatus, rejectReasonOf } from '../errors.js';
 import type { ReportEvaluator } from '../evaluator.js';
 import type { AggregatorMetrics, RejectReason } from '../metrics.js';
-import { ErrorBody, FailingChecks, NodeVerdictSchema } from '../schemas.js';
+import { ErrorBody, errorResponse, FailingChecks, NodeVerdictSchema } from '../schemas.js';
 
 export const REPORTS_PATH = '/api/v1/reports';
 
@@ -24,6 +30,8 @@ declare module 'fastify' {
     principal: Principal | null;
     /** Why a report was rejected (metrics), when known more precisely than by status code. */
     rejectReason: RejectReason | null;
+    /** What the client was told when a report was rejected (the debug line). */
+    rejectMessage: string | null;
   }
 }
 
@@ -36,6 +44,8 @@ export interface ReportRoutesOptions {
   metrics: Pick<AggregatorMetrics, 'reportsAccepted' | 'reportsRejected' | 'evaluationSeconds'>;
   /** The server's body limit, which the route's description states. */
   bodyLimit: number;
+  /** The window of the rejected reports' info summary; default a minute. */
+  rejectionSummaryMs?: number | undefined;
 }
 
 const ReportAccepted = Type.Object({
@@ -58,10 +68,16 @@ function reportSchema(bodyLimit: number) {
       202: ReportAccepted,
       400: ErrorBody,
       401: ErrorBody,
-      403: ErrorBody,
+      403: errorResponse(
+        'The token may not report for `node`; or, standalone, `node` is new and the aggregator already ' +
+          'holds --max-nodes nodes (the message says what to do). Sending the same report again does not help.',
+      ),
       413: ErrorBody,
       415: ErrorBody,
-      503: ErrorBody,
+      503: errorResponse(
+        'Try again later (Retry-After): the token cannot be checked now (the TokenReview budget, the API ' +
+          "server, or the aggregator's --token-file is empty, missing or unreadable).",
+      ),
     },
   };
 }
@@ -71,16 +87,30 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
   const staged = isStaged(authenticator) ? authenticator : null;
   app.decorateRequest('principal', null);
   app.decorateRequest('rejectReason', null);
+  app.decorateRequest('rejectMessage', null);
+  const refusals = new RefusalLog({
+    logger: app.log,
+    windowMs: options.rejectionSummaryMs ?? REFUSAL_SUMMARY_MS,
+    messages: { each: 'report rejected', summary: 'reports rejected (summary)' },
+  });
+  // The last window's counts are not lost at shutdown.
+  app.addHook('onClose', async () => refusals.flush());
 
   // Runs before the error handler answers a thrown or sent error (body, validation, a failing hook).
   app.addHook('onError', async (request, _reply, err) => {
-    request.rejectReason ??= rejectReasonOf(errorStatus(err), err.code);
+    const status = errorStatus(err);
+    request.rejectReason ??= rejectReasonOf(status, err.code);
+    request.rejectMessage ??= status >= 500 ? 'internal error' : err.message;
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode < 400) return;
-    metrics.reportsRejected.inc({
-      reason: request.rejectReason ?? rejectReasonOf(reply.statusCode, undefined),
-    });
+    const status = reply.statusCode;
+    if (status < 400) return;
+    const reason = request.rejectReason ?? rejectReasonOf(status, undefined);
+    metrics.reportsRejected.inc({ reason });
+    const message = request.rejectMessage ?? STATUS_CODES[status] ?? 'rejected';
+    const node = (request.body as { node?: unknown } | undefined)?.node;
+    const known = typeof node === 'string' && isDnsSubdomain(node) ? { node } : {};
+    refusals.refused(reason, status, message, { ...known, client: request.ip });
   });
 
   app.post<{ Body: Report }>(
@@ -103,9 +133,28 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
         if (!outcome.ok) return reject(request, reply, outcome.status, outcome.reason);
       },
     },
-    async (request, reply) => reply.code(202).send(ingest(options, request.body)),
+    async (request, reply) => {
+      // Checked and stored with no await between: concurrent new nodes cannot overshoot the cap.
+      if (!options.store.admits(request.body.node)) return refuseAtLimit(request, reply, options.store);
+      return reply.code(202).send(ingest(options, request.body));
+    },
   );
 };
+
+/** A new node past --max-nodes: 403 (as Kubernetes refuses a create past a quota), saying what to do. */
+function refuseAtLimit(request: FastifyRequest<{ Body: Report }>, reply: FastifyReply, store: NodeStore) {
+  const max = store.maxNodes;
+  const forget =
+    store.forgetAfterMs === undefined
+      ? ''
+      : `, or wait until nodes silent for --forget-after (${formatDuration(store.forgetAfterMs)}) are forgotten`;
+  const message =
+    `node "${request.body.node}" is new and the aggregator already holds its --max-nodes ${max} nodes: ` +
+    `raise --max-nodes on the aggregator${forget}; nodes it already holds keep reporting`;
+  request.rejectReason = 'node-limit';
+  request.rejectMessage = message;
+  return reply.code(403).send(errorBody(403, message));
+}
 
 function reject(
   request: FastifyRequest,
@@ -115,7 +164,7 @@ function reject(
   retryAfterSeconds = 5,
 ): FastifyReply {
   request.rejectReason = status === 401 ? 'auth' : status === 403 ? 'forbidden' : 'unavailable';
-  request.log.info({ status, reason }, 'report rejected');
+  request.rejectMessage = reason;
   if (status === 401) reply.header('www-authenticate', 'Bearer');
   if (status === 503) reply.header('retry-after', String(retryAfterSeconds));
   return reply.code(status).send(errorBody(status, reason));

@@ -1,5 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SharedTokenAuthenticator } from '../../../aggregator/auth/shared-token.js';
 import { auth, makeApp, postReport, sampleReport, type TestApp, TOKEN, tokenFile } from '../harness.js';
 
@@ -141,7 +143,7 @@ describe('POST /api/v1/reports input validation', () => {
       name: 'an invalid node name',
       body: sampleReport('Node_A'),
       status: 400,
-      message: /^body\/node must match pattern/,
+      message: /^body\/node is not a valid node name: a node name is a DNS-1123 subdomain \(lowercase/,
     },
     {
       name: 'a bad collectedAt',
@@ -250,5 +252,63 @@ describe('POST /api/v1/reports input validation', () => {
       /^osmo_validator_http_request_duration_seconds_count\{route="\/api\/v1\/reports",method="POST",status="202"\} 1$/m,
     );
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+  });
+});
+
+describe('rejected reports in the log', () => {
+  function capturedLogger() {
+    const lines: Array<Record<string, unknown> & { level: number; msg: string }> = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+        cb();
+      },
+    });
+    return { logger: pino({ level: 'debug' }, stream), lines };
+  }
+  const INFO = 30;
+  const DEBUG = 20;
+
+  it('a flood of bad reports is one info summary per window with counts by reason, each rejection at debug', async () => {
+    const { logger, lines } = capturedLogger();
+    t = await makeApp({ logger, rejectionSummaryMs: 100 });
+    const app = t.app;
+    const flood: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 300; i++) {
+      if (i % 3 === 0) flood.push(postReport(app, sampleReport(), auth('forged-token')));
+      else if (i % 3 === 1) flood.push(postReport(app, sampleReport('Bad_Name')));
+      else flood.push(postReport(app, '{"not json'));
+    }
+    await Promise.all(flood);
+    const summaries = () => lines.filter((l) => l.msg === 'reports rejected (summary)');
+    await vi.waitFor(() => expect(summaries()).toHaveLength(1), { timeout: 3000, interval: 20 });
+    expect(summaries()[0]).toMatchObject({
+      level: INFO,
+      refused: { auth: 100, schema: 100, malformed: 100 },
+      total: 300,
+    });
+    const each = lines.filter((l) => l.msg === 'report rejected');
+    expect(each).toHaveLength(300);
+    expect(each.every((l) => l.level === DEBUG)).toBe(true);
+    expect(each.find((l) => l['reason'] === 'schema')).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^body\/node is not a valid node name/),
+      client: '127.0.0.1',
+    });
+    expect(each.find((l) => l['reason'] === 'auth')).toMatchObject({
+      status: 401,
+      message: 'invalid bearer token',
+    });
+    // A name that is not a node name is not repeated into the log (the message says why).
+    expect(each.find((l) => l['reason'] === 'schema')?.['node']).toBeUndefined();
+    // The only info lines are summaries: none per request.
+    expect(lines.filter((l) => l.level >= INFO).map((l) => l.msg)).toEqual(['reports rejected (summary)']);
+
+    // A rejection after the window: its count is logged at shutdown, not lost.
+    await postReport(app, sampleReport(), {});
+    await app.close();
+    t = undefined;
+    expect(summaries()).toHaveLength(2);
+    expect(summaries()[1]).toMatchObject({ refused: { auth: 1 }, total: 1 });
   });
 });

@@ -3,6 +3,7 @@ import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, type SecureVersion } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { readTlsPairSync, watchTlsFiles } from '../../../aggregator/tls/serving.js';
 import { generateServerCert, generateTestCa, generateTestPki } from '../../helpers/certs.js';
@@ -107,5 +108,82 @@ describe('HTTPS serving', () => {
       await plain.app.close();
     }
     expect(() => readTlsPairSync('/nonexistent/cert', '/nonexistent/key')).toThrow(/ENOENT/);
+  });
+});
+
+/** One TLS handshake offering only `ciphers`: the negotiated version and cipher, or the error. */
+function handshake(
+  port: number,
+  ca: string,
+  offer: { ciphers?: string; maxVersion?: SecureVersion; minVersion?: SecureVersion },
+): Promise<{ ok: true; version: string | null; cipher: string } | { ok: false; error: string }> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, ca, ...offer }, () => {
+      const result = { ok: true as const, version: socket.getProtocol(), cipher: socket.getCipher().name };
+      socket.end();
+      resolve(result);
+    });
+    socket.on('error', (err) => resolve({ ok: false, error: String(err) }));
+  });
+}
+
+describe('TLS versions and ciphers', () => {
+  it('TLS 1.2 only with ECDHE and AEAD ciphers (RSA certificate); TLS 1.3 as Node serves it; kept across a certificate swap', async () => {
+    const ca = await generateTestCa('rsa test CA', 'rsa');
+    const rsa = await generateServerCert(ca, { keyType: 'rsa' });
+    const t = await makeApp({ tls: rsa });
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = t.app.server.address() as AddressInfo;
+      const tls12 = (ciphers: string) => handshake(port, ca.cert, { ciphers, maxVersion: 'TLSv1.2' });
+      const expectPolicy = async () => {
+        // Static RSA key exchange (no forward secrecy), and CBC with SHA-1 (no AEAD): refused.
+        expect(await tls12('AES128-SHA')).toMatchObject({ ok: false });
+        expect(await tls12('AES128-GCM-SHA256')).toMatchObject({ ok: false });
+        expect(await tls12('ECDHE-RSA-AES128-SHA')).toMatchObject({ ok: false });
+        expect(await tls12('ECDHE-RSA-AES256-SHA384')).toMatchObject({ ok: false });
+        for (const cipher of [
+          'ECDHE-RSA-AES128-GCM-SHA256',
+          'ECDHE-RSA-AES256-GCM-SHA384',
+          'ECDHE-RSA-CHACHA20-POLY1305',
+        ]) {
+          expect(await tls12(cipher)).toEqual({ ok: true, version: 'TLSv1.2', cipher });
+        }
+        const tls13 = await handshake(port, ca.cert, { minVersion: 'TLSv1.3' });
+        expect(tls13).toMatchObject({ ok: true, version: 'TLSv1.3' });
+        // TLS 1.0 and 1.1 are refused.
+        expect(await handshake(port, ca.cert, { minVersion: 'TLSv1', maxVersion: 'TLSv1.1' })).toMatchObject({
+          ok: false,
+        });
+      };
+      await expectPolicy();
+      // setSecureContext replaces the whole context: the swapped certificate keeps the same policy.
+      const next = await generateServerCert(ca, { keyType: 'rsa' });
+      t.server.setTlsCredentials(next.cert, next.key);
+      await expectPolicy();
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  it('an ECDSA certificate: ECDHE-ECDSA with AES-GCM or ChaCha20-Poly1305 only', async () => {
+    const pki = await generateTestPki();
+    const t = await makeApp({ tls: pki.server });
+    try {
+      await t.app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = t.app.server.address() as AddressInfo;
+      const tls12 = (ciphers: string) => handshake(port, pki.ca.cert, { ciphers, maxVersion: 'TLSv1.2' });
+      expect(await tls12('ECDHE-ECDSA-AES128-SHA')).toMatchObject({ ok: false });
+      expect(await tls12('ECDHE-ECDSA-AES256-SHA384')).toMatchObject({ ok: false });
+      for (const cipher of [
+        'ECDHE-ECDSA-AES128-GCM-SHA256',
+        'ECDHE-ECDSA-AES256-GCM-SHA384',
+        'ECDHE-ECDSA-CHACHA20-POLY1305',
+      ]) {
+        expect(await tls12(cipher)).toEqual({ ok: true, version: 'TLSv1.2', cipher });
+      }
+    } finally {
+      await t.app.close();
+    }
   });
 });
