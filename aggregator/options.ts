@@ -24,8 +24,8 @@ const DEFAULT_LISTEN = '0.0.0.0:8443';
 /** 3 × the agents' 5 min heartbeat. */
 const DEFAULT_STALE_AFTER = '15m';
 /**
- * Standalone: a generous cap that still bounds memory (BENCHMARKS.md: 5,000 nodes' reports add ~95 MiB, so
- * ~20 KiB a node); a fleet beyond it is told so with a 403.
+ * Standalone: a generous cap that still bounds memory (docs/DEPLOY.md › Sizing: ~30 KiB a node, so ~300 MiB
+ * at the cap); a fleet beyond it is told so with a 403.
  */
 export const DEFAULT_MAX_NODES = 10_000;
 /**

@@ -90,7 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     bodyLimit,
     // A path parameter is a node name (at most 253 characters): room for one, so the longest name is found
     // and a longer one gets the schema's 400 saying why (fastify's default, 100, answered 414).
-    maxParamLength: 2 * DNS_SUBDOMAIN_MAX_LENGTH,
+    routerOptions: { maxParamLength: 2 * DNS_SUBDOMAIN_MAX_LENGTH },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // A report is validated exactly as sent: no "12" → 12, no silently dropped unknown fields.

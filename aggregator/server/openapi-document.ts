@@ -117,7 +117,8 @@ export function toOpenApi30Schema(node: unknown): void {
 }
 
 const RETRY_AFTER = {
-  description: 'Seconds to wait before sending the report again (the TokenReview budget, or the API server).',
+  description:
+    "Seconds to wait before sending the report again (the TokenReview budget, the API server, or the aggregator's --token-file).",
   schema: { type: 'integer', minimum: 1 },
 };
 

@@ -6,7 +6,7 @@ import { NodeResult, ROLES } from '../../../report/schema.js';
 import type { KubernetesIntegration, NodeClusterStatus } from '../../contracts.js';
 import type { NodeStore } from '../../store.js';
 import { errorBody } from '../errors.js';
-import { ErrorBody, NODE_VERDICTS, NodeName, NodeVerdictSchema } from '../schemas.js';
+import { ErrorBody, errorResponse, NODE_VERDICTS, NodeName, NodeVerdictSchema } from '../schemas.js';
 import { HeldTransitionSchema } from './guard.js';
 import { listNodes, NodeList, NodeListQuery, WrittenSchema, writtenOf } from './node-list.js';
 
@@ -78,7 +78,11 @@ export const nodeRoutes: FastifyPluginAsync<NodeRoutesOptions> = async (app, { s
         summary: "One node's latest report and evaluation",
         description: 'The evaluation result; `verdict` is `unknown` while the node is stale.',
         params: NodeParams,
-        response: { 200: NodeDetail, 404: ErrorBody },
+        response: {
+          200: NodeDetail,
+          400: errorResponse('`name` is not a node name (a DNS-1123 subdomain); the message says why'),
+          404: errorResponse('No report received from a node of that name'),
+        },
       },
     },
     async (request, reply) => {
