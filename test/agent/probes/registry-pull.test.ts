@@ -292,6 +292,31 @@ describe('the image pull after /v2/', () => {
     expect(seen.filter((s) => s.method === 'HEAD')).toEqual([]);
   });
 
+  it('a token realm that accepts connections and never answers: blocked at the bound, named', async () => {
+    const silent = createTcpServer((socket) => {
+      sockets.add(socket as Socket);
+      socket.on('close', () => sockets.delete(socket as Socket));
+    });
+    const silentPort = await new Promise<number>((resolve) =>
+      silent.listen(0, '127.0.0.1', () => resolve((silent.address() as AddressInfo).port)),
+    );
+    try {
+      registry.challenge = `Bearer realm="https://auth.test:${silentPort}/token",service="registry.docker.io"`;
+      const started = performance.now();
+      const r = await probe(undefined, 300);
+      // /v2/ answered at once; the pull has its own bound of --registry-timeout.
+      expect(performance.now() - started).toBeLessThan(1500);
+      expect(r.reachable).toBe(true);
+      expect(r.pull).toMatchObject({
+        status: 'blocked',
+        error: `token endpoint auth.test:${silentPort}: timeout after 300ms`,
+      });
+    } finally {
+      for (const s of sockets) if (s.remotePort === undefined || s.localPort === silentPort) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   it('an unreachable registry is not pulled from', async () => {
     const r = await probe(`registry.test:${closedPort}/${IMAGE}`);
     expect(r).toMatchObject({ reachable: false, error: 'ECONNREFUSED' });
