@@ -47,6 +47,8 @@ export interface AgentConfig {
   registries: string[] | null;
   /** Per-registry probe timeout. */
   registryTimeoutMs: number;
+  /** --osmo-url / OSMO_VALIDATOR_OSMO_URL; null: not probed (osmo.reachable is skip). */
+  osmoUrl: string | null;
   hostRoot: string;
   execMode: ExecMode;
   once: boolean;
@@ -71,6 +73,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv): AgentCon
     timeoutMs: v.timeout,
     registries: v.registries,
     registryTimeoutMs: v['registry-timeout'],
+    osmoUrl: v['osmo-url'] ?? null,
     hostRoot: v['host-root'],
     execMode: v['exec-mode'],
     once: v.once,
@@ -126,6 +129,7 @@ function defaultCollect(config: AgentConfig): Promise<Collected> {
   return collectFacts(host, {
     registries: config.registries,
     registryTimeoutMs: config.registryTimeoutMs,
+    osmoUrl: config.osmoUrl,
   });
 }
 

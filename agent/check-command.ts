@@ -40,6 +40,8 @@ interface CheckConfig {
   specFile: string | undefined;
   registries: string[] | null;
   registryTimeoutMs: number;
+  /** --osmo-url / OSMO_VALIDATOR_OSMO_URL; null: not probed (osmo.reachable is skip). */
+  osmoUrl: string | null;
   /** From --node-name or NODE_NAME; null: from the host's hostname once probed. */
   nodeName: string | null;
   output: OutputFormat;
@@ -60,6 +62,7 @@ function parseCheckArgs(argv: string[], env: NodeJS.ProcessEnv): CheckConfig | '
     specFile: v.spec,
     registries: v.registries,
     registryTimeoutMs: v['registry-timeout'],
+    osmoUrl: v['osmo-url'] ?? null,
     nodeName: v['node-name'] ?? null,
     output: outputFormat(v.output, v.json),
     onlyChecks: v.checks,
@@ -141,6 +144,7 @@ async function checkHost(config: CheckConfig, io: CheckIo): Promise<number> {
   const { facts, probeErrors } = await collectFacts(host, {
     registries: config.registries,
     registryTimeoutMs: config.registryTimeoutMs,
+    osmoUrl: config.osmoUrl,
   });
   const collectedAt = new Date().toISOString();
 

@@ -15,6 +15,7 @@ import { jetsonProbe } from './probes/jetson.js';
 import { kubeletProbe } from './probes/kubelet.js';
 import { memoryProbe } from './probes/memory.js';
 import { osProbe } from './probes/os.js';
+import { osmoProbe } from './probes/osmo.js';
 import { pciProbe } from './probes/pci.js';
 import type { Probe, ProbeOptions } from './probes/probe.js';
 import { registriesProbe } from './probes/registries.js';
@@ -42,6 +43,7 @@ export const PROBES: ProbeTable = {
   apiServerEncryption: apiServerEncryptionProbe,
   pci: pciProbe,
   kubelet: kubeletProbe,
+  osmo: osmoProbe,
 };
 
 function emptyFacts(): Facts {
@@ -59,6 +61,7 @@ function emptyFacts(): Facts {
     apiServerEncryption: null,
     pci: null,
     kubelet: null,
+    osmo: null,
   };
 }
 
@@ -109,14 +112,18 @@ async function runBounded<K extends ProbeName>(
   }
 }
 
-/** Above one registry's own bound: the registries are probed concurrently; room for DNS and TLS setup. */
+/**
+ * Above one registry's own bounds (/v2/, then the pull: two of them): the registries are probed
+ * concurrently; room for DNS and TLS setup.
+ */
 export const REGISTRIES_PROBE_MARGIN_MS = 2000;
 
 /** The bound collectFacts puts on a probe: an override, else derived from the options, else its own. */
 export function probeTimeoutMs(name: ProbeName, options: CollectOptions): number {
   const override = options.timeoutsMs?.[name];
   if (override !== undefined) return override;
-  if (name === 'registries') return options.registryTimeoutMs + REGISTRIES_PROBE_MARGIN_MS;
+  if (name === 'registries') return 2 * options.registryTimeoutMs + REGISTRIES_PROBE_MARGIN_MS;
+  if (name === 'osmo') return options.registryTimeoutMs + REGISTRIES_PROBE_MARGIN_MS;
   return PROBES[name].timeoutMs;
 }
 

@@ -32,6 +32,7 @@ export function fingerprint(facts: Facts, probeErrors: readonly ProbeError[]): F
     ...facts,
     disks: facts.disks.map((d) => ({ path: d.path, capacityBytes: d.capacityBytes })),
     registries: facts.registries?.map((r) => ({ ...r, latencyMs: null })) ?? null,
+    ...(facts.osmo === undefined ? {} : { osmo: facts.osmo && { ...facts.osmo, latencyMs: null } }),
   };
   const errors = probeErrors
     .map((e) => ({ probe: e.probe, kind: e.kind, message: e.message }))

@@ -7,7 +7,7 @@ import { ROLES } from '../report/constants.js';
 import { formatDuration } from '../report/duration.js';
 import { envName, type FlagTable, type ValueKind } from '../report/flag-table.js';
 import { choice, duration, file, port, SWITCH, text } from '../report/flag-values.js';
-import { parseRegistryHost } from '../report/grammars.js';
+import { parseRegistryReference } from '../report/grammars.js';
 import { LIMITS } from '../report/limits.js';
 import { LOG_FORMATS } from '../report/log-line.js';
 import { UsageError } from '../report/usage-error.js';
@@ -16,6 +16,7 @@ import { DEFAULT_REGISTRIES } from './collect.js';
 import type { ExecMode } from './host.js';
 import { LOG_LEVELS } from './log.js';
 import { explicitNodeName, NodeNameError } from './node-name.js';
+import { osmoUrlProblem } from './probes/osmo.js';
 import { DEFAULT_SEND_TIMEOUT_MS } from './sender.js';
 
 /** Resolves --host-root to an absolute path and checks it is a directory. */
@@ -33,8 +34,8 @@ function parseHostRoot(value: string, flag = '--host-root'): string {
 }
 
 /**
- * `--registries`: comma-separated `host[:port]` list; `none` → null (the probe is skipped).
- * Duplicates are dropped, order kept.
+ * `--registries`: comma-separated `host[:port][/repository[:tag]]` list; `none` → null (the probe is
+ * skipped). Duplicates are dropped, order kept.
  */
 export function parseRegistries(value: string, flag = '--registries'): string[] | null {
   const trimmed = value.trim();
@@ -43,13 +44,15 @@ export function parseRegistries(value: string, flag = '--registries'): string[] 
     .split(',')
     .map((h) => h.trim())
     .filter((h) => h.length > 0);
-  if (hosts.length === 0) throw new UsageError(`${flag}: empty list; give host[:port],... or none`);
+  if (hosts.length === 0)
+    throw new UsageError(`${flag}: empty list; give host[:port][/repository[:tag]],... or none`);
   const max = LIMITS.facts.registryItems;
   if (hosts.length > max) throw new UsageError(`${flag}: at most ${max} registries`);
   for (const host of hosts) {
-    if (parseRegistryHost(host) === null) {
+    if (parseRegistryReference(host) === null) {
       throw new UsageError(
-        `${flag}: ${JSON.stringify(host)} is not host[:port] (e.g. nvcr.io, mirror.local:5000)`,
+        `${flag}: ${JSON.stringify(host)} is not host[:port][/repository[:tag]] ` +
+          '(e.g. nvcr.io, mirror.local:5000, mirror.local:5000/library/busybox:1.36)',
       );
     }
   }
@@ -86,6 +89,16 @@ const CHECK_IDS: ValueKind<string[]> = {
   },
 };
 const REGISTRIES: ValueKind<string[] | null> = { metavar: 'LIST|none', parse: parseRegistries };
+
+/** --osmo-url: an absolute https URL without credentials. */
+const OSMO_URL: ValueKind<string> = {
+  metavar: 'URL',
+  parse(value, label) {
+    const problem = osmoUrlProblem(value.trim());
+    if (problem !== null) throw new UsageError(`${label}: ${JSON.stringify(value)} is ${problem}`);
+    return value.trim();
+  },
+};
 export const LOG_LEVEL = choice(LOG_LEVELS, 'LEVEL');
 
 const DAY_MS = 86_400_000;
@@ -107,12 +120,21 @@ export const HOST_FLAGS = {
   registries: {
     kind: REGISTRIES,
     default: DEFAULT_REGISTRIES.join(','),
-    help: 'registry hosts (host[:port],...) to probe, e.g. mirrors; none skips the probe',
+    help:
+      'registries to probe (host[:port][/repository[:tag]],...), e.g. mirrors: GET /v2/, then an anonymous pull of ' +
+      "the image's manifest (nvcr.io, docker.io, ghcr.io have a default public image); none skips the probe",
   },
   'registry-timeout': {
     kind: duration(100, 120_000),
     default: '5s',
-    help: 'per-registry probe timeout',
+    help: 'per-registry probe timeout (/v2/, and again the pull), also the --osmo-url probe timeout',
+  },
+  'osmo-url': {
+    kind: OSMO_URL,
+    env: envName('osmo-url'),
+    help:
+      'the OSMO service URL (https) the node must reach (osmo.reachable: any HTTP status over TLS passes); ' +
+      'without it the check is skip',
   },
   'node-name': {
     kind: NODE_NAME,

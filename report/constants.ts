@@ -24,6 +24,7 @@ export const PROBE_NAMES = [
   'apiServerEncryption',
   'pci',
   'kubelet',
+  'osmo',
 ] as const;
 export type ProbeName = (typeof PROBE_NAMES)[number];
 
@@ -43,6 +44,10 @@ export const PROBE_ERROR_KINDS = [
   'internal',
 ] as const;
 export type ProbeErrorKind = (typeof PROBE_ERROR_KINDS)[number];
+
+/** RegistryPull.status: what pulling a public image's manifest gave (report/schema.ts). */
+export const PULL_STATUSES = ['ok', 'denied', 'not-found', 'blocked', 'not-tested'] as const;
+export type PullStatus = (typeof PULL_STATUSES)[number];
 
 export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'skip', 'error'] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];

@@ -55,3 +55,38 @@ export function parseRegistryHost(text: string): RegistryHost | null {
   if (port !== null && (port < 1 || port > 65535)) return null;
   return m[1] === undefined ? { name: m[2] as string, ipv6: true, port } : { name: m[1], ipv6: false, port };
 }
+
+// A repository path and tag as the distribution spec writes them (lowercase path components joined by `/`;
+// a tag of at most 128 word characters, dots and dashes, not starting with either).
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
+const REPOSITORY = new RegExp(`^${PATH_COMPONENT}(?:/${PATH_COMPONENT})*$`);
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** A registry entry of --registries: `host[:port]`, optionally `/repository[:tag]` (the image to pull). */
+export interface RegistryReference extends RegistryHost {
+  /** The `host[:port]` part as written. */
+  hostText: string;
+  /** null: no image given (the registry's default image, if any, is tried). */
+  repository: string | null;
+  /** `latest` when a repository is given without a tag. */
+  tag: string | null;
+}
+
+/**
+ * `host[:port]` or `host[:port]/repository[:tag]` (e.g. `nvcr.io/nvidia/cuda:13.0.2-base-ubuntu24.04`,
+ * `mirror.local:5000/library/busybox`); null for anything else.
+ */
+export function parseRegistryReference(text: string): RegistryReference | null {
+  const slash = text.indexOf('/');
+  const hostText = slash < 0 ? text : text.slice(0, slash);
+  const host = parseRegistryHost(hostText);
+  if (!host) return null;
+  if (slash < 0) return { ...host, hostText, repository: null, tag: null };
+  const image = text.slice(slash + 1);
+  if (image.length > LIMITS.registry.image) return null;
+  const colon = image.lastIndexOf(':');
+  const repository = colon < 0 ? image : image.slice(0, colon);
+  const tag = colon < 0 ? 'latest' : image.slice(colon + 1);
+  if (!REPOSITORY.test(repository) || !TAG.test(tag)) return null;
+  return { ...host, hostText, repository, tag };
+}

@@ -30,7 +30,9 @@ export const LIMITS = {
   jetson: { l4tVersion: 64, jetpackVersion: 64, jetpackPackageVersion: 128, cudaVersion: 64, board: 128 },
   containerd: { version: 64, raw: 512 },
   /** `latencyMs` is a maximum in milliseconds. */
-  registry: { host: 256, endpoint: 256, error: 1024, latencyMs: 3_600_000 },
+  registry: { host: 256, endpoint: 256, error: 1024, latencyMs: 3_600_000, image: 256 },
+  /** `url` is the configured --osmo-url. */
+  osmo: { url: 2048, endpoint: 256, error: 1024 },
   dns: { nameserver: 128, nameserverItems: 16 },
   apiServerEncryption: {
     encryptionConfigPath: 1024,

@@ -2,7 +2,14 @@
 // against the JSON Schema they compile to, and the OpenAPI document is generated from the same objects.
 // Every object is closed (additionalProperties: false) so an unknown field is a named 400, not silently kept.
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { CHECK_STATUSES, PROBE_ERROR_KINDS, PROBE_NAMES, ROLES, VERDICTS } from './constants.js';
+import {
+  CHECK_STATUSES,
+  PROBE_ERROR_KINDS,
+  PROBE_NAMES,
+  PULL_STATUSES,
+  ROLES,
+  VERDICTS,
+} from './constants.js';
 import {
   DNS_SUBDOMAIN_MAX_LENGTH,
   DNS_SUBDOMAIN_PATTERN,
@@ -20,6 +27,8 @@ export {
   PROBE_NAMES,
   type ProbeErrorKind,
   type ProbeName,
+  PULL_STATUSES,
+  type PullStatus,
   ROLES,
   type Role,
   VERDICTS,
@@ -195,6 +204,24 @@ export const ContainerdFacts = Type.Object(
   closed,
 );
 
+/** What pulling a public image's manifest gave (the distribution token flow, anonymously). */
+export const RegistryPull = Type.Object(
+  {
+    /** `repository:tag` tried; null when none is configured for this registry. */
+    image: Nullable(Str(LIMITS.registry.image)),
+    /**
+     * ok: the manifest is readable; denied: 401/403 on the token or the manifest; not-found: 404 on the
+     * manifest; blocked: the token endpoint or the manifest request failed on the network (DNS, TCP, TLS,
+     * timeout); not-tested: no image, /v2/ unreachable, no Bearer challenge, or an answer that says nothing.
+     */
+    status: OneOf(PULL_STATUSES),
+    /** The HTTP status of the step that decided it (token endpoint or manifest); null without one. */
+    httpStatus: Nullable(Type.Integer({ minimum: 100, maximum: 599 })),
+    error: Nullable(Str(LIMITS.registry.error)),
+  },
+  closed,
+);
+
 export const RegistryResult = Type.Object(
   {
     /** host[:port] as configured (report/grammars.ts). */
@@ -206,6 +233,24 @@ export const RegistryResult = Type.Object(
     httpStatus: Nullable(Type.Integer({ minimum: 100, maximum: 599 })),
     latencyMs: Nullable(Type.Number({ minimum: 0, maximum: LIMITS.registry.latencyMs })),
     error: Nullable(Str(LIMITS.registry.error)),
+    /** The image pull after /v2/. Optional: agents before the pull probe do not send it. */
+    pull: Type.Optional(RegistryPull),
+  },
+  closed,
+);
+
+/** The OSMO service's URL (--osmo-url) as the node reaches it: any HTTP status over TLS is reachable. */
+export const OsmoFacts = Type.Object(
+  {
+    url: Str(LIMITS.osmo.url),
+    /** host[:port] contacted. */
+    endpoint: Str(LIMITS.osmo.endpoint),
+    reachable: Type.Boolean(),
+    dnsResolved: Type.Boolean(),
+    httpStatus: Nullable(Type.Integer({ minimum: 100, maximum: 599 })),
+    latencyMs: Nullable(Type.Number({ minimum: 0, maximum: LIMITS.registry.latencyMs })),
+    /** DNS, TCP, TLS or timeout: what failed. */
+    error: Nullable(Str(LIMITS.osmo.error)),
   },
   closed,
 );
@@ -332,6 +377,11 @@ export const Facts = Type.Object(
     pci: Type.Optional(Nullable(PciFacts)),
     /** The kubelet's `--node-labels` under the host root; null without a kubelet. Optional: older agents. */
     kubelet: Type.Optional(Nullable(KubeletFacts)),
+    /**
+     * The OSMO service as the node reaches it; null when no --osmo-url is configured. Optional: agents
+     * older than the osmo probe do not send it (osmo.reachable is then skip).
+     */
+    osmo: Type.Optional(Nullable(OsmoFacts)),
   },
   closed,
 );
@@ -417,6 +467,8 @@ export type JetsonFacts = Static<typeof JetsonFacts>;
 export type EvaluatedJetsonFacts = Static<typeof EvaluatedJetsonFacts>;
 export type ContainerdFacts = Static<typeof ContainerdFacts>;
 export type RegistryResult = Static<typeof RegistryResult>;
+export type RegistryPull = Static<typeof RegistryPull>;
+export type OsmoFacts = Static<typeof OsmoFacts>;
 export type DnsFacts = Static<typeof DnsFacts>;
 export type ApiServerEncryptionFacts = Static<typeof ApiServerEncryptionFacts>;
 export type PciFacts = Static<typeof PciFacts>;

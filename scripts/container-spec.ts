@@ -112,6 +112,9 @@ export function containerRunOf(workload: K8sObject): ContainerRun {
   for (const e of arr(c['env'])) {
     if (typeof e['value'] === 'string') env[String(e['name'])] = e['value'];
     else {
+      // An optional ConfigMap key (the agent's OSMO_VALIDATOR_OSMO_URL) is reproduced as a cluster
+      // without that ConfigMap: unset.
+      if (obj(obj(e['valueFrom'])['configMapKeyRef'])['optional'] === true) continue;
       const path = obj(obj(e['valueFrom'])['fieldRef'])['fieldPath'];
       if (typeof path !== 'string') throw new Error(`env ${String(e['name'])}: only fieldRef is reproduced`);
       fieldEnv[String(e['name'])] = path;

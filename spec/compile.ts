@@ -2,7 +2,8 @@
 // formatted), so evaluating a report is only fact lookups and comparisons. The aggregator evaluates
 // thousands of reports per second against the same spec; compileSpec is cached per spec object.
 import { type ProbeName, ROLES, type Role } from '../report/constants.js';
-import type { EvaluatedFacts, Facts, ProbeError } from '../report/schema.js';
+import { LIMITS } from '../report/limits.js';
+import type { EvaluatedFacts, Facts, ProbeError, RegistryResult } from '../report/schema.js';
 import type { NodeLabelContext, RoleDecision } from './api.js';
 import { isDataCenterBrand } from './gpu-brand.js';
 import { type JetpackTable, jetpackTable, oldestL4tFor } from './jetpack.js';
@@ -15,6 +16,7 @@ import {
   type MinQuantityCheck,
   type MinVersionCheck,
   type OneOfCheck,
+  type OsmoServiceCheck,
   type OsReleaseCheck,
   type QuantityFact,
   type Severity,
@@ -121,6 +123,8 @@ function compileRule(
       return compileNodeLabel(role, params);
     case 'diskFilling':
       return compileDiskFilling(check, role);
+    case 'osmoService':
+      return compileOsmoService(check, role);
   }
 }
 
@@ -486,27 +490,106 @@ function compileOsRelease(check: OsReleaseCheck, role: Role): RuleParts {
   };
 }
 
+/** One registry as observed: reachability, then the pull when one was tried. */
+function registryObserved(r: RegistryResult): string {
+  if (!r.reachable) return `${r.host}: unreachable`;
+  const pull = r.pull;
+  if (pull === undefined) return `${r.host}: reachable`; // an agent before the pull probe
+  const image = pull.image === null ? '' : ` ${pull.image}`;
+  if (pull.status === 'not-tested')
+    return `${r.host}: reachable, pull${image} not tested (${pull.error ?? 'no reason given'})`;
+  return `${r.host}: reachable, pull${image} ${pull.status}`;
+}
+
+const PULL_BLOCKED_HINT =
+  '/v2/ answers but pulling is refused or cut off: a proxy or firewall that passes /v2/ but blocks ' +
+  'manifest, blob or token requests (allow /v2/<repository>/manifests/ and /blobs/ and the token host, ' +
+  'e.g. auth.docker.io, nvcr.io/proxy_auth), or a registry policy refusing anonymous pulls';
+
 function compileRegistries(): RuleParts {
   return {
     probes: ['registries'],
-    expected: 'all reachable',
+    expected: 'all reachable; a public image pulls where tried',
     run({ facts }) {
       const regs = facts.registries;
       if (regs === null)
         return { status: 'skip', observed: null, message: 'registry probe skipped (--registries none)' };
       if (regs.length === 0)
         return { status: 'skip', observed: null, message: 'no registries configured to probe' };
-      const observed = regs.map((r) => `${r.host}: ${r.reachable ? 'reachable' : 'unreachable'}`).join(', ');
+      const observed = regs.map(registryObserved).join(', ').slice(0, LIMITS.check.observed);
       const down = regs.filter((r) => !r.reachable);
-      if (down.length === 0)
-        return { status: 'pass', observed, message: `${regs.length} registries reachable` };
-      const why = down
-        .map((r) => `${r.host} (${r.error ?? (r.dnsResolved ? 'no answer' : 'DNS failed')})`)
-        .join(', ');
+      const refused = regs.filter(
+        (r) => r.reachable && (r.pull?.status === 'denied' || r.pull?.status === 'blocked'),
+      );
+      const missing = regs.filter((r) => r.reachable && r.pull?.status === 'not-found');
+      const problems: string[] = [];
+      if (down.length > 0) {
+        const why = down.map((r) => `${r.host} (${r.error ?? (r.dnsResolved ? 'no answer' : 'DNS failed')})`);
+        problems.push(`${down.length} of ${regs.length} registries unreachable: ${why.join(', ')}`);
+      }
+      if (refused.length > 0) {
+        const why = refused.map((r) => `${r.host} (${r.pull?.status}: ${r.pull?.error ?? 'no detail'})`);
+        problems.push(`pull failed on ${why.join(', ')}; ${PULL_BLOCKED_HINT}`);
+      }
+      if (problems.length > 0) return { status: 'unmet', observed, message: problems.join('; ') };
+      if (missing.length > 0) {
+        const which = missing.map((r) => `${r.host}/${r.pull?.image ?? '?'}`).join(', ');
+        return {
+          status: 'warn',
+          observed,
+          message: `registries reachable, but the image to pull does not exist: ${which}; name an existing public image in --registries (host/repository:tag)`,
+        };
+      }
+      const pulled = regs.filter((r) => r.pull?.status === 'ok').length;
+      const untested = regs.length - pulled;
+      return {
+        status: 'pass',
+        observed,
+        message:
+          `${regs.length} registries reachable` +
+          (pulled > 0 ? `, ${pulled} pulled` : '') +
+          (untested > 0 ? `, ${untested} without a pull test` : ''),
+      };
+    },
+  };
+}
+
+function compileOsmoService(check: OsmoServiceCheck, role: Role): RuleParts {
+  const whenNotConfigured = check.roles[role]?.whenNotConfigured ?? 'skip';
+  return {
+    probes: ['osmo'],
+    expected: 'the OSMO service URL answers over TLS',
+    run({ facts }) {
+      const osmo = facts.osmo;
+      if (osmo === undefined) {
+        return {
+          status: 'skip',
+          observed: null,
+          message: 'not reported (an agent older than the osmo probe)',
+        };
+      }
+      if (osmo === null) {
+        const message = 'no OSMO URL configured (--osmo-url or OSMO_VALIDATOR_OSMO_URL on the agent)';
+        return { status: whenNotConfigured === 'fail' ? 'unmet' : 'skip', observed: null, message };
+      }
+      if (osmo.reachable) {
+        const observed = `${osmo.url}: HTTP ${osmo.httpStatus ?? '?'}`;
+        return {
+          status: 'pass',
+          observed,
+          message: `the OSMO service answers (HTTP ${osmo.httpStatus ?? '?'})`,
+        };
+      }
+      const stage = !osmo.dnsResolved
+        ? 'DNS'
+        : /^(ECONN|EHOST|ENET|EPIPE|timeout)/.test(osmo.error ?? '')
+          ? 'network'
+          : 'TLS';
+      const observed = `${osmo.url}: unreachable (${osmo.error ?? 'no answer'})`;
       return {
         status: 'unmet',
         observed,
-        message: `${down.length} of ${regs.length} registries unreachable: ${why}`,
+        message: `the OSMO service at ${osmo.endpoint} is unreachable from the node (${stage}: ${osmo.error ?? 'no answer'})`,
       };
     },
   };

@@ -20,6 +20,7 @@ export const RULE_TYPES = [
   'nodeLabel',
   'dnsResolution',
   'diskFilling',
+  'osmoService',
 ] as const;
 
 /** Facts a `oneOf` rule can read. */
@@ -138,6 +139,16 @@ export interface DnsResolutionCheck extends CheckBase {
   roles: RoleMap<EmptyParams>;
 }
 
+/** The OSMO service's URL is the agent's --osmo-url; the spec says what a node without one gets. */
+export interface OsmoServiceParams extends CommonRoleParams {
+  /** No --osmo-url configured on the agent: `skip` (default) or `fail` (the site requires the probe). */
+  whenNotConfigured?: 'skip' | 'fail';
+}
+export interface OsmoServiceCheck extends CheckBase {
+  rule: 'osmoService';
+  roles: RoleMap<OsmoServiceParams>;
+}
+
 /** Free space before the kubelet's hard eviction: its defaults are nodefs 10 %, imagefs 15 %. */
 export interface DiskFillingParams extends CommonRoleParams {
   /** Warn when `/` has less than this percentage of its filesystem free (kubelet nodefs.available). */
@@ -158,7 +169,8 @@ export type SpecCheck =
   | RegistriesCheck
   | NodeLabelCheck
   | DnsResolutionCheck
-  | DiskFillingCheck;
+  | DiskFillingCheck
+  | OsmoServiceCheck;
 
 /**
  * Thresholds of the cluster-level checks (GET /api/v1/summary), the spec's `cluster:` section. Every field

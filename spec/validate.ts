@@ -302,6 +302,15 @@ function checkOf(val: Validator, raw: unknown, path: string): SpecCheck {
       }));
       return { ...base, rule, roles };
     }
+    case 'osmoService': {
+      val.closed(c, path, baseKeys);
+      const roles = roleMap(val, c, path, ['whenNotConfigured'], (p, rp) =>
+        p.whenNotConfigured === undefined
+          ? {}
+          : { whenNotConfigured: val.oneOf(p, 'whenNotConfigured', rp, ['skip', 'fail'] as const) },
+      );
+      return { ...base, rule, roles };
+    }
     case 'registries':
     case 'nodeLabel':
     case 'dnsResolution': {

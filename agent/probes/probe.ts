@@ -11,6 +11,8 @@ export interface ProbeOptions {
   registryTimeoutMs: number;
   /** A CA file (this machine's, PEM) trusted for every registry on top of Node's roots and the host's bundle. */
   registryCaFile?: string | undefined;
+  /** The OSMO service's URL (--osmo-url), probed within registryTimeoutMs; absent or null: not probed. */
+  osmoUrl?: string | null | undefined;
 }
 
 export interface Probe<K extends ProbeName = ProbeName, T = unknown> {

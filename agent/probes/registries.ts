@@ -1,103 +1,70 @@
 // Registry reachability as the node itself would see it: the name is resolved with the host's resolver
 // (`getent ahosts` run as a host command, so the host's nsswitch, /etc/hosts mirror entries and resolv.conf
 // apply, not the pod's cluster DNS), then HTTPS GET /v2/ to that address with the name as TLS server name
-// and Host header, trusting what the host trusts. A registry answering 200 or 401 is reachable.
+// and Host header, trusting what the host trusts (host-https.ts). A registry answering 200 or 401 is
+// reachable. Then, with an image to pull (given in --registries or the registry's default), the pull is
+// tried anonymously (registry-pull.ts): a proxy that passes /v2/ but blocks pulls shows there.
 // Unreachable registries are facts, not probe failures.
 import { readdir, readFile } from 'node:fs/promises';
-import { request } from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
-import { getCACertificates } from 'node:tls';
-import { parseRegistryHost } from '../../report/grammars.js';
+import { isIP } from 'node:net';
+import { parseRegistryReference } from '../../report/grammars.js';
 import { LIMITS } from '../../report/limits.js';
-import type { RegistryResult } from '../../report/schema.js';
+import type { RegistryPull, RegistryResult } from '../../report/schema.js';
 import type { HostContext } from '../host.js';
 import { ProbeFailure } from '../probe-failure.js';
-import { type ResolvedAddress, resolveAsHost } from './host-resolve.js';
+import { deadlineIn, exchangeAsHost, hostTrust } from './host-https.js';
 import type { Probe } from './probe.js';
+import { DEFAULT_PULL_IMAGES, probePull } from './registry-pull.js';
 import { excerpt, readOptional, realHostPath } from './support.js';
+
+export { HOST_CA_BUNDLES } from './host-https.js';
 
 export const DEFAULT_REGISTRIES = ['nvcr.io', 'ghcr.io', 'docker.io'];
 
 /** docker.io's API lives at registry-1.docker.io. */
 const ENDPOINT_ALIASES: ReadonlyMap<string, string> = new Map([['docker.io', 'registry-1.docker.io']]);
 
-/** The host's CA bundle: the first that exists (Debian/Ubuntu, RHEL/Fedora, SUSE). */
-export const HOST_CA_BUNDLES = [
-  '/etc/ssl/certs/ca-certificates.crt',
-  '/etc/pki/tls/certs/ca-bundle.crt',
-  '/etc/ssl/ca-bundle.pem',
-];
 /** containerd's per-registry trust: `<dir>/<host[:port]>/*.crt` (the hosts.toml layout). */
 export const CONTAINERD_CERTS_DIR = '/etc/containerd/certs.d';
 /** Bounds on what is read from certs.d: a directory of thousands of files must not stall the probe. */
 const MAX_REGISTRY_CERT_FILES = 16;
 const MAX_CERT_FILE_BYTES = 1024 * 1024;
-const MAX_ERROR = LIMITS.registry.error;
 
 export interface RegistryTarget {
+  /** host[:port] as configured (without the image). */
   host: string;
   /** Host name or IP actually contacted (no brackets). */
   hostname: string;
   port: number;
   /** hostname[:port] as recorded in facts. */
   endpoint: string;
+  /** The image whose manifest is pulled: as given, else the registry's default; null: none. */
+  image: { repository: string; tag: string } | null;
 }
 
-/** A registry `host[:port]` (report/grammars.ts, as --registries accepts it); ProbeFailure('parse') otherwise. */
+/**
+ * A --registries entry, `host[:port][/repository[:tag]]` (report/grammars.ts); ProbeFailure('parse')
+ * otherwise. Without an image, a well-known registry on its default port gets its default image.
+ */
 export function parseRegistryTarget(spec: string): RegistryTarget {
   const s = spec.trim();
-  const parsed = parseRegistryHost(s);
-  if (!parsed) throw new ProbeFailure('parse', `registry ${excerpt(spec)} is not host[:port]`);
+  const parsed = parseRegistryReference(s);
+  if (!parsed) {
+    throw new ProbeFailure('parse', `registry ${excerpt(spec)} is not host[:port][/repository[:tag]]`);
+  }
   const port = parsed.port ?? 443;
   const hostname = ENDPOINT_ALIASES.get(parsed.name.toLowerCase()) ?? parsed.name;
   const shownHost = isIP(hostname) === 6 ? `[${hostname}]` : hostname;
-  return { host: s, hostname, port, endpoint: parsed.port === null ? shownHost : `${shownHost}:${port}` };
-}
-
-const NETWORK_CODES = new Set([
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ETIMEDOUT',
-  'EPIPE',
-]);
-
-function describe(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (err.code && NETWORK_CODES.has(err.code)) return err.code;
-  return (err.message || String(e)).slice(0, MAX_ERROR);
-}
-
-/** The addresses the host would contact for `name`, or why there are none (RegistryResult.error). */
-async function hostAddresses(
-  host: HostContext,
-  name: string,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<{ addresses: ResolvedAddress[] } | { error: string }> {
-  const r = await resolveAsHost(host, name, timeoutMs, signal);
-  switch (r.kind) {
-    case 'resolved':
-      return { addresses: r.addresses };
-    case 'not-found':
-      return { error: 'ENOTFOUND' }; // dns.lookup's word for it
-    case 'timeout':
-      return { error: `timeout after ${timeoutMs}ms` };
-    case 'unknown':
-      return { error: r.reason.slice(0, MAX_ERROR) };
-  }
-}
-
-/** The host's CA bundle (first of HOST_CA_BUNDLES that exists), read under the host root; null when none. */
-async function hostCaBundle(host: HostContext): Promise<string | null> {
-  for (const file of HOST_CA_BUNDLES) {
-    const text = await readOptional(host, file);
-    if (text !== null) return text;
-  }
-  return null;
+  const given =
+    parsed.repository === null ? null : { repository: parsed.repository, tag: parsed.tag ?? 'latest' };
+  const fallback = parsed.port === null ? (DEFAULT_PULL_IMAGES.get(parsed.name.toLowerCase()) ?? null) : null;
+  return {
+    host: parsed.hostText,
+    hostname,
+    port,
+    endpoint: parsed.port === null ? shownHost : `${shownHost}:${port}`,
+    image: given ?? fallback,
+  };
 }
 
 /** `*.crt` of containerd's certs.d directory for this registry (by name as configured, and endpoint). */
@@ -121,68 +88,17 @@ async function containerdRegistryCerts(host: HostContext, target: RegistryTarget
   return certs;
 }
 
-/**
- * A `lookup` for https.request that answers with what the host resolved: every address when asked for all
- * (Node then tries each in turn, happy eyeballs across families), else the first.
- */
-function lookupFrom(addresses: ResolvedAddress[]): LookupFunction {
-  return (_hostname, options, callback) => {
-    const first = addresses[0]!;
-    if (options.all) callback(null, addresses);
-    else callback(null, first.address, first.family);
-  };
-}
-
-function httpsStatus(
-  target: RegistryTarget,
-  /** The host's addresses for a name; null when the registry is named by an IP address. */
-  addresses: ResolvedAddress[] | null,
-  ca: string[],
-  timeoutMs: number,
-  /** The configured bound, for the message: it must not vary between runs (the agent's fingerprint). */
-  configuredMs: number,
-  signal: AbortSignal,
-) {
-  const named = isIP(target.hostname) === 0;
-  return new Promise<number>((resolve, reject) => {
-    const req = request({
-      // The addresses the host resolved, tried in its order; the name goes into SNI, certificate
-      // verification and Host.
-      host: target.hostname,
-      ...(addresses === null ? {} : { lookup: lookupFrom(addresses), autoSelectFamily: true }),
-      port: target.port,
-      path: '/v2/',
-      method: 'GET',
-      agent: false,
-      ...(named ? { servername: target.hostname } : {}),
-      ca,
-      headers: { host: target.endpoint, 'user-agent': 'osmo-node-validator' },
-    });
-    const fail = (e: Error) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      req.destroy();
-      reject(e);
-    };
-    const onAbort = () => fail(new Error(`timeout after ${configuredMs}ms`));
-    const timer = setTimeout(onAbort, timeoutMs);
-    signal.addEventListener('abort', onAbort, { once: true });
-    req.on('response', (res) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      res.resume();
-      req.destroy();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', (e) => fail(e));
-    req.end();
-  });
-}
-
 export interface RegistryProbeOptions {
+  /** Bounds /v2/ (resolving included), and the pull (token and manifest) again. */
   timeoutMs: number;
   /** Trust shared by every registry (Node's roots + the host's bundle + --registry CA file). */
-  ca?: string[] | undefined;
+  ca: string[];
+}
+
+/** The pull when it is not tried. */
+function notTested(target: RegistryTarget, error: string): RegistryPull {
+  const image = target.image === null ? null : `${target.image.repository}:${target.image.tag}`;
+  return { image, status: 'not-tested', httpStatus: null, error };
 }
 
 export async function probeRegistry(
@@ -199,38 +115,44 @@ export async function probeRegistry(
     httpStatus: null,
     latencyMs: null,
     error,
+    pull: notTested(target, 'the registry is not reachable'),
   });
-  const started = performance.now();
-  let addresses: ResolvedAddress[] | null = null;
-  if (!isIP(target.hostname)) {
-    const resolved = await hostAddresses(host, target.hostname, options.timeoutMs, signal);
-    if ('error' in resolved) return failed(false, resolved.error);
-    addresses = resolved.addresses;
-  }
+  const endpoint = { hostname: target.hostname, port: target.port, hostHeader: target.endpoint };
   let ca: string[];
   try {
-    ca = [...(options.ca ?? getCACertificates('default')), ...(await containerdRegistryCerts(host, target))];
+    ca = [...options.ca, ...(await containerdRegistryCerts(host, target))];
   } catch (e) {
-    return failed(true, describe(e));
+    return failed(true, (e as Error).message.slice(0, LIMITS.registry.error));
   }
-  // One bound for resolving and asking; what is left of it for the request.
-  const remaining = Math.max(1, options.timeoutMs - Math.round(performance.now() - started));
-  const requestStart = performance.now();
-  try {
-    const status = await httpsStatus(target, addresses, ca, remaining, options.timeoutMs, signal);
-    const latencyMs = Math.round((performance.now() - requestStart) * 10) / 10;
-    const reachable = status === 200 || status === 401;
-    return {
-      ...base,
-      reachable,
-      dnsResolved: true,
-      httpStatus: status >= 100 && status <= 599 ? status : null,
-      latencyMs,
-      error: reachable ? null : `unexpected HTTP status ${status} from /v2/`,
-    };
-  } catch (e) {
-    return failed(true, describe(e));
-  }
+  // One bound for resolving and asking.
+  const v2 = await exchangeAsHost(
+    host,
+    endpoint,
+    { method: 'GET', path: '/v2/' },
+    ca,
+    deadlineIn(options.timeoutMs, signal),
+  );
+  if ('error' in v2) return failed(v2.dnsResolved, v2.error);
+  const status = v2.answer.status;
+  const reachable = status === 200 || status === 401;
+  const pull = !reachable
+    ? notTested(target, 'the registry is not reachable')
+    : target.image === null
+      ? notTested(target, 'no image configured to pull (give one as host/repository:tag)')
+      : await probePull(
+          { host, registry: endpoint, ...target.image, ca, deadline: deadlineIn(options.timeoutMs, signal) },
+          status,
+          v2.answer.headers,
+        );
+  return {
+    ...base,
+    reachable,
+    dnsResolved: true,
+    httpStatus: status >= 100 && status <= 599 ? status : null,
+    latencyMs: v2.latencyMs,
+    error: reachable ? null : `unexpected HTTP status ${status} from /v2/`,
+    pull,
+  };
 }
 
 export const registriesProbe: Probe<'registries', RegistryResult[] | null> = {
@@ -242,9 +164,7 @@ export const registriesProbe: Probe<'registries', RegistryResult[] | null> = {
     const targets = options.registries.slice(0, LIMITS.facts.registryItems).map(parseRegistryTarget);
     // Node's roots (and NODE_EXTRA_CA_CERTS) plus the host's own bundle: corporate mirrors and proxies
     // are commonly signed by a private CA that only the host trusts.
-    const ca = [...getCACertificates('default')];
-    const bundle = await hostCaBundle(host);
-    if (bundle !== null) ca.push(bundle);
+    const ca = await hostTrust(host);
     if (options.registryCaFile) {
       try {
         ca.push(await readFile(options.registryCaFile, 'utf8'));

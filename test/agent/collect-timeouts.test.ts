@@ -4,10 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { PROBES, probeTimeoutMs, REGISTRIES_PROBE_MARGIN_MS } from '../../agent/collect.js';
 
 describe('probeTimeoutMs', () => {
-  it('registries: the registry timeout plus the margin, short or long', () => {
+  it('registries: twice the registry timeout (/v2/, then the pull) plus the margin, short or long', () => {
     expect(REGISTRIES_PROBE_MARGIN_MS).toBe(2000);
-    expect(probeTimeoutMs('registries', { registries: ['nvcr.io'], registryTimeoutMs: 300 })).toBe(2300);
-    expect(probeTimeoutMs('registries', { registries: ['nvcr.io'], registryTimeoutMs: 60_000 })).toBe(62_000);
+    expect(probeTimeoutMs('registries', { registries: ['nvcr.io'], registryTimeoutMs: 300 })).toBe(2600);
+    expect(probeTimeoutMs('registries', { registries: ['nvcr.io'], registryTimeoutMs: 60_000 })).toBe(
+      122_000,
+    );
+  });
+
+  it('osmo: the registry timeout plus the margin', () => {
+    const options = { registries: null, registryTimeoutMs: 300, osmoUrl: 'https://osmo.example.com' };
+    expect(probeTimeoutMs('osmo', options)).toBe(2300);
   });
 
   it('other probes keep their own bound; an explicit override wins', () => {

@@ -23,6 +23,38 @@ describe('fingerprint', () => {
     expect(fingerprintChanged(fp(base, []), fp(down, []))).toBe(true);
   });
 
+  it('ignores the OSMO service latency and the pull steps carry nothing volatile; a changed pull status counts', () => {
+    const reg = sampleFacts().registries![0]!;
+    const osmo = {
+      url: 'https://osmo.example.com',
+      endpoint: 'osmo.example.com',
+      reachable: true,
+      dnsResolved: true,
+      httpStatus: 302,
+      latencyMs: 20,
+      error: null,
+    };
+    const pull = {
+      image: 'nvidia/cuda:13.0.2-base-ubuntu24.04',
+      status: 'ok' as const,
+      httpStatus: 200,
+      error: null,
+    };
+    const base = sampleFacts({ osmo, registries: [{ ...reg, pull }] });
+    const slower = sampleFacts({ osmo: { ...osmo, latencyMs: 800 }, registries: [{ ...reg, pull }] });
+    const blocked = sampleFacts({
+      osmo,
+      registries: [{ ...reg, pull: { ...pull, status: 'blocked', httpStatus: null, error: 'ECONNRESET' } }],
+    });
+    const down = sampleFacts({
+      osmo: { ...osmo, reachable: false, error: 'ENOTFOUND' },
+      registries: [{ ...reg, pull }],
+    });
+    expect(fingerprintChanged(fp(base, []), fp(slower, []))).toBe(false);
+    expect(fingerprintChanged(fp(base, []), fp(blocked, []))).toBe(true);
+    expect(fingerprintChanged(fp(base, []), fp(down, []))).toBe(true);
+  });
+
   it('ignores disk free changes below max(1 GiB, 1%) and reports larger ones', () => {
     const disk = (capacity: number, free: number) =>
       sampleFacts({ disks: [{ path: '/', capacityBytes: capacity, freeBytes: free }] });

@@ -59,12 +59,27 @@ describe('parseRegistries', () => {
     expect(parseRegistries('none')).toBeNull();
     expect(parseRegistries('NONE')).toBeNull();
   });
-  it.each(['', ',', 'https://nvcr.io', 'host:99999', 'host:0', 'bad host', 'nvcr.io/path'])(
-    'refuses %j',
-    (text) => {
-      expect(() => parseRegistries(text)).toThrow(UsageError);
-    },
-  );
+  it('accepts an image to pull after the host: host[:port]/repository[:tag]', () => {
+    expect(
+      parseRegistries('nvcr.io/nvidia/cuda:13.0.2-base-ubuntu24.04,mirror.local:5000/library/busybox'),
+    ).toEqual(['nvcr.io/nvidia/cuda:13.0.2-base-ubuntu24.04', 'mirror.local:5000/library/busybox']);
+  });
+  it.each([
+    '',
+    ',',
+    'https://nvcr.io',
+    'host:99999',
+    'host:0',
+    'bad host',
+    'nvcr.io/Path',
+    'nvcr.io/',
+    'nvcr.io/a//b',
+    'nvcr.io/a:',
+    'nvcr.io/a:-x',
+    'nvcr.io/a@sha256:00',
+  ])('refuses %j', (text) => {
+    expect(() => parseRegistries(text)).toThrow(UsageError);
+  });
 });
 
 describe('other option parsers', () => {

@@ -23,6 +23,7 @@ import {
 } from '../../aggregator/k8s/api-calls.js';
 import { SERVICE_NAME as AGGREGATOR_SERVICE_NAME } from '../../aggregator/main.js';
 import { serviceDnsNames } from '../../aggregator/tls/bootstrap.js';
+import { envName } from '../../report/flag-table.js';
 import {
   AGENT_ARGS,
   AGENT_CA_FILE,
@@ -401,6 +402,11 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
 
     const env = arr(c['env']).find((e) => e['name'] === 'NODE_NAME');
     expect(env?.['valueFrom']).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
+    // The OSMO service's URL is the site's: an optional ConfigMap key, so the agent runs without one.
+    const osmoUrl = arr(c['env']).find((e) => e['name'] === envName('osmo-url'));
+    expect(osmoUrl?.['valueFrom']).toEqual({
+      configMapKeyRef: { name: 'osmo-node-validator-agent', key: 'osmo-url', optional: true },
+    });
 
     const probe = obj(obj(c['livenessProbe'])['httpGet']);
     // The agent binds loopback (--health-host's default); the kubelet shares the host network namespace.

@@ -242,12 +242,30 @@ describe('kube-apiserver encryption', () => {
 });
 
 describe('registry targets', () => {
-  it('parses host[:port] and maps docker.io', () => {
+  it('parses host[:port] and maps docker.io, with its default image', () => {
     expect(parseRegistryTarget('docker.io')).toEqual({
       host: 'docker.io',
       hostname: 'registry-1.docker.io',
       port: 443,
       endpoint: 'registry-1.docker.io',
+      image: { repository: 'library/busybox', tag: 'latest' },
+    });
+    expect(parseRegistryTarget('nvcr.io').image).toEqual({
+      repository: 'nvidia/cuda',
+      tag: '13.0.2-base-ubuntu24.04',
+    });
+    expect(parseRegistryTarget('ghcr.io').image).toEqual({ repository: 'containerd/busybox', tag: '1.36' });
+    // A mirror has no default image; one given wins over a default; a tagless one is :latest.
+    expect(parseRegistryTarget('mirror.local:5000').image).toBeNull();
+    expect(parseRegistryTarget('nvcr.io:443').image).toBeNull();
+    expect(parseRegistryTarget('nvcr.io/nvidia/k8s-device-plugin:v0.19.0')).toMatchObject({
+      host: 'nvcr.io',
+      endpoint: 'nvcr.io',
+      image: { repository: 'nvidia/k8s-device-plugin', tag: 'v0.19.0' },
+    });
+    expect(parseRegistryTarget('mirror.local:5000/library/busybox')).toMatchObject({
+      host: 'mirror.local:5000',
+      image: { repository: 'library/busybox', tag: 'latest' },
     });
     expect(parseRegistryTarget('mirror.local:5000')).toMatchObject({ hostname: 'mirror.local', port: 5000 });
     expect(parseRegistryTarget('[::1]:8443')).toMatchObject({
