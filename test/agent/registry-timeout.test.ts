@@ -106,6 +106,8 @@ describe('agent', () => {
     const out: string[] = [];
     expect(await runAgent(['--help'], { stdout: (t) => out.push(t) })).toBe(0);
     expect(out.join('')).toMatch(/--timeout DURATION +request timeout for one report/);
-    expect(out.join('')).toMatch(/--registry-timeout DURATION\s+per-registry probe timeout [^]*?\(default 5s/);
+    expect(out.join('')).toMatch(
+      /--registry-timeout DURATION\s+per-registry probe timeout [\s\S]*?\(default 5s/,
+    );
   });
 });

@@ -33,7 +33,7 @@ interface Bullet {
  * with a label and nothing after it (`**Minimum requirements**:`) is a group, not a line; its label, and
  * that of a line with bullets under it, prefix the lines under it.
  */
-export function requirementLines(rst: string): string[] {
+function requirementLines(rst: string): string[] {
   const lines = rst.split('\n');
   const out: string[] = [];
   let section = '';
