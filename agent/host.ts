@@ -53,8 +53,9 @@ export interface HostContext {
 /** Where `local` exec mode looks for a command under the host root, in order, before PATH. */
 export const HOST_BIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-const DEFAULT_MAX_READ = 4 * 1024 * 1024;
-const DEFAULT_MAX_BUFFER = 4 * 1024 * 1024;
+/** What readFile and exec read at most unless told otherwise (a host file, a command's stdout). */
+export const DEFAULT_MAX_READ = 4 * 1024 * 1024;
+export const DEFAULT_MAX_BUFFER = 4 * 1024 * 1024;
 /** After a command's 'exit', how long its pipes may still deliver output before we stop reading them. */
 const EXIT_DRAIN_MS = 100;
 /** Like the kernel's limit on symbolic links followed in one lookup (ELOOP beyond it). */
