@@ -15,7 +15,7 @@ import { type KeepSpec, readXml, XmlError, type XmlObject } from './xml-reader.j
 export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
 /**
  * Cap on `nvidia-smi -q -x`'s output: a 16-GPU node prints ~90 KB, so 1 MiB is ~190 GPUs. Parsing it is
- * the agent's largest allocation: at the host context's default cap (4 MiB) one parse takes the agent with
+ * the agent's largest allocation: at 4 MiB (the host context's default cap then) one parse took the agent with
  * the DaemonSet's flags to ~73 MiB resident, at 1 MiB to ~54 MiB. A longer output fails the probe.
  */
 export const NVIDIA_SMI_XML_MAX_BYTES = 1024 * 1024;

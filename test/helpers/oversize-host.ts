@@ -8,6 +8,7 @@ import path from 'node:path';
 import { DEFAULT_MAX_BUFFER, DEFAULT_MAX_READ } from '../../agent/host.js';
 import { KUBE_APISERVER_MANIFEST_MAX_BYTES } from '../../agent/probes/api-server-encryption.js';
 import { MOUNTINFO_MAX_BYTES } from '../../agent/probes/block-device.js';
+import { CPUINFO_MAX_BYTES } from '../../agent/probes/cpu.js';
 import { CONTAINERD_CONFIG_MAX_BYTES } from '../../agent/probes/disks.js';
 import { ENCRYPTION_CONFIG_MAX_BYTES } from '../../agent/probes/encryption-config.js';
 import { NVIDIA_SMI_XML_MAX_BYTES } from '../../agent/probes/gpu.js';
@@ -15,8 +16,9 @@ import { fixtureHostPath, realFixturePath } from './fixture-host.js';
 
 /** The caps the agent reads with, each from the module that applies it. */
 export interface OversizeCaps {
-  /** host.readFile's default (cpuinfo, meminfo, os-release, resolv.conf, ...). */
+  /** host.readFile's default (meminfo, os-release, resolv.conf, ...). */
   readBytes: number;
+  cpuinfoBytes: number;
   /** host.exec's default stdout cap (uname, containerd, getent, nvidia-ctk). */
   execBytes: number;
   mountinfoBytes: number;
@@ -28,6 +30,7 @@ export interface OversizeCaps {
 
 export const AGENT_CAPS: OversizeCaps = {
   readBytes: DEFAULT_MAX_READ,
+  cpuinfoBytes: CPUINFO_MAX_BYTES,
   execBytes: DEFAULT_MAX_BUFFER,
   mountinfoBytes: MOUNTINFO_MAX_BYTES,
   nvidiaSmiXmlBytes: NVIDIA_SMI_XML_MAX_BYTES,
@@ -91,7 +94,7 @@ async function writeFiles(root: string, caps: OversizeCaps): Promise<void> {
   await put(
     root,
     'proc/cpuinfo',
-    grow('', caps.readBytes, (i) => block.replace(/^processor\t: 0/, `processor\t: ${i}`)),
+    grow('', caps.cpuinfoBytes, (i) => block.replace(/^processor\t: 0/, `processor\t: ${i}`)),
   );
   const meminfo = await readFile(path.join(root, 'proc/meminfo'), 'utf8');
   await put(
