@@ -21,7 +21,7 @@ export interface ExecResult {
 export interface ExecOptions {
   timeoutMs: number;
   signal?: AbortSignal;
-  /** Cap on captured stdout (bytes); longer output fails the call. Default 4 MiB. */
+  /** Cap on captured stdout (bytes); longer output fails the call. Default DEFAULT_MAX_BUFFER (1 MiB). */
   maxBuffer?: number;
 }
 
@@ -53,8 +53,15 @@ export interface HostContext {
 /** Where `local` exec mode looks for a command under the host root, in order, before PATH. */
 export const HOST_BIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-const DEFAULT_MAX_READ = 4 * 1024 * 1024;
-const DEFAULT_MAX_BUFFER = 4 * 1024 * 1024;
+/**
+ * What readFile and exec read at most unless told otherwise (a host file, a command's stdout). The files
+ * and commands read with these print a few KB on real hosts (os-release, meminfo, resolv.conf, `uname
+ * -m`, `containerd --version`, `getent ahosts`); a probe cycle reads about ten of them at once, so the
+ * default bounds the cycle's peak: with every one at 4 MiB (the earlier default) the agent peaked at
+ * ~129 MiB under the DaemonSet's flags, past its 128Mi limit. Larger inputs have their own caps.
+ */
+export const DEFAULT_MAX_READ = 1024 * 1024;
+export const DEFAULT_MAX_BUFFER = 1024 * 1024;
 /** After a command's 'exit', how long its pipes may still deliver output before we stop reading them. */
 const EXIT_DRAIN_MS = 100;
 /** Like the kernel's limit on symbolic links followed in one lookup (ELOOP beyond it). */

@@ -10,6 +10,12 @@ import type { Probe } from './probe.js';
 import { boundedString, readOptional } from './support.js';
 
 export const KUBE_APISERVER_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
+/**
+ * The most of the manifest read: kubeadm's is ~4 KB. It is parsed as YAML, which takes many times the
+ * text's size in heap: a 4 MiB manifest (the host context's default read) ran the agent with the
+ * DaemonSet's flags out of heap.
+ */
+export const KUBE_APISERVER_MANIFEST_MAX_BYTES = 256 * 1024;
 
 /** The --encryption-provider-config path in a kube-apiserver manifest (flag=value or quoted); null if absent. */
 export function findEncryptionConfigFlag(manifest: string): string | null {
@@ -122,7 +128,7 @@ export const apiServerEncryptionProbe: Probe<'apiServerEncryption', ApiServerEnc
   name: 'apiServerEncryption',
   timeoutMs: 3000,
   async run(host) {
-    const manifest = await readOptional(host, KUBE_APISERVER_MANIFEST);
+    const manifest = await readOptional(host, KUBE_APISERVER_MANIFEST, KUBE_APISERVER_MANIFEST_MAX_BYTES);
     if (manifest === null) return null;
     const configPath = findEncryptionConfigFlag(manifest);
     if (configPath === null) {

@@ -23,6 +23,13 @@ import { realHostPath } from './support.js';
  * host's even when this process runs in a pod with the host's /proc under /host), then this process. */
 export const MOUNTINFO_PATHS = ['/proc/1/mountinfo', '/proc/self/mountinfo'];
 
+/**
+ * The most of a mount table read: ~20,000 mounts. A node running many containers has ~5,000 (~1 MiB; a
+ * pod's volumes are a few mounts each). A longer table is read up to here (its last line cut, skipped).
+ * At 16 MiB the agent with the DaemonSet's flags parsed it past the disks probe's 3 s at ~123 MiB resident.
+ */
+export const MOUNTINFO_MAX_BYTES = 4 * 1024 * 1024;
+
 /** Bounds on the device stack walked below a mount (real stacks are 1–4 levels, a few devices). */
 const MAX_DEPTH = 8;
 const MAX_DEVICES = 64;
@@ -269,7 +276,7 @@ async function readMountinfo(host: HostContext, paths: string[]): Promise<Mounti
   const failures: string[] = [];
   for (const p of paths) {
     try {
-      const entries = parseMountinfo(await host.readFile(p, 16 * 1024 * 1024));
+      const entries = parseMountinfo(await host.readFile(p, MOUNTINFO_MAX_BYTES));
       if (entries.length > 0) return entries;
       failures.push(`${p}: no mount entries`);
     } catch (e) {

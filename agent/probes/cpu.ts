@@ -74,6 +74,13 @@ export function parseCpuinfo(text: string): CpuinfoFacts {
   };
 }
 
+/**
+ * The most of /proc/cpuinfo read: ~1.6 KB per logical CPU on x86 (the flags line), so a 768-thread
+ * machine prints ~1.2 MiB; 4 MiB is ~2,500 CPUs. Past it the text is cut (the count comes from the
+ * online list when there is one).
+ */
+export const CPUINFO_MAX_BYTES = 4 * 1024 * 1024;
+
 export const cpuProbe: Probe<'cpu', CpuFacts> = {
   name: 'cpu',
   timeoutMs: 5000,
@@ -88,7 +95,7 @@ export const cpuProbe: Probe<'cpu', CpuFacts> = {
     if (arch === null)
       throw new ProbeFailure('exec-failed', 'uname -m gave no answer and /proc/sys/kernel/arch is absent');
 
-    const cpuinfoText = await readOptional(host, '/proc/cpuinfo');
+    const cpuinfoText = await readOptional(host, '/proc/cpuinfo', CPUINFO_MAX_BYTES);
     const cpuinfo = cpuinfoText === null ? null : parseCpuinfo(cpuinfoText);
     const online = await readOptional(host, '/sys/devices/system/cpu/online');
     let logicalCores: number;

@@ -11,6 +11,8 @@ import { boundedCount, boundedString, readOptional } from './support.js';
 
 export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 export const DEFAULT_CONTAINERD_ROOT = '/var/lib/containerd';
+/** The most of containerd's config read (scanned line by line for `root`, never parsed whole). */
+export const CONTAINERD_CONFIG_MAX_BYTES = 1024 * 1024;
 
 /** containerd's top-level `root = "..."` (before any [table]); null when the config does not set it. */
 export function containerdRootOf(config: string): string | null {
@@ -26,7 +28,7 @@ export function containerdRootOf(config: string): string | null {
 
 /** The host paths measured: `/` and containerd's root (its config's `root`, else the default) when it exists. */
 async function diskPaths(host: Parameters<Probe['run']>[0]): Promise<string[]> {
-  const config = await readOptional(host, CONTAINERD_CONFIG, 1024 * 1024).catch(() => null);
+  const config = await readOptional(host, CONTAINERD_CONFIG, CONTAINERD_CONFIG_MAX_BYTES).catch(() => null);
   const root = (config && containerdRootOf(config)) ?? DEFAULT_CONTAINERD_ROOT;
   return root === '/' ? ['/'] : ['/', boundedString(root, LIMITS.disk.path, 'containerd root')];
 }

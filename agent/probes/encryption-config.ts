@@ -161,6 +161,9 @@ export function evaluateEncryptionConfiguration(doc: unknown): EncryptionAtRestR
   };
 }
 
+/** The most of an EncryptionConfiguration read (parsed as YAML): a real one is ~1 KB. */
+export const ENCRYPTION_CONFIG_MAX_BYTES = 256 * 1024;
+
 /** Parses and evaluates the file's text; YAML that does not parse is unknown, with the parser's first line. */
 export async function parseEncryptionAtRest(text: string): Promise<EncryptionAtRestResult> {
   const { parse } = await import('yaml');
@@ -180,7 +183,7 @@ export async function readEncryptionAtRest(
 ): Promise<EncryptionAtRestResult> {
   let text: string;
   try {
-    text = await host.readFile(configPath, 1024 * 1024);
+    text = await host.readFile(configPath, ENCRYPTION_CONFIG_MAX_BYTES);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return { known: false, reason: `cannot read ${configPath}: ${code ?? errorMessage(e)}` };

@@ -1,9 +1,7 @@
-// NVIDIA discrete GPUs from `nvidia-smi -q -x` (parsed with a real XML parser, loaded lazily), plus the
+// NVIDIA discrete GPUs from `nvidia-smi -q -x` (read with the bounded XML reader of xml-reader.ts), plus the
 // NVIDIA Container Toolkit version. No nvidia-smi on the host (nor in the GPU Operator's driver root)
 // → null (not an error).
 
-import { createRequire } from 'node:module';
-import { errorMessage } from '../../report/error-message.js';
 import { LIMITS } from '../../report/limits.js';
 import type { GpuDevice, GpuFacts } from '../../report/schema.js';
 import type { ExecResult, HostContext } from '../host.js';
@@ -12,11 +10,12 @@ import { ProbeFailure } from '../probe-failure.js';
 import { readCudaForwardCompat } from './cuda-compat.js';
 import type { Probe } from './probe.js';
 import { boundedCount, boundedString, excerpt, execOptional, realHostPath } from './support.js';
+import { type KeepSpec, readXml, XmlError, type XmlObject } from './xml-reader.js';
 
 export const NVIDIA_SMI_TIMEOUT_MS = 10_000;
 /**
  * Cap on `nvidia-smi -q -x`'s output: a 16-GPU node prints ~90 KB, so 1 MiB is ~190 GPUs. Parsing it is
- * the agent's largest allocation: at the host context's default cap (4 MiB) one parse takes the agent with
+ * the agent's largest allocation: at 4 MiB (the host context's default cap then) one parse took the agent with
  * the DaemonSet's flags to ~73 MiB resident, at 1 MiB to ~54 MiB. A longer output fails the probe.
  */
 export const NVIDIA_SMI_XML_MAX_BYTES = 1024 * 1024;
@@ -64,12 +63,42 @@ export function parseMiB(value: unknown): number | null {
   return m ? boundedCount(Number(m[1]), LIMITS.count, 'GPU memory in MiB') : null;
 }
 
-/**
- * fast-xml-parser, loaded on the first nvidia-smi output (hosts without one never load it). Through
- * require: its CommonJS build is one bundled file, ~0.6 MiB less resident than its ESM build's modules.
- */
-function loadXmlParser(): typeof import('fast-xml-parser') {
-  return createRequire(import.meta.url)('fast-xml-parser') as typeof import('fast-xml-parser');
+/** The elements of `nvidia-smi -q -x` the GPU facts come from; the reader builds nothing else. */
+const NVIDIA_SMI_FIELDS: KeepSpec = {
+  nvidia_smi_log: {
+    driver_version: true,
+    kmd_version: true,
+    cuda_version: true,
+    cuda_umd_version: true,
+    attached_gpus: true,
+    gpu: {
+      product_name: true,
+      product_brand: true,
+      uuid: true,
+      fb_memory_usage: { total: true },
+      pci: { pci_bus_id: true },
+      mig_mode: { current_mig: true },
+    },
+  },
+};
+
+/** The document's kept elements; what is not well-formed or past the reader's limits is a parse error. */
+function readNvidiaSmiXml(xml: string): XmlObject {
+  try {
+    return readXml(xml, NVIDIA_SMI_FIELDS);
+  } catch (e) {
+    if (!(e instanceof XmlError)) throw e;
+    if (e.refused) {
+      // Well-formed as far as read, yet past the reader's limits (nesting depth, entity count/size/expansion)
+      // or using what it refuses: the input is at fault, so this is a parse error, never an internal one.
+      throw new ProbeFailure('parse', `nvidia-smi -q -x could not be parsed: ${e.message}`);
+    }
+    const tail = xml.trimEnd().slice(-60);
+    throw new ProbeFailure(
+      'parse',
+      `nvidia-smi -q -x is not well-formed XML (${e.message} at line ${e.line}); ends with ${excerpt(tail)}`,
+    );
+  }
 }
 
 /**
@@ -77,24 +106,7 @@ function loadXmlParser(): typeof import('fast-xml-parser') {
  * leading version of driver_version; CUDA: cuda_version (or cuda_umd_version), N/A → null.
  */
 export async function parseNvidiaSmiXml(xml: string): Promise<NvidiaSmiSummary> {
-  const { XMLParser, XMLValidator } = loadXmlParser();
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    const tail = xml.trimEnd().slice(-60);
-    throw new ProbeFailure(
-      'parse',
-      `nvidia-smi -q -x is not well-formed XML (${valid.err.msg} at line ${valid.err.line}); ends with ${excerpt(tail)}`,
-    );
-  }
-  const parser = new XMLParser({ parseTagValue: false, ignoreAttributes: false, attributeNamePrefix: '@' });
-  let parsed: unknown;
-  try {
-    parsed = parser.parse(xml);
-  } catch (e) {
-    // Well-formed, yet past the parser's limits (nesting depth, entity count/size/expansion) or refused
-    // by its checks: the input is at fault, so this is a parse error, never an internal one.
-    throw new ProbeFailure('parse', `nvidia-smi -q -x could not be parsed: ${errorMessage(e)}`);
-  }
+  const parsed = readNvidiaSmiXml(xml);
   const doc = record(parsed);
   const log = record(doc?.['nvidia_smi_log']);
   if (!log) throw new ProbeFailure('parse', `no <nvidia_smi_log> element in ${excerpt(xml)}`);

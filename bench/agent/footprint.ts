@@ -5,6 +5,7 @@
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { HEALTH_MAX_CONNECTIONS } from '../../agent/health-server.js';
 import { fixtureHostPath } from '../../test/helpers/fixture-host.js';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../test/manifests/expected-args.js';
 import {
@@ -21,6 +22,9 @@ import {
 import type { BenchOptions, PartResult } from '../lib/result.js';
 import { fmt, mib, slope } from '../lib/stats.js';
 import type { CycleWorkerResult } from './cycle-worker.js';
+import { type FloodCounts, floodHealth } from './health-flood.js';
+import { importCostRows, importCosts } from './import-costs.js';
+import { oversizeCheckPeak } from './oversize-check.js';
 
 const HOST = 'ubuntu2204-gpu-pass';
 const TOKEN = 'bench-shared-token-0123456789abcdef';
@@ -31,6 +35,8 @@ const TARGET_RSS_MIB = 60;
 const SLOW_NVIDIA_SMI_S = 1;
 /** /healthz polls per second while the agent runs (the kubelet's probe is far rarer). */
 const HEALTH_POLLS_PER_S = 5;
+/** Connections the flood keeps trying beyond the health server's cap (each refused as it arrives). */
+const FLOOD_EXTRA = 8;
 
 async function cycleTiming(opts: BenchOptions): Promise<CycleWorkerResult> {
   const cycles = opts.quick ? 8 : 20;
@@ -60,6 +66,8 @@ interface RssRun {
   /** /healthz answers with 200 / anything else (no answer included). */
   healthOk: number;
   healthBad: number;
+  /** The idle-connection flood against /healthz, when the variant had one. */
+  flood: FloodCounts | null;
 }
 
 interface AgentVariant {
@@ -70,6 +78,10 @@ interface AgentVariant {
   hostRoot?: string;
   /** Default: the run's target. */
   cycles?: number;
+  /** Flood /healthz with idle connections up to its cap plus FLOOD_EXTRA during the run. */
+  flood?: boolean;
+  /** Default: this checkout's build (CLI). */
+  cli?: string;
 }
 
 /**
@@ -147,7 +159,7 @@ export async function agentRss(
         const agent = spawnChild(
           [
             ...variant.nodeArgs,
-            CLI,
+            variant.cli ?? CLI,
             'agent',
             '--aggregator',
             base,
@@ -200,6 +212,9 @@ export async function agentRss(
         const stopPolling = new AbortController();
         await waitFor('the agent health endpoint', () => cycles > 0, 30_000, 100);
         const health = pollHealth(`http://127.0.0.1:${healthPort}/healthz`, stopPolling.signal);
+        const flood = variant.flood
+          ? floodHealth(healthPort, HEALTH_MAX_CONNECTIONS + FLOOD_EXTRA, stopPolling.signal)
+          : null;
         try {
           await waitFor(
             `${wanted} agent cycles`,
@@ -212,6 +227,7 @@ export async function agentRss(
           if (cycles < wanted) await agent.stop();
         }
         const healthCounts = await health;
+        const floodCounts = flood === null ? null : await flood;
         const elapsedS = (performance.now() - started) / 1000;
         sample();
         const mem = memoryOf(agent.pid);
@@ -229,6 +245,7 @@ export async function agentRss(
           accepted,
           healthOk: healthCounts.ok,
           healthBad: healthCounts.bad,
+          flood: floodCounts,
         };
       }),
     );
@@ -292,6 +309,7 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
     runs = await agentRss(opts, targetCycles, every, [
       { label: deployedLabel, nodeArgs: AGENT_NODE_FLAGS, env: AGENT_ENV },
       { label: 'node defaults', nodeArgs: [], env: {} },
+      { label: `health flood, ${deployedLabel}`, nodeArgs: AGENT_NODE_FLAGS, env: AGENT_ENV, flood: true },
       {
         label: `slow nvidia-smi, ${deployedLabel}`,
         nodeArgs: AGENT_NODE_FLAGS,
@@ -304,12 +322,20 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
   } finally {
     await rm(slowDir, { recursive: true, force: true });
   }
-  const [rss, defaults, slow] = runs as [RssRun, RssRun, RssRun];
+  const [rss, defaults, flooded, slow] = runs as [RssRun, RssRun, RssRun, RssRun];
   const { first, last, max, slopeAll, slopeTail } = rssFigures(rss);
   const d = rssFigures(defaults);
   const sl = rssFigures(slow);
   const peakMiB = Math.max(mib(max), mib(rss.hwmKiB));
   const slowPeakMiB = Math.max(mib(sl.max), mib(slow.hwmKiB));
+  const fl = rssFigures(flooded);
+  const floodPeakMiB = Math.max(mib(fl.max), mib(flooded.hwmKiB));
+  const floodCounts = flooded.flood ?? { opened: 0, refused: 0, idleClosed: 0, maxOpen: 0 };
+
+  opts.log('agent: check --json with every bounded read at its cap (DaemonSet flags)');
+  const oversize = await oversizeCheckPeak();
+  opts.log('agent: what each import costs');
+  const imports = await importCosts(opts.quick ? 1 : 3);
 
   opts.log('agent: context (bare node, check --json)');
   const bare = await peakRss(['-e', 'setTimeout(() => {}, 800)']);
@@ -333,6 +359,9 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
       `**Cycle time**: a separate process imports \`dist/agent/collect.js\` (what the CLI runs) and times ${timing.cycles} consecutive \`collectFacts\` cycles, then ${timing.cycles} rounds of spawning the same commands a cycle runs (discovered by recording the host context's \`exec\` calls: ${timing.commands.map((c) => `\`${c}\``).join(', ')}) directly with \`child_process.spawn\`, all at once (the collector runs probes concurrently), then one after another; interleaved, ${timing.reps} repetition(s), medians of the per-cycle means. CPU = the process's own CPU (\`process.cpuUsage\`) + its reaped children's (\`/proc/self/stat\` cutime+cstime, 10 ms ticks, summed over the cycles). 3 warm-up cycles of each first.`,
       `**Resident memory**: \`${deployedLabel} dist/cli/main.js agent --interval 1s --heartbeat 1s --log-level debug\` (1 s is the shortest interval the agent accepts; heartbeat 1 s makes most cycles send a report) against \`node dist/cli/main.js aggregator --insecure-http --token-file\` on 127.0.0.1. Cycles are counted from the agent's debug log (\`report accepted\` or \`facts unchanged\`, one per probe); VmRSS from \`/proc/<pid>/status\` at cycle 1 and every ${every} cycles. Slope = least-squares KiB per cycle, over all samples and over the second half (after warm-up).`,
       `The agent runs with the DaemonSet's V8 flags and environment (\`AGENT_NODE_FLAGS\`, \`AGENT_ENV\` in \`test/manifests/expected-args.ts\`, which the manifests test holds the DaemonSet to). **For context**, a second agent CLI runs at the same time with Node's defaults (same fixture host, same aggregator, its own node name).`,
+      `**/healthz flood**: a third agent CLI with the DaemonSet's flags runs at the same time while a flood (\`bench/agent/health-flood.ts\`) tops the idle connections to its health port up to the server's cap (${HEALTH_MAX_CONNECTIONS}) plus ${FLOOD_EXTRA} more every 250 ms, sending nothing on them; a connection closed by the agent within 200 ms counts as refused (over the cap), later as closed idle. /healthz is polled as for the others. A fourth one runs on a copy of the fixture host whose nvidia-smi sleeps ${SLOW_NVIDIA_SMI_S} s.`,
+      "**Largest inputs**: VmHWM of one `check --json` with the DaemonSet's flags on a host where every bounded read of a cycle is at its cap at once (`test/helpers/oversize-host.ts`: cpuinfo at 4 MiB; meminfo, os-release, resolv.conf and the outputs of uname, containerd, getent and nvidia-ctk at the 1 MiB defaults; the mount table at 4 MiB, a 1 MiB nvidia-smi XML, the kube-apiserver manifest and EncryptionConfiguration at 256 KiB), polled every 3 ms.",
+      `**Import costs** (\`bench/agent/import-costs.ts\`): VmRSS of a fresh process with the DaemonSet's flags and environment 300 ms after importing one module (the XML readers: and parsing a real 2-GPU nvidia-smi output 15 times), mean of ${opts.quick ? 1 : 3} process(es) each, interleaved; "over" is against a bare process measured the same way.`,
       '**Context**: VmHWM of a bare `node -e` (sleeping 0.8 s) and of one `check --json` run on the same fixture host, polled every 3 ms until exit.',
     ],
     rows: [
@@ -365,6 +394,19 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
         `nvidia-smi taking ${SLOW_NVIDIA_SMI_S} s (DaemonSet flags): VmRSS first / last / max, VmHWM, slope after warm-up`,
         `${fmt(mib(sl.first))} / ${fmt(mib(sl.last))} / ${fmt(mib(sl.max))} MiB, ${fmt(mib(slow.hwmKiB))} MiB, ${fmt(sl.slopeTail, 2)} KiB per cycle (${slow.cycles} cycles in ${fmt(slow.elapsedS)} s, CPU ${fmt(slow.cpuPerCycleMs)} ms per cycle)`,
       ],
+      [
+        `/healthz flooded (idle connections up to its cap of ${HEALTH_MAX_CONNECTIONS} + ${FLOOD_EXTRA} more, topped up every 250 ms; DaemonSet flags): VmRSS first / last / max, VmHWM`,
+        `${fmt(mib(fl.first))} / ${fmt(mib(fl.last))} / ${fmt(mib(fl.max))} MiB, ${fmt(mib(flooded.hwmKiB))} MiB (${flooded.cycles} cycles, CPU ${fmt(flooded.cpuPerCycleMs)} ms per cycle)`,
+      ],
+      [
+        '/healthz flood: connections opened / refused at once (over the cap) / closed idle by the agent; most held at once',
+        `${floodCounts.opened} / ${floodCounts.refused} / ${floodCounts.idleClosed}; ${floodCounts.maxOpen}; polls during it 200 / other ${flooded.healthOk} / ${flooded.healthBad}`,
+      ],
+      [
+        '`check --json` with every bounded read at its cap (DaemonSet flags): VmHWM, exit, probe errors',
+        `${fmt(mib(oversize.hwmKiB))} MiB, exit ${oversize.exitCode}${oversize.aborted ? ' (V8 out of heap)' : ''}, ${oversize.probeErrors.join(', ') || 'none'}`,
+      ],
+      ...importCostRows(imports),
       ['agent VmRSS slope (all / after warm-up)', `${fmt(slopeAll, 2)} / ${fmt(slopeTail, 2)} KiB per cycle`],
       [
         'agent with Node defaults (context): VmRSS first / last / max, slope after warm-up',
@@ -394,7 +436,7 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
         target: `≤ ${TARGET_RSS_MIB} MiB`,
         measured: `${fmt(peakMiB)} MiB (VmRSS last ${fmt(mib(last))})`,
         met: peakMiB <= TARGET_RSS_MIB,
-        limitedBy: `a bare Node ${process.versions.node} process is already ${fmt(mib(bare.hwmKiB))} MiB here (Node 24's own baseline); the agent's modules (probes, fast-xml-parser for nvidia-smi's XML) and V8 heap headroom add the rest (with Node's default flags the same agent reaches ${fmt(mib(d.max))} MiB)`,
+        limitedBy: `a bare Node ${process.versions.node} process is already ${fmt(mib(bare.hwmKiB))} MiB here (Node 24's own baseline); the agent's modules (probes, TLS for https to the aggregator and registries) and V8 heap headroom add the rest (with Node's default flags the same agent reaches ${fmt(mib(d.max))} MiB); under load the peak varies by a few MiB between runs of the same build (where a major GC happens to fall)`,
       },
       {
         what: 'no RSS growth across cycles',
@@ -409,6 +451,13 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
         measured: `${fmt(slowPeakMiB)} MiB`,
         met: slowPeakMiB <= TARGET_RSS_MIB,
         limitedBy: 'see the row above: the same process, waiting longer per cycle',
+      },
+      {
+        what: `agent peak with /healthz flooded up to its connection cap (VmHWM)`,
+        target: `≤ ${TARGET_RSS_MIB} MiB`,
+        measured: `${fmt(floodPeakMiB)} MiB`,
+        met: floodPeakMiB <= TARGET_RSS_MIB,
+        limitedBy: 'see the first peak row: the same process, with up to 16 idle sockets held',
       },
     ],
     notes:
