@@ -1,9 +1,12 @@
 // The agent's GET /healthz endpoint. The agent runs on the host network, so whatever this listens on is
 // reachable by every pod that can reach the node unless it is bound to loopback (the default). Whatever the
-// address, it stays cheap under any number of connections: at most HEALTH_MAX_CONNECTIONS at once (Node
-// destroys the rest as they arrive), and every connection is closed within a few seconds whether or not it
-// sends anything, so idle sockets never pile up in the agent's small heap.
+// address, it stays cheap under any number of connections: at most HEALTH_MAX_CONNECTIONS at once, and every
+// connection is closed within a few seconds whether or not it sends anything, so idle sockets never pile up
+// in the agent's small heap. At the cap a new connection pushes out the oldest one with no request in
+// progress (not the newcomer), so a local process holding idle sockets cannot keep the kubelet's liveness
+// probe out and get the agent restarted.
 import type http from 'node:http';
+import type { Socket } from 'node:net';
 import { formatDuration } from '../report/duration.js';
 import { http as nodeHttp } from './node-http.js';
 import type { Reporter } from './reporter.js';
@@ -58,7 +61,7 @@ export async function startHealthServer(
       );
     },
   );
-  server.maxConnections = HEALTH_MAX_CONNECTIONS;
+  capConnections(server, HEALTH_MAX_CONNECTIONS);
   // A connection that never sends a byte is not seen by the header timeout until it sends one.
   server.setTimeout(HEALTH_IDLE_TIMEOUT_MS, (socket) => socket.destroy());
   server.on('clientError', (_err, socket) => socket.destroy());
@@ -70,4 +73,31 @@ export async function startHealthServer(
     });
   });
   return server;
+}
+
+/**
+ * Keeps at most `cap` connections. Beyond it, the oldest connection that has no request in progress is
+ * destroyed to make room; only when every one is mid-request is the newcomer destroyed instead.
+ */
+export function capConnections(server: http.Server, cap: number): void {
+  const open = new Set<Socket>(); // insertion order = age
+  const busy = new WeakSet<Socket>();
+  server.on('connection', (socket: Socket) => {
+    socket.once('close', () => open.delete(socket));
+    open.add(socket);
+    if (open.size <= cap) return;
+    let victim: Socket = socket;
+    for (const s of open) {
+      if (s !== socket && !busy.has(s)) {
+        victim = s;
+        break;
+      }
+    }
+    open.delete(victim);
+    victim.destroy();
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    busy.add(req.socket);
+    res.once('close', () => busy.delete(req.socket));
+  });
 }

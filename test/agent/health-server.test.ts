@@ -76,18 +76,50 @@ describe('agent health server', () => {
     }
   });
 
-  it(`keeps at most ${HEALTH_MAX_CONNECTIONS} connections, destroys the rest, answers once they are gone`, async () => {
+  it(`keeps at most ${HEALTH_MAX_CONNECTIONS} connections: each newcomer pushes out the oldest quiet one`, async () => {
     const port = await listening();
-    const opened = await Promise.all(
-      Array.from({ length: HEALTH_MAX_CONNECTIONS * 3 }, () => idleConnection(port)),
-    );
+    const opened: Array<{ socket: net.Socket; closed: Promise<number> }> = [];
+    for (let i = 0; i < HEALTH_MAX_CONNECTIONS * 3; i++) opened.push(await idleConnection(port));
     const closedAt = await Promise.all(opened.map((c) => c.closed));
-    // Beyond the cap the server destroys a connection as soon as it is accepted.
-    const atOnce = closedAt.filter((ms) => ms < HEALTH_IDLE_TIMEOUT_MS / 2).length;
-    expect(atOnce).toBeGreaterThanOrEqual(HEALTH_MAX_CONNECTIONS * 2);
+    // The first 2×cap were pushed out at once by the later ones; the last cap stayed until idle.
+    const early = closedAt.slice(0, HEALTH_MAX_CONNECTIONS * 2);
+    const late = closedAt.slice(HEALTH_MAX_CONNECTIONS * 2);
+    expect(Math.max(...early)).toBeLessThan(HEALTH_IDLE_TIMEOUT_MS - 500);
+    expect(Math.min(...late)).toBeGreaterThanOrEqual(HEALTH_IDLE_TIMEOUT_MS - 100);
     expect(Math.max(...closedAt)).toBeLessThan(HEALTH_IDLE_TIMEOUT_MS + 1500);
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-    expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok' });
+  });
+
+  it('answers /healthz while other clients hold every connection slot idle', async () => {
+    const port = await listening();
+    const held = [];
+    for (let i = 0; i < HEALTH_MAX_CONNECTIONS; i++) held.push(await idleConnection(port));
+    for (let round = 0; round < 5; round++) {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ status: 'ok' });
+      held.push(await idleConnection(port)); // refill what the probe pushed out
+    }
+    for (const h of held) h.socket.destroy();
+  });
+
+  it('destroys the newcomer only when every slot has a request in progress', async () => {
+    const { createServer } = await import('node:http');
+    const { capConnections } = await import('../../agent/health-server.js');
+    const parked: Array<() => void> = [];
+    const s = createServer((_req, res) => parked.push(() => res.end('ok')));
+    capConnections(s, 2);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    const port = (s.address() as net.AddressInfo).port;
+    try {
+      const inFlight = [0, 1].map(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()));
+      while (parked.length < 2) await new Promise((r) => setTimeout(r, 10));
+      const { closed } = await idleConnection(port);
+      expect(await closed).toBeLessThan(500);
+      for (const release of parked) release();
+      expect(await Promise.all(inFlight)).toEqual(['ok', 'ok']);
+    } finally {
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
   });
 });
