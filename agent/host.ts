@@ -30,7 +30,10 @@ export interface HostContext {
   readonly execMode: ExecMode;
   /** Absolute path under the root for a host path: hostPath('/etc/os-release'). */
   hostPath(path: string): string;
-  /** Reads a host file as UTF-8; rejects with the fs error (ENOENT etc.). */
+  /**
+   * Reads a host file as UTF-8; rejects with the fs error (ENOENT etc.), or ProbeFailure('read') when it is
+   * longer than maxBytes (never a truncated text).
+   */
   readFile(path: string, maxBytes?: number): Promise<string>;
   /** Whether a host path exists (no throw). */
   exists(path: string): Promise<boolean>;
@@ -364,19 +367,25 @@ function makeLocator(
   return locate;
 }
 
-/** Bounded read: /proc-like files report size 0, so read in chunks up to maxBytes. */
+/**
+ * Bounded read: /proc-like files report size 0, so read in chunks up to maxBytes. A file longer than that
+ * is refused (ProbeFailure 'read', naming the file and the bound), never cut: a truncated file would be
+ * parsed as if it were whole (a mount table without its later entries, half an encryption config).
+ */
 async function readBounded(file: string, maxBytes: number): Promise<string> {
   const fh = await open(file, 'r');
   try {
     const chunks: Buffer[] = [];
     let total = 0;
-    while (total < maxBytes) {
-      const buf = Buffer.alloc(Math.min(65536, maxBytes - total));
+    while (total <= maxBytes) {
+      const buf = Buffer.alloc(Math.min(65536, maxBytes + 1 - total));
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       chunks.push(buf.subarray(0, bytesRead));
       total += bytesRead;
     }
+    if (total > maxBytes)
+      throw new ProbeFailure('read', `${file} is larger than ${maxBytes} bytes; not read`);
     return Buffer.concat(chunks).toString('utf8');
   } finally {
     await fh.close();

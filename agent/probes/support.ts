@@ -55,6 +55,7 @@ export async function readOptional(
   try {
     return await host.readFile(path, maxBytes);
   } catch (e) {
+    if (e instanceof ProbeFailure) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     // Unreadable (EACCES, EISDIR, ...): a typed failure naming the file, like every other probe error.

@@ -43,7 +43,12 @@ describe('HostContext files', () => {
     expect(host.hostPath('/hello.txt')).toBe(path.join(root, 'hello.txt'));
     expect(host.hostPath('../../etc/passwd')).toBe(path.join(root, 'etc/passwd'));
     expect(await host.readFile('/hello.txt')).toBe('hello host\n');
-    expect(await host.readFile('/hello.txt', 5)).toBe('hello');
+    expect(await host.readFile('/hello.txt', 11)).toBe('hello host\n');
+    // Longer than the bound: refused, never a cut text that would be parsed as if whole.
+    await expect(host.readFile('/hello.txt', 5)).rejects.toMatchObject({
+      kind: 'read',
+      message: expect.stringContaining('larger than 5 bytes'),
+    });
     expect(await host.exists('/hello.txt')).toBe(true);
     expect(await host.exists('/nope')).toBe(false);
     await expect(host.readFile('/nope')).rejects.toMatchObject({ code: 'ENOENT' });
