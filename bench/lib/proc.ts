@@ -41,9 +41,12 @@ export interface Child {
 
 export function spawnChild(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; keepOutput?: boolean } = {},
+  options: { env?: NodeJS.ProcessEnv; keepOutput?: boolean; nodeFlags?: string[]; cpus?: string } = {},
 ): Child {
-  const proc = spawn(NODE, args, {
+  // `cpus`: pinned with taskset (it execs node: same pid), so servers and load generator get a core each.
+  const nodeArgs = [...(options.nodeFlags ?? []), ...args];
+  const [file, argv] = options.cpus ? ['taskset', ['-c', options.cpus, NODE, ...nodeArgs]] : [NODE, nodeArgs];
+  const proc = spawn(file, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
