@@ -19,6 +19,9 @@ const PARTS: Record<PartId, (opts: BenchOptions) => Promise<PartResult>> = {
   resync: runResyncPart,
 };
 
+/** `--quick` (all parts) must finish within this (issue 16), on the 2-core machine. */
+const QUICK_BUDGET_S = 120;
+
 function isPart(value: string): value is PartId {
   return value in PARTS;
 }
@@ -86,6 +89,12 @@ async function main(): Promise<number> {
     opts.log('\nwrote BENCHMARKS.md');
   }
   opts.log(`total ${totalS.toFixed(1)} s`);
+  if (quick && only.length === 0 && totalS > QUICK_BUDGET_S) {
+    opts.log(
+      `bench: --quick took ${totalS.toFixed(0)} s, over its ${QUICK_BUDGET_S} s budget (issue 16): trim the quick-mode sizes of the slowest part above`,
+    );
+    return 1;
+  }
   return 0;
 }
 

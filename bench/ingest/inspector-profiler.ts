@@ -33,7 +33,7 @@ export async function connectProfiler(port: number): Promise<InspectorProfiler> 
       ws.send(JSON.stringify({ id, method, params }));
     });
   await call('Profiler.enable');
-  await call('Profiler.setSamplingInterval', { interval: 200 });
+  await call('Profiler.setSamplingInterval', { interval: 500 });
   return {
     start: async () => {
       await call('Profiler.start');

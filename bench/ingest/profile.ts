@@ -6,7 +6,7 @@
 // (npm run -s build first: the aggregator runs from dist/.)
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { cpuOf, freePort } from '../lib/proc.js';
+import { cpuOf, freePort, httpGet } from '../lib/proc.js';
 import { runLoad } from '../lib/servers.js';
 import { type ProfileRow, summarise } from './cpu-profile.js';
 import { connectProfiler } from './inspector-profiler.js';
@@ -50,6 +50,11 @@ try {
     const before = cpuOf(server.child.pid);
     const load = await runLoad(setup.dir, loadJob(id, server.url, setup, base), { cpus: '1' });
     const after = cpuOf(server.child.pid);
+    const metrics = (await httpGet(`${server.url}/metrics`)).body;
+    const heap = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1]) / 2 ** 20;
+    console.log(
+      ` heap used / total after the run: ${heap('nodejs_heap_size_used_bytes').toFixed(0)} / ${heap('nodejs_heap_size_total_bytes').toFixed(0)} MiB`,
+    );
     const profile = await profiler.stop();
     profiler.close();
     await server.stop();

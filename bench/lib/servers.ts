@@ -16,6 +16,8 @@ export interface ServerChild {
 export interface RunOptions {
   nodeFlags?: string[];
   cpus?: string;
+  /** Another build's `dist/cli/main.js` (side-by-side comparisons of two builds); default this one's. */
+  cli?: string;
 }
 
 async function ready(child: Child, url: string, what: string): Promise<ServerChild> {
@@ -48,9 +50,10 @@ async function ready(child: Child, url: string, what: string): Promise<ServerChi
  */
 export async function startAggregator(args: string[], run: RunOptions = {}): Promise<ServerChild> {
   const port = await freePort();
+  const { cli, ...spawnRun } = run;
   const child = spawnChild(
     [
-      CLI,
+      cli ?? CLI,
       'aggregator',
       '--listen',
       `127.0.0.1:${port}`,
@@ -60,7 +63,7 @@ export async function startAggregator(args: string[], run: RunOptions = {}): Pro
       'warn',
       ...args,
     ],
-    { keepOutput: true, env: AGGREGATOR_ENV, ...run },
+    { keepOutput: true, env: AGGREGATOR_ENV, ...spawnRun },
   );
   return ready(child, `http://127.0.0.1:${port}`, 'the aggregator');
 }
