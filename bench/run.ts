@@ -32,6 +32,8 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       only: { type: 'string', multiple: true },
       'no-write': { type: 'boolean', default: false },
+      /** Also write the parts' results as JSON here (to splice one part into BENCHMARKS.md by hand). */
+      'results-json': { type: 'string' },
     },
   });
   const only = (values.only ?? []).flatMap((v) => v.split(','));
@@ -84,6 +86,7 @@ async function main(): Promise<number> {
       loadAfter: os.loadavg(),
     },
   });
+  if (values['results-json']) await writeFile(values['results-json'], JSON.stringify(results, null, 2));
   if (values['no-write'] !== true) {
     await writeFile(path.join(ROOT, 'BENCHMARKS.md'), markdown);
     opts.log('\nwrote BENCHMARKS.md');
