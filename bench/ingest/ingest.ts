@@ -4,7 +4,7 @@
 // validation, and to a bare fastify route that parses the same body and answers the same JSON, in the
 // same run, interleaved, with the same connections and duration. Then p99 latency at a fixed rate.
 import { AGGREGATOR_ENV } from '../../test/manifests/expected-args.js';
-import { cpuOf, memoryOf } from '../lib/proc.js';
+import { cpuOf, memoryOf, pin } from '../lib/proc.js';
 import type { BenchOptions, PartResult } from '../lib/result.js';
 import { runLoad, type ServerChild } from '../lib/servers.js';
 import { fmt, median, mib } from '../lib/stats.js';
@@ -28,6 +28,7 @@ const CONNECTIONS = 10;
 /** Servers on CPU 0, the load generator on CPU 1 (the machine has 2): each side gets a core. */
 const SERVER_CPU = '0';
 const LOAD_CPU = '1';
+const ALL_CPUS = '0,1';
 
 interface Run {
   load: LoadResult;
@@ -98,8 +99,16 @@ async function measure(
   id: ConfigId,
   base: Pick<LoadJob, 'connections' | 'durationS'> & Partial<LoadJob>,
 ): Promise<Run> {
+  // Throughput: server and generator on a core each, side by side. Fixed-rate latency: not a comparison,
+  // so both may use either core (pinned, other sessions' load on CPU 0 would land in p99).
+  const fixedRate = base.overallRate !== undefined;
+  pin(server.child.pid, fixedRate ? ALL_CPUS : SERVER_CPU);
   const before = cpuOf(server.child.pid);
-  const load = await runLoad(setup.dir, loadJob(id, server.url, setup, base), { cpus: LOAD_CPU });
+  const load = await runLoad(
+    setup.dir,
+    loadJob(id, server.url, setup, base),
+    fixedRate ? {} : { cpus: LOAD_CPU },
+  );
   const after = cpuOf(server.child.pid);
   const answered = load.ok + load.non2xx;
   const cpuS = before && after ? after.selfS - before.selfS : Number.NaN;
@@ -194,7 +203,7 @@ function ingestMethod(m: Measured): string[] {
   return [
     `Body: a report built from the facts the collector gathers on fixture host \`ubuntu2204-gpu-pass\` (${m.setup.template.length} bytes), the node name rotating over ${m.n} distinct nodes and \`collectedAt\` set to the time of sending (as an agent's heartbeat does: no two bodies are byte-identical); autocannon \`requests[].setupRequest\` sets the body and the bearer token per request.`,
     `Servers, each its own child process with Node ${process.versions.node} and the Deployment's environment (${env}): (1) the built aggregator (\`node dist/cli/main.js aggregator --insecure-http\`) with **ServiceAccount tokens** against the Kubernetes API emulator — ${m.n} nodes, one bound token per node with its node-name claim, a JWT signed by the emulator's issuer key, which the aggregator verifies locally against the issuer's JWKS (signature, issuer, audience, expiry, ServiceAccount, node binding) and then confirms once with a TokenReview (revocation), cached; the Kubernetes integration is on (Node informer, reconciler writing, \`--qps 10000 --burst 10000\` so the warm-up's writes are not throttled; \`--token-review-qps 10000 --token-review-burst ${m.n}\` likewise); (2) the built aggregator with a **shared token** (standalone); (3) a **bare fastify** POST route that parses the same body with fastify's default JSON parser and answers the same 202 JSON (node, role, verdict, failing checks, time) through a response schema. Plain HTTP/1.1 on 127.0.0.1, keep-alive, for all three. The bare route is sent the shared-token requests (a 35-byte bearer token); the ServiceAccount requests carry a ~1 KB JWT each, whose header parsing the bare figure does not include, so that ratio is conservative.`,
-    `Load: autocannon in its own process, ${CONNECTIONS} connections, ${m.durationS} s per run, pinned with \`taskset\` to CPU ${LOAD_CPU}; every server pinned to CPU ${SERVER_CPU} (the other helpers' load lands on both). A warm-up round first sends each node's report once to every server (fills the review cache and the store; the reconciler labels every node, and the timed runs start once it has written them all). Then ${m.reps} repetition(s) of: max throughput against each server (interleaved: bare, ServiceAccount, shared, then the reverse order), and a fixed ${FIXED_RATE} req/s (\`overallRate\`, coordinated-omission corrected) against each aggregator. The ratio is taken per repetition (neighbouring runs) and its median reported. Server CPU per request: user + system time of the server process (\`/proc/PID/stat\`, all threads) over the run ÷ answered requests — the figure least sensitive to other load.`,
+    `Load: autocannon in its own process, ${CONNECTIONS} connections, ${m.durationS} s per run, pinned with \`taskset\` to CPU ${LOAD_CPU} and every server to CPU ${SERVER_CPU} for the throughput runs (the other sessions' load lands on both); the fixed-rate runs are not pinned. A warm-up round first sends each node's report once to every server (fills the review cache and the store; the reconciler labels every node, and the timed runs start once it has written them all). Then ${m.reps} repetition(s) of: max throughput against each server (interleaved: bare, ServiceAccount, shared, then the reverse order), and a fixed ${FIXED_RATE} req/s (\`overallRate\`, coordinated-omission corrected) against each aggregator. The ratio is taken per repetition (neighbouring runs) and its median reported. Server CPU per request: user + system time of the server process (\`/proc/PID/stat\`, all threads) over the run ÷ answered requests — the figure least sensitive to other load.`,
     'Reports are unchanged after the warm-up (same facts), so the reconciler has nothing to write during the timed runs — this measures ingest (auth, parse, validate, evaluate or reuse, store, reconcile check), not Kubernetes writes (part 3).',
   ];
 }

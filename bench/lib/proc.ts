@@ -1,6 +1,6 @@
 // Child processes for the benchmarks: spawn with Node 24, read /proc/<pid>/status, pick a free
 // 127.0.0.1 port, wait for conditions with a bound, and kill every child when the bench exits.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -158,4 +158,9 @@ export async function httpGet(url: string): Promise<{ status: number; body: stri
   } catch {
     return { status: 0, body: '' };
   }
+}
+
+/** Pins every thread of a running process to `cpus` (taskset -a -p -c), e.g. "0" or "0,1". */
+export function pin(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
