@@ -19,8 +19,11 @@ const PARTS: Record<PartId, (opts: BenchOptions) => Promise<PartResult>> = {
   resync: runResyncPart,
 };
 
-/** `--quick` (all parts) must finish within this (issue 16), on the 2-core machine. */
-const QUICK_BUDGET_S = 120;
+/**
+ * `npm run bench -- --quick` must finish within 2 minutes (issue 16), on the 2-core machine; the parts get
+ * 110 s of it, the build before them takes ~10 s.
+ */
+const QUICK_BUDGET_S = 110;
 
 function isPart(value: string): value is PartId {
   return value in PARTS;
@@ -94,7 +97,7 @@ async function main(): Promise<number> {
   opts.log(`total ${totalS.toFixed(1)} s`);
   if (quick && only.length === 0 && totalS > QUICK_BUDGET_S) {
     opts.log(
-      `bench: --quick took ${totalS.toFixed(0)} s, over its ${QUICK_BUDGET_S} s budget (issue 16): trim the quick-mode sizes of the slowest part above`,
+      `bench: --quick took ${totalS.toFixed(0)} s, over its ${QUICK_BUDGET_S} s budget (2 minutes with the build, issue 16): trim the quick-mode sizes of the slowest part above`,
     );
     return 1;
   }

@@ -12,13 +12,17 @@ import { type ConfigId, loadJob, prepareIngest, settled, startServer } from './s
 const { values } = parseArgs({
   options: {
     before: { type: 'string' },
+    /** NODE_OPTIONS for the before side instead of the Deployment's (same build: compare V8 flags). */
+    'before-node-options': { type: 'string' },
     config: { type: 'string', default: 'shared' },
     reps: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
     nodes: { type: 'string', default: '5000' },
   },
 });
-if (!values.before) throw new Error('--before: the other build, e.g. /tmp/base/dist/cli/main.js');
+if (!values.before && !values['before-node-options']) {
+  throw new Error('--before: the other build, e.g. /tmp/base/dist/cli/main.js, or --before-node-options');
+}
 const config = values.config as Exclude<ConfigId, 'bare'>;
 const setup = await prepareIngest(Number(values.nodes));
 const sides: Array<{ name: string; id: ConfigId; server: ServerChild }> = [];
@@ -26,7 +30,11 @@ try {
   sides.push({
     name: 'before',
     id: config,
-    server: await startServer(config, setup, { cpus: '0', cli: values.before }),
+    server: await startServer(config, setup, {
+      cpus: '0',
+      ...(values.before ? { cli: values.before } : {}),
+      ...(values['before-node-options'] ? { env: { NODE_OPTIONS: values['before-node-options'] } } : {}),
+    }),
   });
   sides.push({ name: 'after', id: config, server: await startServer(config, setup, { cpus: '0' }) });
   sides.push({ name: 'bare', id: 'bare', server: await startServer('bare', setup, { cpus: '0' }) });

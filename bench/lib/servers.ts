@@ -18,6 +18,8 @@ export interface RunOptions {
   cpus?: string;
   /** Another build's `dist/cli/main.js` (side-by-side comparisons of two builds); default this one's. */
   cli?: string;
+  /** Environment over the Deployment's (e.g. other NODE_OPTIONS). */
+  env?: NodeJS.ProcessEnv;
 }
 
 async function ready(child: Child, url: string, what: string): Promise<ServerChild> {
@@ -63,7 +65,7 @@ export async function startAggregator(args: string[], run: RunOptions = {}): Pro
       'warn',
       ...args,
     ],
-    { keepOutput: true, env: AGGREGATOR_ENV, ...spawnRun },
+    { keepOutput: true, ...spawnRun, env: { ...AGGREGATOR_ENV, ...run.env } },
   );
   return ready(child, `http://127.0.0.1:${port}`, 'the aggregator');
 }
