@@ -25,6 +25,7 @@ import {
 import { planNodePatch, planStatusPatch } from './diff.js';
 import { type HeldTransition, MassChangeGuard } from './guard.js';
 import type { ReconcileMetrics } from './metrics.js';
+import { QuietNodes } from './quiet.js';
 
 export interface NodeCache {
   get(name: string): NodeView | undefined;
@@ -110,6 +111,8 @@ export class Reconciler {
   private readonly guard: MassChangeGuard;
   private roleCounts: { at: number; counts: Map<Role | undefined, number> } | undefined;
   private readonly changeLog: ChangeLog;
+  /** Nodes found as desired, whose identical reports are not planned again until a heartbeat is due. */
+  private readonly quiet = new QuietNodes();
   private readonly semaphore: Semaphore;
   private readonly now: () => number;
   private stopped = false;
@@ -144,6 +147,10 @@ export class Reconciler {
 
   update(state: NodeState): void {
     if (this.stopped) return;
+    if (this.nodeIdle(state.node) && this.quiet.skips(state, this.o.cache.get(state.node), this.now())) {
+      this.lastState.set(state.node, state);
+      return;
+    }
     this.lastState.set(state.node, state);
     if (!state.stale && state.verdict !== 'unknown') this.reported.add(state.node);
     let slot = this.slots.get(state.node);
@@ -162,6 +169,7 @@ export class Reconciler {
   }
 
   forget(node: string): void {
+    this.quiet.forget(node);
     const slot = this.slots.get(node);
     if (slot) {
       slot.forgotten = true;
@@ -239,6 +247,7 @@ export class Reconciler {
     const view = this.o.cache.get(node);
     if (view && !stateChanged(last, state) && !this.wouldWrite(view, state)) return;
     this.o.metrics.resyncRepairs.inc();
+    this.quiet.forget(node);
     this.update(state);
   }
 
@@ -437,9 +446,25 @@ export class Reconciler {
     const held = this.guardHolds(node, desired);
     if (held) desired = heldState(desired, names, node.metadata?.labels ?? {});
     if (desired.taint !== 'present') this.breaker.notWanted(state.node, desired.taint);
+    const before = node;
     node = await this.writeNode(node, desired);
     // A held node keeps the condition it has: OSMO goes on reading the previous verdict.
-    if (!held) await this.writeCondition(node, desired, state.stale);
+    const conditionPlanned = !held && (await this.writeCondition(node, desired, state.stale));
+    if (
+      !held &&
+      !conditionPlanned &&
+      node === before &&
+      !this.o.dryRun &&
+      node === this.o.cache.get(state.node)
+    ) {
+      this.quiet.record(state, node, names.conditionType, this.o.heartbeatThrottleMs);
+    }
+  }
+
+  /** No work pending, running or waiting for a retry for the node. */
+  private nodeIdle(node: string): boolean {
+    const slot = this.slots.get(node);
+    return slot === undefined || (!slot.running && !slot.timer && slot.pending === undefined);
   }
 
   /** The desired state, with the node's taint opt-out applied. */
@@ -534,13 +559,14 @@ export class Reconciler {
   }
 
   /** The condition, alone, on nodes/status; an Event on every verdict transition. */
-  private async writeCondition(node: NodeView, desired: DesiredNodeState, stale: boolean): Promise<void> {
+  /** Whether a condition patch was planned (and, unless dry-run, written). */
+  private async writeCondition(node: NodeView, desired: DesiredNodeState, stale: boolean): Promise<boolean> {
     const name = desired.node;
     // A stale node's condition carries no news, so no heartbeat: it keeps when the node went quiet, and a
     // restart over an already-Unknown node rewrites nothing.
     const throttle = stale ? Number.POSITIVE_INFINITY : this.o.heartbeatThrottleMs;
     const status = planStatusPatch(node, desired.condition, this.now(), throttle);
-    if (!status) return;
+    if (!status) return false;
     this.changeLog.record(name, 'status-patch', status.summary, status.body);
     if (!this.o.dryRun) {
       const updated = await this.call('status-patch', name, () =>
@@ -552,5 +578,6 @@ export class Reconciler {
       const event = verdictEvent(desired.condition);
       await this.emitEvent(node, name, event.reason, event.message, event.type);
     }
+    return true;
   }
 }

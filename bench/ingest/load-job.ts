@@ -7,10 +7,13 @@ export interface LoadJob {
   /** Send exactly this many requests instead (duration ignored): one per node for a warm-up round. */
   amount?: number;
   overallRate?: number;
-  /** A report body with every node name replaced by NODE_PLACEHOLDER. */
+  /**
+   * A report body with every node name replaced by NODE_PLACEHOLDER and its collection time by
+   * COLLECTED_AT_PLACEHOLDER (each request gets the time it is sent, as an agent's heartbeat does).
+   */
   template: string;
   nodes: string[];
-  /** One token per node (TokenReview), or a single shared token. */
+  /** One token per node (ServiceAccount tokens), or a single shared token. */
   tokens: string[];
 }
 
@@ -24,6 +27,9 @@ export interface LoadResult {
   latencyP99: number;
   latencyMax: number;
   durationS: number;
+  /** The load generator's own CPU time over the run ÷ its duration (1 = its core was saturated). */
+  generatorCpuShare: number;
 }
 
 export const NODE_PLACEHOLDER = '__BENCH_NODE__';
+export const COLLECTED_AT_PLACEHOLDER = '__BENCH_COLLECTED_AT__';

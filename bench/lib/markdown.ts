@@ -75,6 +75,7 @@ export function renderMarkdown(input: {
       for (const n of part.notes) out.push(`- ${n}`);
       out.push('');
     }
+    for (const section of part.sections ?? []) out.push(`### ${section.heading}`, '', ...section.lines, '');
   }
   return `${out.join('\n')}\n`;
 }

@@ -1,6 +1,6 @@
 // Child processes for the benchmarks: spawn with Node 24, read /proc/<pid>/status, pick a free
 // 127.0.0.1 port, wait for conditions with a bound, and kill every child when the bench exits.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -41,9 +41,12 @@ export interface Child {
 
 export function spawnChild(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; keepOutput?: boolean } = {},
+  options: { env?: NodeJS.ProcessEnv; keepOutput?: boolean; nodeFlags?: string[]; cpus?: string } = {},
 ): Child {
-  const proc = spawn(NODE, args, {
+  // `cpus`: pinned with taskset (it execs node: same pid), so servers and load generator get a core each.
+  const nodeArgs = [...(options.nodeFlags ?? []), ...args];
+  const [file, argv] = options.cpus ? ['taskset', ['-c', options.cpus, NODE, ...nodeArgs]] : [NODE, nodeArgs];
+  const proc = spawn(file, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
@@ -155,4 +158,9 @@ export async function httpGet(url: string): Promise<{ status: number; body: stri
   } catch {
     return { status: 0, body: '' };
   }
+}
+
+/** Pins every thread of a running process to `cpus` (taskset -a -p -c), e.g. "0" or "0,1". */
+export function pin(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }

@@ -20,6 +20,8 @@ export interface PartResult {
   rows: Array<[string, string]>;
   targets: Target[];
   notes: string[];
+  /** Further sections after the results (e.g. what each change bought): a heading and its markdown lines. */
+  sections?: Array<{ heading: string; lines: string[] }>;
 }
 
 export interface BenchOptions {

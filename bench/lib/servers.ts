@@ -12,6 +12,16 @@ export interface ServerChild {
   stop(): Promise<void>;
 }
 
+/** How a child runs: extra V8/Node flags (e.g. `--cpu-prof`), and the CPUs it is pinned to (taskset -c). */
+export interface RunOptions {
+  nodeFlags?: string[];
+  cpus?: string;
+  /** Another build's `dist/cli/main.js` (side-by-side comparisons of two builds); default this one's. */
+  cli?: string;
+  /** Environment over the Deployment's (e.g. other NODE_OPTIONS). */
+  env?: NodeJS.ProcessEnv;
+}
+
 async function ready(child: Child, url: string, what: string): Promise<ServerChild> {
   try {
     await waitFor(
@@ -40,11 +50,12 @@ async function ready(child: Child, url: string, what: string): Promise<ServerChi
  * `node dist/cli/main.js aggregator --listen 127.0.0.1:PORT --insecure-http ...args`, once /readyz is 200,
  * with the Deployment's environment (MALLOC_ARENA_MAX, NODE_OPTIONS: test/manifests/expected-args.ts).
  */
-export async function startAggregator(args: string[]): Promise<ServerChild> {
+export async function startAggregator(args: string[], run: RunOptions = {}): Promise<ServerChild> {
   const port = await freePort();
+  const { cli, ...spawnRun } = run;
   const child = spawnChild(
     [
-      CLI,
+      cli ?? CLI,
       'aggregator',
       '--listen',
       `127.0.0.1:${port}`,
@@ -54,24 +65,34 @@ export async function startAggregator(args: string[]): Promise<ServerChild> {
       'warn',
       ...args,
     ],
-    { keepOutput: true, env: AGGREGATOR_ENV },
+    { keepOutput: true, ...spawnRun, env: { ...AGGREGATOR_ENV, ...run.env } },
   );
   return ready(child, `http://127.0.0.1:${port}`, 'the aggregator');
 }
 
-export async function startBareServer(): Promise<ServerChild> {
+/**
+ * The bare fastify route (bench/ingest/bare-server.ts) with the aggregator's environment; `answer` is the
+ * aggregator's 202 body for the same report, which the bare route echoes (node and time filled in).
+ */
+export async function startBareServer(answer: unknown, run: RunOptions = {}): Promise<ServerChild> {
   const port = await freePort();
-  const child = spawnChild([...TSX_IMPORT, 'bench/ingest/bare-server.ts', String(port)]);
+  const child = spawnChild(
+    [...TSX_IMPORT, 'bench/ingest/bare-server.ts', String(port), JSON.stringify(answer)],
+    {
+      env: AGGREGATOR_ENV,
+      ...run,
+    },
+  );
   return ready(child, `http://127.0.0.1:${port}`, 'the bare fastify server');
 }
 
 let jobs = 0;
 
 /** Runs autocannon in its own process; `dir` holds the job file. */
-export async function runLoad(dir: string, job: LoadJob): Promise<LoadResult> {
+export async function runLoad(dir: string, job: LoadJob, run: RunOptions = {}): Promise<LoadResult> {
   const file = path.join(dir, `load-job-${++jobs}.json`);
   await writeFile(file, JSON.stringify(job));
-  const worker = spawnChild([...TSX_IMPORT, 'bench/ingest/load-worker.ts', file]);
+  const worker = spawnChild([...TSX_IMPORT, 'bench/ingest/load-worker.ts', file], run);
   const limitMs = ((job.durationS ?? 0) + 60) * 1000;
   const timer = setTimeout(() => void worker.stop(), limitMs);
   const code = await worker.exited;

@@ -161,6 +161,24 @@ describe('POST /api/v1/reports input validation', () => {
       message: /forbidden "__proto__"/,
     },
     {
+      name: 'a __proto__ key spelled with a \\u escape',
+      body: JSON.stringify(sampleReport()).replace(
+        '{"schemaVersion"',
+        '{"\\u005f_proto__":{"polluted":1},"schemaVersion"',
+      ),
+      status: 400,
+      message: /forbidden "__proto__"/,
+    },
+    {
+      name: 'a constructor.prototype key spelled with \\u escapes',
+      body: JSON.stringify(sampleReport()).replace(
+        '{"schemaVersion"',
+        '{"\\u0063onstructor":{"\\u0070rototype":{"polluted":1}},"schemaVersion"',
+      ),
+      status: 400,
+      message: /forbidden/,
+    },
+    {
       name: 'a constructor.prototype key',
       body: JSON.stringify(sampleReport()).replace(
         '{"schemaVersion"',
