@@ -1,6 +1,6 @@
 // What each benchmark part hands back to run.ts: its method, measured figures and targets.
 
-export type PartId = 'agent' | 'ingest' | 'scale' | 'resync';
+export type PartId = 'agent' | 'ingest' | 'scale' | 'resync' | 'curves';
 
 export interface Target {
   what: string;
@@ -20,6 +20,14 @@ export interface PartResult {
   rows: Array<[string, string]>;
   targets: Target[];
   notes: string[];
+  /** Tables after the rows (e.g. a metric per node count): a title, a header and rows of cells. */
+  tables?: Table[];
+}
+
+export interface Table {
+  title: string;
+  header: string[];
+  rows: string[][];
 }
 
 export interface BenchOptions {
