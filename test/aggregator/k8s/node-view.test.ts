@@ -43,7 +43,7 @@ describe('slimNode (what the informer caches per Node)', () => {
   });
 
   it("with a condition type keeps only that condition (nothing reads the kubelet's)", () => {
-    const ours = { type: 'osmo.nvidia.com/BaselineNotMet', status: 'False', reason: 'BaselineMet' };
+    const ours = { type: 'osmo.nvidia.com/BaselineNotMet', status: 'False' as const, reason: 'BaselineMet' };
     const node = makeNode('n1', { conditions: [ours] });
     const all = slimNode(node);
     expect(all.status?.conditions?.length).toBeGreaterThan(1);
