@@ -1,4 +1,4 @@
-// Part 5: cost curves at 1,000 / 5,000 / 20,000 nodes (quick: 1,000). Each node count is measured on its
+// Part 5: cost curves at 1,000 / 5,000 / 20,000 nodes (quick: 300). Each node count is measured on its
 // own (bench/scale/curve-size.ts); this module runs them, fits the growth per 1,000 nodes and renders a
 // table per metric × node count, with the targets at 5,000 nodes and the point where one aggregator with
 // the Deployment's limits stops keeping up.
@@ -25,7 +25,10 @@ const TARGET_AT = 5000;
 const LIMIT_MIB = 512;
 const OLD_SPACE_MIB = 256;
 
-/** Node counts: BENCH_CURVE_NODES=1000,5000 for a partial run, else quick 1,000, full 1,000/5,000/20,000. */
+/**
+ * Node counts: BENCH_CURVE_NODES=1000,5000 for a partial run, else full 1,000 / 5,000 / 20,000 and quick
+ * 300 (a spot check that the part runs: all of `--quick` stays under two minutes).
+ */
 function sizes(quick: boolean): number[] {
   const env = process.env['BENCH_CURVE_NODES'];
   if (env)
@@ -33,7 +36,7 @@ function sizes(quick: boolean): number[] {
       .split(',')
       .map(Number)
       .filter((n) => Number.isInteger(n) && n > 0);
-  return quick ? [1000] : [1000, 5000, 20000];
+  return quick ? [300] : [1000, 5000, 20000];
 }
 
 type Metric = [string, (f: SizeFigures) => number, number?];
@@ -129,7 +132,7 @@ function tables(points: SizeFigures[]): Table[] {
         ['VmRSS before (MiB)', (f) => f.relist.rssBeforeMiB],
         ['VmHWM during the relist (MiB; reset just before)', (f) => f.relist.peakMiB],
         ['VmRSS after (MiB)', (f) => f.relist.rssAfterMiB],
-        ['V8 heap used before / after (MiB)', (f) => f.relist.heapAfterMiB - f.relist.heapBeforeMiB],
+        ['V8 heap used, after − before (MiB)', (f) => f.relist.heapAfterMiB - f.relist.heapBeforeMiB],
         ['LIST requests (pages of 500)', (f) => f.relist.listRequests, 0],
       ],
       'per 1,000',
@@ -198,8 +201,8 @@ export async function runCurvesPart(opts: BenchOptions): Promise<PartResult> {
     for (const n of counts) {
       const figures = await measureSize({
         n,
-        rateS: opts.quick ? 10 : 20,
-        saturationS: opts.quick ? 3 : 8,
+        rateS: opts.quick ? 5 : 20,
+        saturationS: opts.quick ? 2 : 8,
         defaultFlip: n <= 1000,
         dir,
         sample,
