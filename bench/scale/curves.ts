@@ -208,7 +208,7 @@ export async function runCurvesPart(opts: BenchOptions): Promise<PartResult> {
         sample,
         log: opts.log,
       });
-      opts.log(`curves ${n}: done in ${fmt(figures.seconds)} s`);
+      opts.log(`curves ${n}: done in ${fmt(figures.seconds)} s: ${JSON.stringify(figures)}`);
       points.push(figures);
     }
     return {
