@@ -56,7 +56,7 @@ function curveTable(title: string, points: SizeFigures[], metrics: Metric[], uni
 
 const perNodeHour = (f: SizeFigures, count: number) => (count / f.api.reports) * (3600 / REPORT_INTERVAL_S);
 
-function tables(points: SizeFigures[]): Table[] {
+export function tables(points: SizeFigures[]): Table[] {
   return [
     curveTable(
       'Aggregator memory (MiB)',
@@ -141,7 +141,7 @@ function tables(points: SizeFigures[]): Table[] {
 }
 
 /** Where one aggregator with the Deployment's limits stops keeping up, from the fitted curves. */
-function breakingPoints(points: SizeFigures[]): string[] {
+export function breakingPoints(points: SizeFigures[]): string[] {
   const linearFit = (get: (f: SizeFigures) => number) => {
     const s = slope(points.map((p) => ({ x: p.n, y: get(p) })));
     const first = points[0] as SizeFigures;
@@ -162,7 +162,7 @@ function breakingPoints(points: SizeFigures[]): string[] {
   ];
 }
 
-function targets(points: SizeFigures[]): Target[] {
+export function targets(points: SizeFigures[]): Target[] {
   const at = points.find((p) => p.n === TARGET_AT);
   if (!at) return [];
   const withWrites = at.burst.stored.rssMiB;
