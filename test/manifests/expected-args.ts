@@ -107,8 +107,8 @@ export const AGGREGATOR_COMMAND = ['node', ...AGGREGATOR_NODE_FLAGS, IMAGE_CLI];
  * Fixed environment of the aggregator container. MALLOC_ARENA_MAX: glibc's per-thread arenas (libuv's
  * pool, V8's GC helpers) otherwise hold freed memory. NODE_OPTIONS: a smaller young generation, and an old
  * generation capped well inside the 512Mi limit: uncapped, V8 lets garbage (replaced Node objects, patch
- * responses) pile up to ~560 MiB before a full GC with 5,000 nodes, whose live heap is ~150 MiB (raise it
- * with the cluster: roughly 30 KiB per node). bench/scale and bench/ingest start the aggregator with these.
+ * responses) pile up to ~560 MiB before a full GC with 5,000 nodes, whose live heap is under 100 MiB (raise
+ * it past ~25,000 nodes: roughly 8 KiB per node). bench/ starts the aggregator with these.
  */
 export const AGGREGATOR_ENV: Record<string, string> = {
   MALLOC_ARENA_MAX: '2',
