@@ -209,6 +209,7 @@ export function createKubernetesIntegration(
     kubeConfig,
     watchdogMs: options.watchdogMs ?? 300_000,
     logger,
+    conditionType: options.names.conditionType,
     onDelete: (name) => reconciler?.forget(name),
     onChange: (name) => reconciler?.nodeChanged(name),
     onRestart: (reason) => metrics.watchRestarts.inc({ reason }),

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only agent|ingest|scale|resync]`: runs the benchmark parts against the built
+// `npm run bench [-- --quick] [-- --only agent|ingest|scale|resync|curves]`: runs the benchmark parts against the built
 // CLI, prints a summary and (re)writes BENCHMARKS.md. Not part of `npm test`.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,6 +9,7 @@ import { runIngestPart } from './ingest/ingest.js';
 import { renderMarkdown } from './lib/markdown.js';
 import { ROOT } from './lib/proc.js';
 import type { BenchOptions, PartId, PartResult } from './lib/result.js';
+import { runCurvesPart } from './scale/curves.js';
 import { runResyncPart } from './scale/resync.js';
 import { runScalePart } from './scale/scale.js';
 
@@ -17,6 +18,7 @@ const PARTS: Record<PartId, (opts: BenchOptions) => Promise<PartResult>> = {
   ingest: runIngestPart,
   scale: runScalePart,
   resync: runResyncPart,
+  curves: runCurvesPart,
 };
 
 /**
@@ -42,7 +44,7 @@ async function main(): Promise<number> {
   const only = (values.only ?? []).flatMap((v) => v.split(','));
   for (const o of only) {
     if (!isPart(o)) {
-      process.stderr.write(`bench: --only ${o}: expected agent, ingest, scale or resync\n`);
+      process.stderr.write(`bench: --only ${o}: expected agent, ingest, scale, resync or curves\n`);
       return 2;
     }
   }
@@ -67,6 +69,11 @@ async function main(): Promise<number> {
   for (const part of results) {
     opts.log(`\n${part.title}`);
     for (const [k, v] of part.rows) opts.log(`  ${k}: ${v}`);
+    for (const table of part.tables ?? []) {
+      opts.log(`  ${table.title}: ${table.header.slice(1).join(' | ')}`);
+      for (const row of table.rows) opts.log(`    ${row.join(' | ')}`);
+    }
+    for (const note of part.notes) opts.log(`  - ${note}`);
     for (const t of part.targets) {
       opts.log(`  [${t.met ? 'met' : 'MISSED'}] ${t.what}: ${t.measured} (target ${t.target})`);
     }

@@ -9,7 +9,7 @@ import { errorMessage } from '../../report/error-message.js';
 import type { StructuredLogger } from '../contracts.js';
 import { apiStatus } from './api-errors.js';
 import { listNodesInPages } from './node-pages.js';
-import { type NodeView, slimNode } from './node-view.js';
+import { type NodeView, type SlimOptions, StringInterner, slimNode } from './node-view.js';
 import { backoffMs } from './rate-limit.js';
 
 /** A watch that delivered an event or stayed open this long counts as healthy (resets the backoff). */
@@ -34,6 +34,8 @@ export interface NodeInformerOptions {
   onChange?: (name: string) => void;
   /** Before the first list succeeds, and between relists after errors. */
   relistBaseMs?: number;
+  /** Cache only this condition of each Node (ours; see slimNode). Default: every condition. */
+  conditionType?: string;
 }
 
 /** Compare resourceVersions when both are numeric (etcd's are); otherwise trust the newer arrival. */
@@ -66,10 +68,16 @@ export class NodeInformer {
    */
   private watchGeneration: number | undefined;
   lastError: string | undefined;
+  /** How each Node is slimmed: our condition only, repeated strings shared across the cache. */
+  private readonly slim: SlimOptions;
 
   constructor(options: NodeInformerOptions) {
     this.options = options;
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.slim = {
+      interner: new StringInterner(),
+      ...(options.conditionType !== undefined && { conditionType: options.conditionType }),
+    };
   }
 
   labelsOf(node: string): Record<string, string> | undefined {
@@ -103,7 +111,7 @@ export class NodeInformer {
     if (!name) return;
     const current = this.cache.get(name);
     if (current && !newer(node.metadata?.resourceVersion, current.metadata?.resourceVersion)) return;
-    this.cache.set(name, slimNode(node));
+    this.cache.set(name, slimNode(node, this.slim));
   }
 
   /** The node is gone (404 on a write). */
@@ -183,7 +191,7 @@ export class NodeInformer {
           if (generation !== this.generation || this.stopped) return false;
           for (const item of items as NodeView[]) {
             const name = item.metadata?.name;
-            if (name) fresh.set(name, slimNode(item));
+            if (name) fresh.set(name, slimNode(item, this.slim));
           }
           return true;
         },

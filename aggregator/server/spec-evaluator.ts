@@ -9,6 +9,7 @@ import type { Spec } from '../../spec/load.js';
 import { resolveRole } from '../../spec/role.js';
 import type { PreviousEvaluation, ReportEvaluator } from './evaluator.js';
 import { jsonEqual, labelsEqual } from './json-equal.js';
+import { OutcomeInterner } from './outcome-interner.js';
 
 export interface SpecEvaluator extends ReportEvaluator {
   readonly spec: Spec;
@@ -49,6 +50,8 @@ export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions
   let loadedAt = new Date().toISOString();
   // Keyed by result: a result replaced by a re-evaluation (new spec) simply has no entry to match.
   const inputsOf = new WeakMap<NodeResult, EvaluationInputs>();
+  // Nodes with the same outcomes share them (frozen): the evaluation is the largest item kept per node.
+  const outcomes = new OutcomeInterner();
   return {
     get spec() {
       return spec;
@@ -62,7 +65,7 @@ export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions
     },
     evaluate(report: Report, labels: Record<string, string> | undefined): NodeResult {
       const role = decideRole(report, labels, options);
-      const result = evaluate(report, spec, role, labels ? { labels } : undefined);
+      const result = outcomes.result(evaluate(report, spec, role, labels ? { labels } : undefined));
       // A copy: the informer's label object could change in place.
       inputsOf.set(result, { spec, labels: labels ? { ...labels } : undefined });
       return result;

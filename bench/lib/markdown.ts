@@ -71,6 +71,16 @@ export function renderMarkdown(input: {
     out.push('', '### Results', '', '| | |', '|---|---|');
     for (const [k, v] of part.rows) out.push(`| ${k} | ${v} |`);
     out.push('');
+    for (const t of part.tables ?? []) {
+      out.push(
+        `#### ${t.title}`,
+        '',
+        `| ${t.header.join(' | ')} |`,
+        `|${t.header.map(() => '---').join('|')}|`,
+      );
+      for (const row of t.rows) out.push(`| ${row.join(' | ')} |`);
+      out.push('');
+    }
     if (part.notes.length > 0) {
       for (const n of part.notes) out.push(`- ${n}`);
       out.push('');

@@ -1,6 +1,6 @@
 // What each benchmark part hands back to run.ts: its method, measured figures and targets.
 
-export type PartId = 'agent' | 'ingest' | 'scale' | 'resync';
+export type PartId = 'agent' | 'ingest' | 'scale' | 'resync' | 'curves';
 
 export interface Target {
   what: string;
@@ -22,6 +22,14 @@ export interface PartResult {
   notes: string[];
   /** Further sections after the results (e.g. what each change bought): a heading and its markdown lines. */
   sections?: Array<{ heading: string; lines: string[] }>;
+  /** Tables after the rows (e.g. a metric per node count): a title, a header and rows of cells. */
+  tables?: Table[];
+}
+
+export interface Table {
+  title: string;
+  header: string[];
+  rows: string[][];
 }
 
 export interface BenchOptions {

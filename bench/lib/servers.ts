@@ -2,7 +2,7 @@
 // autocannon load generator in its own process.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AGGREGATOR_ENV } from '../../test/manifests/expected-args.js';
+import { AGGREGATOR_ENV, AGGREGATOR_NODE_FLAGS } from '../../test/manifests/expected-args.js';
 import type { LoadJob, LoadResult } from '../ingest/load-job.js';
 import { type Child, CLI, freePort, httpGet, spawnChild, TSX_IMPORT, waitFor } from './proc.js';
 
@@ -48,13 +48,15 @@ async function ready(child: Child, url: string, what: string): Promise<ServerChi
 
 /**
  * `node dist/cli/main.js aggregator --listen 127.0.0.1:PORT --insecure-http ...args`, once /readyz is 200,
- * with the Deployment's environment (MALLOC_ARENA_MAX, NODE_OPTIONS: test/manifests/expected-args.ts).
+ * with the Deployment's V8 flags and environment (AGGREGATOR_NODE_FLAGS, MALLOC_ARENA_MAX, NODE_OPTIONS:
+ * test/manifests/expected-args.ts).
  */
 export async function startAggregator(args: string[], run: RunOptions = {}): Promise<ServerChild> {
   const port = await freePort();
   const { cli, ...spawnRun } = run;
   const child = spawnChild(
     [
+      ...AGGREGATOR_NODE_FLAGS,
       cli ?? CLI,
       'aggregator',
       '--listen',

@@ -16,7 +16,7 @@ import type { BenchOptions, PartResult } from '../lib/result.js';
 import { type ServerChild, startAggregator } from '../lib/servers.js';
 import { fmt, median, mib } from '../lib/stats.js';
 
-const TOKEN = 'bench-shared-token-0123456789abcdef';
+export const TOKEN = 'bench-shared-token-0123456789abcdef';
 const QPS = 200;
 const BURST = 50;
 const FLIP_SHARE = 0.2;
@@ -38,14 +38,14 @@ console.log(/VmRSS:\\s+(\\d+)/.exec(s)[1]);`;
   return Number(stdout.trim());
 }
 
-interface RoundResult {
+export interface RoundResult {
   sendS: number;
   verdicts: Record<string, number>;
   rejected: number;
 }
 
 /** POSTs every report (keep-alive fetch, bounded concurrency); counts the verdicts the aggregator answers. */
-async function sendRound(url: string, reports: Report[]): Promise<RoundResult> {
+export async function sendRound(url: string, reports: Report[]): Promise<RoundResult> {
   const verdicts: Record<string, number> = {};
   let rejected = 0;
   let next = 0;
@@ -82,7 +82,7 @@ function inState(emu: K8sEmulator, name: string, fail: boolean): boolean {
 }
 
 /** A check that every node reaches its state; only the nodes not there yet are looked at again. */
-function allInState(emu: K8sEmulator, names: string[], fail: boolean): () => boolean {
+export function allInState(emu: K8sEmulator, names: string[], fail: boolean): () => boolean {
   let pending = names;
   return () => {
     pending = pending.filter((name) => !inState(emu, name, fail));
@@ -90,7 +90,7 @@ function allInState(emu: K8sEmulator, names: string[], fail: boolean): () => boo
   };
 }
 
-async function metric(url: string, name: string): Promise<number> {
+export async function metric(url: string, name: string): Promise<number> {
   const { body } = await httpGet(`${url}/metrics`);
   let total = 0;
   for (const line of body.split('\n')) {
@@ -100,7 +100,12 @@ async function metric(url: string, name: string): Promise<number> {
 }
 
 /** Waits until the reconcile queue is empty and the emulator saw no write for `quietMs`. */
-async function settle(emu: K8sEmulator, url: string, quietMs: number, timeoutMs: number): Promise<void> {
+export async function settle(
+  emu: K8sEmulator,
+  url: string,
+  quietMs: number,
+  timeoutMs: number,
+): Promise<void> {
   let lastWrites = -1;
   let quietSince = performance.now();
   await waitFor(
@@ -120,14 +125,14 @@ async function settle(emu: K8sEmulator, url: string, quietMs: number, timeoutMs:
   );
 }
 
-interface WriteLog {
+export interface WriteLog {
   total: number;
   byKind: Record<string, number>;
   failed: number;
   status429: number;
 }
 
-function writeLog(emu: K8sEmulator): WriteLog {
+export function writeLog(emu: K8sEmulator): WriteLog {
   const byKind: Record<string, number> = {};
   let failed = 0;
   let status429 = 0;
@@ -147,7 +152,7 @@ function writeLog(emu: K8sEmulator): WriteLog {
   return { total: emu.writes(), byKind, failed, status429 };
 }
 
-const kinds = (w: WriteLog) =>
+export const kinds = (w: WriteLog) =>
   Object.entries(w.byKind)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ') || 'none';

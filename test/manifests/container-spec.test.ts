@@ -12,7 +12,14 @@ import {
   type Observed,
   quantityBytes,
 } from '../../scripts/container-spec.js';
-import { AGENT_ARGS, AGENT_COMMAND, AGGREGATOR_ARGS, AGGREGATOR_ENV, IMAGE_CLI } from './expected-args.js';
+import {
+  AGENT_ARGS,
+  AGENT_COMMAND,
+  AGGREGATOR_ARGS,
+  AGGREGATOR_COMMAND,
+  AGGREGATOR_ENV,
+  IMAGE_CLI,
+} from './expected-args.js';
 import { type K8sObject, renderKustomization } from './kustomize.js';
 
 const objects = renderKustomization(join(import.meta.dirname, '..', '..', 'manifests'));
@@ -74,7 +81,7 @@ describe('containerRunOf + engineFlags', () => {
       '--entrypoint',
       'node',
       'img',
-      IMAGE_CLI,
+      ...AGGREGATOR_COMMAND.slice(1),
       ...AGGREGATOR_ARGS,
     ]);
   });

@@ -92,11 +92,23 @@ export const AGENT_COMMAND = ['node', ...AGENT_NODE_FLAGS, IMAGE_CLI];
 export const AGENT_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
 
 /**
+ * V8 flags of the aggregator, on the container's command line (NODE_OPTIONS refuses them).
+ * `--optimize-for-size`: after a burst of writes (every node labelled at once) V8 otherwise keeps the old
+ * generation it grew to — with 5,000 nodes ~200 MiB of heap pages for ~85 MiB live, ~320 MiB resident —
+ * where with it the memory reducer compacts it back within seconds (~180 MiB resident; BENCHMARKS.md).
+ * bench/ starts the aggregator with exactly these.
+ */
+export const AGGREGATOR_NODE_FLAGS = ['--optimize-for-size'];
+
+/** The Deployment container's command: the image's ENTRYPOINT with AGGREGATOR_NODE_FLAGS in between. */
+export const AGGREGATOR_COMMAND = ['node', ...AGGREGATOR_NODE_FLAGS, IMAGE_CLI];
+
+/**
  * Fixed environment of the aggregator container. MALLOC_ARENA_MAX: glibc's per-thread arenas (libuv's
  * pool, V8's GC helpers) otherwise hold freed memory. NODE_OPTIONS: a smaller young generation, and an old
  * generation capped well inside the 512Mi limit: uncapped, V8 lets garbage (replaced Node objects, patch
- * responses) pile up to ~560 MiB before a full GC with 5,000 nodes, whose live heap is ~150 MiB (raise it
- * with the cluster: roughly 30 KiB per node). bench/scale and bench/ingest start the aggregator with these.
+ * responses) pile up to ~560 MiB before a full GC with 5,000 nodes, whose live heap is under 100 MiB (raise
+ * it past ~25,000 nodes: roughly 8 KiB per node). bench/ starts the aggregator with these.
  */
 export const AGGREGATOR_ENV: Record<string, string> = {
   MALLOC_ARENA_MAX: '2',

@@ -34,7 +34,9 @@ import {
   AGENT_SERVICE_ACCOUNT,
   AGENT_TOKEN_FILE,
   AGGREGATOR_ARGS,
+  AGGREGATOR_COMMAND,
   AGGREGATOR_ENV,
+  AGGREGATOR_NODE_FLAGS,
   AGGREGATOR_SERVICE_ACCOUNT,
   CA_CONFIGMAP,
   IMAGE_CLI,
@@ -443,7 +445,9 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
     expect(obj(obj(c['livenessProbe'])['httpGet'])).toMatchObject({ path: '/healthz', scheme: 'HTTPS' });
     expect(obj(c['resources'])['limits']).toEqual({ memory: '512Mi' });
 
-    expect(c['command']).toBeUndefined();
+    // The image's ENTRYPOINT with the aggregator's V8 flags in between (bench/ runs the same flags).
+    expect(c['command']).toEqual(AGGREGATOR_COMMAND);
+    expect(AGGREGATOR_COMMAND).toEqual(['node', ...AGGREGATOR_NODE_FLAGS, IMAGE_CLI]);
     // Memory settings (bench/scale starts the aggregator with the same environment).
     expect(fixedEnv(c)).toEqual(AGGREGATOR_ENV);
     const args = c['args'] as string[];

@@ -49,6 +49,35 @@ describe('node informer list', () => {
   });
 });
 
+describe('node informer cache', () => {
+  it('with a condition type caches only that condition of each Node, from the list and from the watch', async () => {
+    const type = 'osmo.nvidia.com/BaselineNotMet';
+    const ours = { type, status: 'True' as const, reason: 'BaselineNotMet', message: 'gpu.driver' };
+    const emu = await startEmulator([makeNode('n1', { conditions: [ours] }), makeNode('n2')]);
+    cleanup.push(() => emu.close());
+    const { logger } = memoryLogger();
+    const informer = new NodeInformer({
+      kubeConfig: emu.kubeConfig(),
+      watchdogMs: 60_000,
+      logger,
+      conditionType: type,
+    });
+    cleanup.push(() => informer.stop());
+    await informer.start();
+    expect(informer.get('n1')?.status?.conditions).toEqual([expect.objectContaining(ours)]);
+    expect(informer.get('n2')?.status?.conditions).toBeUndefined();
+    await waitFor(() => emu.openWatches() > 0, 2000, 'the watch');
+    emu.nodes.mutate('n2', (obj) => {
+      const status = obj['status'] as { conditions: unknown[] };
+      status.conditions.push({ ...ours, status: 'False', reason: 'BaselineMet' });
+    });
+    await waitFor(() => informer.get('n2')?.status?.conditions !== undefined, 2000, 'the watch event');
+    expect(informer.get('n2')?.status?.conditions).toEqual([
+      expect.objectContaining({ type, status: 'False' }),
+    ]);
+  });
+});
+
 describe('listNodesInPages', () => {
   const node = (name: string): V1Node => ({ metadata: { name } });
   const page = (items: string[], next?: string, rv = '7'): V1NodeList => ({
