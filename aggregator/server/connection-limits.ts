@@ -22,7 +22,7 @@ export interface ConnectionLimits {
 /**
  * maxConnections bounds the memory a flood can take: each open TLS connection costs ~50 KiB of native
  * memory (OpenSSL, buffers), which glibc keeps for reuse after it closes. 2,048 held the Deployment's
- * aggregator at 330 MiB of its 512 Mi under 4 × 5,000 idle connections (4,096: 493 MiB;
+ * aggregator at 334 MiB of its 512 Mi under 4 × 5,000 idle connections (4,096: 493 MiB;
  * test/soak/idle-tls-flood.test.ts). Agents need far fewer: one connection a minute each, open for the
  * request and the 5 s keep-alive, ~850 at once for 10,000 nodes.
  */
