@@ -24,6 +24,8 @@ export interface AggregatorConfig {
   tlsBootstrap: NamespacedName | undefined;
   insecureHttp: boolean;
   connections: ConnectionLimits;
+  /** On SIGTERM: in-flight requests get this long, then every connection left is destroyed. */
+  shutdownTimeoutMs: number;
   dryRun: boolean;
   tokenAudience: string;
   agentServiceAccount: NamespacedName;
@@ -99,6 +101,7 @@ export function parseAggregatorConfig(v: AggregatorFlagValues): AggregatorConfig
       headersTimeoutMs: v['headers-timeout'],
       keepAliveTimeoutMs: v['keep-alive-timeout'],
     },
+    shutdownTimeoutMs: v['shutdown-timeout'],
     dryRun: v['dry-run'],
     tokenAudience: v['token-audience'],
     agentServiceAccount: v['agent-service-account'],

@@ -287,7 +287,9 @@ async function serveUntilStopped(
   const shutdown = async () => {
     process.off('SIGHUP', onHangup);
     specWatcher?.stop();
-    await server.app.close(); // stops accepting, lets in-flight requests finish
+    // Stops accepting, lets the requests in flight finish; no client holds it past --shutdown-timeout.
+    const closed = await server.close(config.shutdownTimeoutMs);
+    logger.info({ ...closed, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'connections closed');
     store.stop();
     services.tlsWatcher?.stop();
     services.bootstrap?.stop();

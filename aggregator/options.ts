@@ -21,6 +21,8 @@ import { DEFAULT_CONNECTION_LIMITS } from './server/connection-limits.js';
 import { DEFAULT_SPEC_POLL } from './spec-watcher.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:8443';
+/** Well below Kubernetes' default terminationGracePeriodSeconds (30 s), which the Deployment keeps. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 /** 3 × the agents' 5 min heartbeat. */
 const DEFAULT_STALE_AFTER = '15m';
 /**
@@ -142,6 +144,14 @@ export const AGGREGATOR_FLAGS = withEnvironment({
     kind: duration(1000, 600_000),
     default: formatDuration(DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs),
     help: 'an idle connection is closed after this (agents report once a minute: keeping it costs memory)',
+  },
+  'shutdown-timeout': {
+    kind: duration(1000, 600_000),
+    default: formatDuration(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+    help:
+      'on SIGTERM, requests in flight get this long to finish; connections not answering one (idle, ' +
+      'handshaking, trickling headers) are closed at once, and whatever is left at this deadline is ' +
+      "destroyed, so the process exits within it (keep it below the pod's terminationGracePeriodSeconds)",
   },
   'token-audience': {
     kind: text('AUD'),

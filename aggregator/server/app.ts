@@ -23,6 +23,7 @@ import {
   DEFAULT_CONNECTION_LIMITS,
   requestTimeoutMs,
 } from './connection-limits.js';
+import { ConnectionRefusals } from './connection-refusals.js';
 import { errorBody, errorStatus, formatValidationErrors } from './errors.js';
 import type { ReportEvaluator } from './evaluator.js';
 import { acceptJsonOnly } from './json-body.js';
@@ -74,6 +75,20 @@ export interface AggregatorServer {
   tls: boolean;
   /** Swap the serving certificate: new connections get it, open ones keep theirs (TLS reload, bootstrap). */
   setTlsCredentials(certPem: string, keyPem: string): void;
+  /**
+   * Shutdown within a deadline: stops accepting, closes every connection not answering a request (idle
+   * keep-alive, stalled TLS handshakes, headers trickling in), lets the requests in flight finish, and at
+   * `deadlineMs` destroys whatever is left, so no client can hold the process past it.
+   */
+  close(deadlineMs: number): Promise<ShutdownFigures>;
+}
+
+export interface ShutdownFigures {
+  /** Connections closed at once: not answering a request. */
+  closedIdle: number;
+  /** Connections still open at the deadline, destroyed. */
+  destroyedAtDeadline: number;
+  durationMs: number;
 }
 
 export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
@@ -122,7 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   });
 
   if (tls) metrics.observeServingCertificate(tls.cert);
-  applyConnectionLimits(app.server, limits);
+  const close = limitConnections(app, limits, { tls: tls !== null, metrics, logger: deps.logger });
   acceptJsonOnly(app);
   await app.register(fastifySwagger, {
     openapi: OPENAPI_INFO,
@@ -151,6 +166,38 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
       httpsServer.setSecureContext({ ...SERVING_TLS_OPTIONS, cert: certPem, key: keyPem });
       metrics.observeServingCertificate(certPem);
     },
+    close,
+  };
+}
+
+/** The caps and deadlines of connection-limits.ts, their metrics and log, and the shutdown they allow. */
+function limitConnections(
+  app: FastifyInstance,
+  limits: ConnectionLimits,
+  options: { tls: boolean; metrics: AggregatorMetrics; logger: FastifyBaseLogger | undefined },
+): AggregatorServer['close'] {
+  const { metrics } = options;
+  const refusals = new ConnectionRefusals({ logger: options.logger, counter: metrics.connectionsRefused });
+  const connections = applyConnectionLimits(app.server, limits, {
+    tls: options.tls,
+    onRefused: (reason, address) => refusals.refused(reason, address),
+  });
+  metrics.observeOpenConnections(() => connections.open());
+  return async (deadlineMs: number) => {
+    const started = Date.now();
+    let destroyedAtDeadline = 0;
+    const deadline = setTimeout(() => {
+      destroyedAtDeadline = connections.destroyAll();
+    }, deadlineMs);
+    try {
+      const closed = app.close(); // 503 on requests from now on, stops accepting once its hooks ran
+      const closedIdle = connections.beginClose();
+      await closed;
+      refusals.flush();
+      return { closedIdle, destroyedAtDeadline, durationMs: Date.now() - started };
+    } finally {
+      clearTimeout(deadline);
+    }
   };
 }
 

@@ -5,6 +5,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { buildRevision, packageVersion } from '../../report/version.js';
 import { failingCheckIds } from '../../spec/failing-checks.js';
 import type { NodeStore } from '../store.js';
+import { CONNECTION_REFUSAL_REASONS } from './connection-limits.js';
 
 /**
  * prom-client's default gauges that end in `_total`, which the exposition format reserves for counters
@@ -44,6 +45,10 @@ export interface AggregatorMetrics {
   specValid: Gauge;
   /** Records the expiry of the serving certificate in use (PEM; the first certificate is the leaf). */
   observeServingCertificate(certPem: string): void;
+  /** Connections closed on accept, by reason (server/connection-limits.ts). */
+  connectionsRefused: Counter<'reason'>;
+  /** Where osmo_validator_connections_open reads the connections held (the server, once built). */
+  observeOpenConnections(count: () => number): void;
 }
 
 export function createMetrics(
@@ -68,6 +73,33 @@ export function createMetrics(
     ...latencyHistograms(registry),
     ...specMetrics(registry),
     observeServingCertificate: certificateExpiry(registry),
+    ...connectionMetrics(registry),
+  };
+}
+
+/** Connections held and closed on accept (--max-connections, --max-connections-per-client). */
+function connectionMetrics(registry: Registry) {
+  let openConnections = () => 0;
+  new Gauge({
+    name: 'osmo_validator_connections_open',
+    help: 'Client connections the aggregator holds now (TLS handshakes in progress included).',
+    registers: [registry],
+    collect() {
+      this.set(openConnections());
+    },
+  });
+  const connectionsRefused = new Counter({
+    name: 'osmo_validator_connections_refused_total',
+    help: 'Connections closed on accept: over --max-connections, or over --max-connections-per-client from one address.',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of CONNECTION_REFUSAL_REASONS) connectionsRefused.inc({ reason }, 0);
+  return {
+    connectionsRefused,
+    observeOpenConnections(count: () => number) {
+      openConnections = count;
+    },
   };
 }
 

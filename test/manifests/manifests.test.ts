@@ -483,6 +483,26 @@ describe.each(Object.keys(TARGETS))('manifests (%s)', (target) => {
       expect(dnsNames).toContain(new URL(String(argValue(AGENT_ARGS, '--aggregator'))).hostname);
     }
   });
+
+  it("the aggregator's shutdown deadline and any preStop sleep fit in the pod's grace period", () => {
+    const dep = one(objects, 'Deployment');
+    const pod = podSpecOf(dep) ?? {};
+    const c = container(dep);
+    // Set explicitly, so an edit of either side is seen here (Kubernetes' default is 30 s too).
+    const graceSeconds = pod['terminationGracePeriodSeconds'];
+    expect(typeof graceSeconds).toBe('number');
+    const config = readAggregatorConfig((c['args'] as string[]).slice(1), {});
+    if (config === 'help') throw new Error('the Deployment asks for --help');
+    // The kubelet's SIGTERM comes after preStop: a sleep there (exec `sleep N` or the sleep action) counts.
+    const preStop = obj(obj(c['lifecycle'])['preStop']);
+    const execSleep = /^sleep\s+(\d+)$/.exec(((obj(preStop['exec'])['command'] as string[]) ?? []).join(' '));
+    const preStopSeconds = Number(obj(preStop['sleep'])['seconds'] ?? execSleep?.[1] ?? 0);
+    // A margin for the process to exit after the deadline (measured ~50 ms: test/aggregator/sigterm.test.ts).
+    const marginSeconds = 5;
+    expect(preStopSeconds + config.shutdownTimeoutMs / 1000 + marginSeconds).toBeLessThanOrEqual(
+      Number(graceSeconds),
+    );
+  });
 });
 
 describe('aggregator/k8s/api-calls.ts', () => {
