@@ -1,12 +1,12 @@
 // `npm run bench [-- --quick] [-- --only agent|ingest|scale|resync|curves]`: runs the benchmark parts against the built
 // CLI, prints a summary and (re)writes BENCHMARKS.md. Not part of `npm test`.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAgentPart } from './agent/footprint.js';
 import { runIngestPart } from './ingest/ingest.js';
-import { renderMarkdown } from './lib/markdown.js';
+import { HAND_WRITTEN_MARKER, handWrittenTail, renderMarkdown } from './lib/markdown.js';
 import { ROOT } from './lib/proc.js';
 import type { BenchOptions, PartId, PartResult } from './lib/result.js';
 import { runCurvesPart } from './scale/curves.js';
@@ -98,7 +98,12 @@ async function main(): Promise<number> {
   });
   if (values['results-json']) await writeFile(values['results-json'], JSON.stringify(results, null, 2));
   if (values['no-write'] !== true) {
-    await writeFile(path.join(ROOT, 'BENCHMARKS.md'), markdown);
+    const file = path.join(ROOT, 'BENCHMARKS.md');
+    const kept = handWrittenTail(await readFile(file, 'utf8').catch(() => ''));
+    await writeFile(
+      file,
+      kept === '' ? markdown : `${markdown.trimEnd()}\n\n${HAND_WRITTEN_MARKER}\n${kept}`,
+    );
     opts.log('\nwrote BENCHMARKS.md');
   }
   opts.log(`total ${totalS.toFixed(1)} s`);

@@ -89,3 +89,13 @@ export function renderMarkdown(input: {
   }
   return `${out.join('\n')}\n`;
 }
+
+/** The line after which BENCHMARKS.md is written by hand; `npm run bench` keeps what follows it as it is. */
+export const HAND_WRITTEN_MARKER =
+  '<!-- Written by hand below this line: `npm run bench` keeps it as it is and regenerates everything above. -->';
+
+/** What follows the hand-written marker in an existing BENCHMARKS.md ('' when there is no marker). */
+export function handWrittenTail(existing: string): string {
+  const at = existing.indexOf(HAND_WRITTEN_MARKER);
+  return at < 0 ? '' : existing.slice(at + HAND_WRITTEN_MARKER.length).replace(/^\n/, '');
+}
