@@ -292,7 +292,7 @@ export async function runAgentPart(opts: BenchOptions): Promise<PartResult> {
   const ratio = timing.cycleWallMs / timing.directConcurrentWallMs;
   const cpuRatio = timing.cycleCpuMs / timing.directCpuMs;
 
-  const targetCycles = opts.quick ? 20 : 100;
+  const targetCycles = opts.quick ? 8 : 100;
   const every = opts.quick ? 2 : 5;
   opts.log(`agent: ${targetCycles} cycles of the agent CLI against a local aggregator`);
   // The DaemonSet's flags and environment (one source: test/manifests/expected-args.ts), and Node's

@@ -39,7 +39,7 @@ interface Run {
 type Runs = Record<ConfigId, Run[]>;
 
 export async function runIngestPart(opts: BenchOptions): Promise<PartResult> {
-  const n = opts.quick ? 1000 : 5000;
+  const n = opts.quick ? 500 : 5000;
   // Quick mode keeps `npm run bench -- --quick` (every part) under its 2-minute budget.
   const durationS = opts.quick ? 2 : 10;
   const setup = await prepareIngest(n);

@@ -10,6 +10,9 @@ import { COLLECTED_AT_PLACEHOLDER, type LoadJob, type LoadResult, NODE_PLACEHOLD
 const jobFile = process.argv[2];
 if (jobFile === undefined) throw new Error('usage: load-worker.ts JOB.json');
 const job = JSON.parse(readFileSync(jobFile, 'utf8')) as LoadJob;
+if (!job.template.includes(COLLECTED_AT_PLACEHOLDER) || !job.template.includes(NODE_PLACEHOLDER)) {
+  throw new Error('load job: the template needs both the node and the collectedAt placeholders');
+}
 const bodies = job.nodes.map((n) => {
   const [head, tail = ''] = job.template.replaceAll(NODE_PLACEHOLDER, n).split(COLLECTED_AT_PLACEHOLDER);
   return { head: head ?? '', tail };

@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type K8sEmulator, makeNode, startK8sEmulator } from '../../testing/k8s-emulator/index.js';
 import type { LoadResult } from '../ingest/load-job.js';
-import { NODE_PLACEHOLDER } from '../ingest/load-job.js';
+import { COLLECTED_AT_PLACEHOLDER, NODE_PLACEHOLDER } from '../ingest/load-job.js';
 import { memoryOf, sleep, waitFor } from '../lib/proc.js';
 import { type FactsSample, makeReport, nodeName } from '../lib/reports.js';
 import { runLoad, type ServerChild, startAggregator } from '../lib/servers.js';
@@ -255,7 +255,10 @@ async function forcedRelist(fleet: Fleet, server: ServerChild): Promise<RelistFi
 }
 
 async function loadAt(fleet: Fleet, o: SizeOptions, url: string, rate: number | undefined, s: number) {
-  const template = JSON.stringify(makeReport(o.sample, NODE_PLACEHOLDER));
+  const template = JSON.stringify({
+    ...makeReport(o.sample, NODE_PLACEHOLDER),
+    collectedAt: COLLECTED_AT_PLACEHOLDER,
+  });
   return runLoad(o.dir, {
     url,
     connections: 10,

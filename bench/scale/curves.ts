@@ -1,4 +1,4 @@
-// Part 5: cost curves at 1,000 / 5,000 / 20,000 nodes (quick: 300). Each node count is measured on its
+// Part 5: cost curves at 1,000 / 5,000 / 20,000 nodes (quick: 200). Each node count is measured on its
 // own (bench/scale/curve-size.ts); this module runs them, fits the growth per 1,000 nodes and renders a
 // table per metric × node count, with the targets at 5,000 nodes and the point where one aggregator with
 // the Deployment's limits stops keeping up.
@@ -27,7 +27,7 @@ const OLD_SPACE_MIB = 256;
 
 /**
  * Node counts: BENCH_CURVE_NODES=1000,5000 for a partial run, else full 1,000 / 5,000 / 20,000 and quick
- * 300 (a spot check that the part runs: all of `--quick` stays under two minutes).
+ * 200 (a spot check that the part runs: all of `--quick` stays under two minutes).
  */
 function sizes(quick: boolean): number[] {
   const env = process.env['BENCH_CURVE_NODES'];
@@ -36,7 +36,7 @@ function sizes(quick: boolean): number[] {
       .split(',')
       .map(Number)
       .filter((n) => Number.isInteger(n) && n > 0);
-  return quick ? [300] : [1000, 5000, 20000];
+  return quick ? [200] : [1000, 5000, 20000];
 }
 
 type Metric = [string, (f: SizeFigures) => number, number?];
@@ -147,6 +147,11 @@ export function breakingPoints(points: SizeFigures[]): string[] {
     const first = points[0] as SizeFigures;
     return { perNode: s, at: (n: number) => get(first) + s * (n - first.n) };
   };
+  if (points.length < 2) {
+    return [
+      `One node count measured (${points.map((p) => p.n).join(', ')}): growth per 1,000 nodes and the breaking points need at least two (the full run measures 1,000 / 5,000 / 20,000).`,
+    ];
+  }
   const rss = linearFit((f) => Math.max(f.burst.stored.rssMiB, f.deployment.steady.rssMiB));
   const heap = linearFit((f) => Math.max(f.burst.stored.heapMiB, f.deployment.stored.heapMiB));
   const nodesAt = (f: ReturnType<typeof linearFit>, limit: number) =>
@@ -158,7 +163,7 @@ export function breakingPoints(points: SizeFigures[]): string[] {
   return [
     `Heartbeat writes: every node's condition heartbeat is written once per ${HEARTBEAT_MS / 60_000} min (the first report after the throttle), i.e. N ÷ 300 writes a second; the default --qps ${DEFAULT_QPS} carries ${writeBound.toLocaleString('en-US')} nodes. Past it the reconcile queue never empties and a verdict change waits behind heartbeats: **this is the first bound**, at ~${writeBound.toLocaleString('en-US')} nodes.`,
     `Memory: ${fmt(rss.perNode * 1000, 1)} MiB resident and ${fmt(heap.perNode * 1000, 1)} MiB of V8 heap per 1,000 nodes (fitted over the measured points, the larger of with-writes and steady); the heap reaches --max-old-space-size=${OLD_SPACE_MIB} at ~${nodesAt(heap, OLD_SPACE_MIB).toLocaleString('en-US')} nodes and the resident set the ${LIMIT_MIB} MiB limit at ~${nodesAt(rss, LIMIT_MIB).toLocaleString('en-US')}.`,
-    `Ingest: the lowest saturation throughput measured is ${fmt(sat, 0)} req/s on this loaded 2-core machine, against N ÷ 60 s needed: ~${Math.round((sat * REPORT_INTERVAL_S) / 1000) * 1000} nodes at one report a minute, before any headroom.`,
+    `Ingest: the lowest saturation throughput measured is ${fmt(sat, 0)} req/s on this 2-core machine (load generator included), against N ÷ 60 s needed: ~${Math.round((sat * REPORT_INTERVAL_S) / 1000) * 1000} nodes at one report a minute, before any headroom.`,
   ];
 }
 
@@ -201,8 +206,8 @@ export async function runCurvesPart(opts: BenchOptions): Promise<PartResult> {
     for (const n of counts) {
       const figures = await measureSize({
         n,
-        rateS: opts.quick ? 5 : 20,
-        saturationS: opts.quick ? 2 : 8,
+        rateS: opts.quick ? 2 : 20,
+        saturationS: opts.quick ? 1 : 8,
         defaultFlip: n <= 1000,
         dir,
         sample,

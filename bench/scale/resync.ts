@@ -47,7 +47,7 @@ function passState(node: string): NodeState {
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 
 export async function runResyncPart(opts: BenchOptions): Promise<PartResult> {
-  const n = opts.quick ? 1000 : 5000;
+  const n = opts.quick ? 500 : 5000;
   const emu = await startK8sEmulator();
   emu.nodes.putMany(
     Array.from({ length: n }, (_, i) => makeNode(nodeName(i), { labels: { 'node-type': 'gpu' } })),

@@ -167,7 +167,7 @@ interface FlipResult {
 }
 
 export async function runScalePart(opts: BenchOptions): Promise<PartResult> {
-  const n = opts.quick ? 1000 : 5000;
+  const n = opts.quick ? 500 : 5000;
   const flipCount = Math.round(n * FLIP_SHARE);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-scale-'));
   const emu = await startK8sEmulator({ maxLogEntries: 200_000, historyLimit: 50_000 });
