@@ -64,7 +64,7 @@ export function parseMiB(value: unknown): number | null {
 }
 
 /** The elements of `nvidia-smi -q -x` the GPU facts come from; the reader builds nothing else. */
-const NVIDIA_SMI_FIELDS: KeepSpec = {
+export const NVIDIA_SMI_FIELDS: KeepSpec = {
   nvidia_smi_log: {
     driver_version: true,
     kmd_version: true,

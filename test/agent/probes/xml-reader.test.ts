@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { parseNvidiaSmiXml } from '../../../agent/probes/gpu.js';
+import { NVIDIA_SMI_FIELDS, parseNvidiaSmiXml } from '../../../agent/probes/gpu.js';
 import { type KeepSpec, readXml, XML_LIMITS, XmlError } from '../../../agent/probes/xml-reader.js';
 import { realFixturePath } from '../../helpers/fixture-host.js';
 
@@ -14,24 +14,8 @@ const DIR = 'nvidia-smi';
 const FILES = readdirSync(realFixturePath(DIR)).filter((f) => f.endsWith('.xml'));
 const SAMPLES = FILES.map((f) => readFileSync(realFixturePath(`${DIR}/${f}`), 'utf8'));
 
-/** What the GPU probe reads (the same elements as NVIDIA_SMI_FIELDS in gpu.ts). */
-const SPEC: KeepSpec = {
-  nvidia_smi_log: {
-    driver_version: true,
-    kmd_version: true,
-    cuda_version: true,
-    cuda_umd_version: true,
-    attached_gpus: true,
-    gpu: {
-      product_name: true,
-      product_brand: true,
-      uuid: true,
-      fb_memory_usage: { total: true },
-      pci: { pci_bus_id: true },
-      mig_mode: { current_mig: true },
-    },
-  },
-};
+/** What the GPU probe reads. */
+const SPEC: KeepSpec = NVIDIA_SMI_FIELDS;
 
 /** fast-xml-parser as the GPU probe used it: validate, then parse with attributes as `@name`. */
 function reference(xml: string): unknown {
