@@ -6,12 +6,12 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runCheck } from '../../../agent/check-command.js';
 import { createHostContext, type HostContext } from '../../../agent/host.js';
 import { osmoProbe, osmoUrlProblem } from '../../../agent/probes/osmo.js';
 import type { NodeResult } from '../../../report/schema.js';
+import { generateTestPki } from '../../helpers/certs.js';
 import { fixtureHostPath } from '../../helpers/fixture-host.js';
 import { captureIo } from '../../helpers/io.js';
 
@@ -26,16 +26,9 @@ let port = 0;
 let closedPort = 0;
 
 beforeAll(async () => {
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'osmo-test-service' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'osmo.test' }] },
-    ],
-  });
+  const pki = await generateTestPki({ dnsNames: ['osmo.test'], ips: ['127.0.0.1'] });
   // The service answers a login redirect, as a web front end does to an anonymous client.
-  server = createHttpsServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+  server = createHttpsServer(pki.server, (req, res) => {
     requests.push({ url: req.url ?? '', host: req.headers.host ?? '' });
     res.writeHead(302, { location: '/login' });
     res.end();
@@ -58,7 +51,7 @@ beforeAll(async () => {
   bare = path.join(dir, 'untrusting');
   await cp(fixtureHostPath('registry-client'), bare, { recursive: true });
   await mkdir(path.join(root, 'etc/ssl/certs'), { recursive: true });
-  await writeFile(path.join(root, 'etc/ssl/certs/ca-certificates.crt'), pems.cert);
+  await writeFile(path.join(root, 'etc/ssl/certs/ca-certificates.crt'), pki.ca.cert);
   host = createHostContext({ root, execMode: 'local', path: '' });
 });
 
@@ -112,7 +105,7 @@ describe('osmo probe', () => {
       createHostContext({ root: bare, execMode: 'local', path: '' }),
     );
     expect(r?.reachable).toBe(false);
-    expect(r?.error).toMatch(/self[- ]signed certificate/);
+    expect(r?.error).toMatch(/unable to verify the first certificate/); // a CA the host does not trust
   });
 
   it('refuses URLs it must not probe or report', () => {

@@ -7,7 +7,6 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHostContext, type HostContext } from '../../../agent/host.js';
 import { registriesProbe } from '../../../agent/probes/registries.js';
@@ -17,6 +16,7 @@ import {
   TOKEN_BODY_MAX_BYTES,
   tokenFromBody,
 } from '../../../agent/probes/registry-pull.js';
+import { generateTestPki } from '../../helpers/certs.js';
 import { fixtureHostPath, realFixturePath } from '../../helpers/fixture-host.js';
 
 const real = (file: string) => readFile(realFixturePath(`registry/${file}`), 'utf8');
@@ -60,22 +60,8 @@ async function listen(server: Server): Promise<number> {
 }
 
 beforeAll(async () => {
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'osmo-test-registry' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 7, ip: '127.0.0.1' },
-          { type: 2, value: 'registry.test' },
-          { type: 2, value: 'auth.test' },
-        ],
-      },
-    ],
-  });
-  const reg = createHttpsServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+  const pki = await generateTestPki({ dnsNames: ['registry.test', 'auth.test'], ips: ['127.0.0.1'] });
+  const reg = createHttpsServer(pki.server, (req, res) => {
     const record = { method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '' };
     seen.push({
       server: 'registry',
@@ -96,7 +82,7 @@ beforeAll(async () => {
     });
     res.end();
   });
-  const auth = createHttpsServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+  const auth = createHttpsServer(pki.server, (req, res) => {
     const record = { method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '' };
     seen.push({
       server: 'token',
@@ -121,7 +107,7 @@ beforeAll(async () => {
   root = path.join(dir, 'host');
   await cp(fixtureHostPath('registry-client'), root, { recursive: true });
   await mkdir(path.join(root, 'etc/ssl/certs'), { recursive: true });
-  await writeFile(path.join(root, 'etc/ssl/certs/ca-certificates.crt'), pems.cert);
+  await writeFile(path.join(root, 'etc/ssl/certs/ca-certificates.crt'), pki.ca.cert);
   host = createHostContext({ root, execMode: 'local', path: '' });
 });
 
