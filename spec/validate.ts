@@ -231,6 +231,39 @@ function minVersionParams(val: Validator, p: Obj, rp: string, scheme: VersionSch
   return out;
 }
 
+function osReleaseParams(val: Validator, p: Obj, rp: string) {
+  const ap = join(rp, 'accept');
+  if (!Array.isArray(p.accept) || p.accept.length === 0)
+    val.fail(ap, `must be a non-empty list, got ${describe(p.accept)}`);
+  const accept: OsAccept[] = (p.accept as unknown[]).map((item, i) => {
+    const ip = `${ap}[${i}]`;
+    const o = val.object(item, ip);
+    val.closed(o, ip, ['id', 'minVersion']);
+    return {
+      id: val.string(o, 'id', ip, { max: 64 }),
+      minVersion: versionValue(val, o, 'minVersion', ip, 'dotted'),
+    };
+  });
+  const warnIds = p.warnIds === undefined ? [] : val.stringList(p.warnIds, join(rp, 'warnIds'));
+  return { accept, warnIds };
+}
+
+const DISK_FILLING_KEYS = ['nodefsMinFreePercent', 'imagefsMinFreePercent'] as const;
+
+function diskFillingParams(val: Validator, p: Obj, rp: string) {
+  const percent = (key: (typeof DISK_FILLING_KEYS)[number]): number => {
+    const v = p[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v >= 100) {
+      val.fail(join(rp, key), `${describe(v)} is not a percentage from 0 to below 100`);
+    }
+    return v as number;
+  };
+  return {
+    nodefsMinFreePercent: percent('nodefsMinFreePercent'),
+    imagefsMinFreePercent: percent('imagefsMinFreePercent'),
+  };
+}
+
 function checkOf(val: Validator, raw: unknown, path: string): SpecCheck {
   const c = val.object(raw, path);
   const rule = val.oneOf(c, 'rule', path, RULE_TYPES);
@@ -269,37 +302,12 @@ function checkOf(val: Validator, raw: unknown, path: string): SpecCheck {
     }
     case 'osRelease': {
       val.closed(c, path, baseKeys);
-      const roles = roleMap(val, c, path, ['accept', 'warnIds'], (p, rp) => {
-        const ap = join(rp, 'accept');
-        if (!Array.isArray(p.accept) || p.accept.length === 0)
-          val.fail(ap, `must be a non-empty list, got ${describe(p.accept)}`);
-        const accept: OsAccept[] = (p.accept as unknown[]).map((item, i) => {
-          const ip = `${ap}[${i}]`;
-          const o = val.object(item, ip);
-          val.closed(o, ip, ['id', 'minVersion']);
-          return {
-            id: val.string(o, 'id', ip, { max: 64 }),
-            minVersion: versionValue(val, o, 'minVersion', ip, 'dotted'),
-          };
-        });
-        const warnIds = p.warnIds === undefined ? [] : val.stringList(p.warnIds, join(rp, 'warnIds'));
-        return { accept, warnIds };
-      });
+      const roles = roleMap(val, c, path, ['accept', 'warnIds'], (p, rp) => osReleaseParams(val, p, rp));
       return { ...base, rule, roles };
     }
     case 'diskFilling': {
       val.closed(c, path, baseKeys);
-      const percent = (p: Obj, rp: string, key: string) => {
-        const v = p[key];
-        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v >= 100) {
-          val.fail(join(rp, key), `${describe(v)} is not a percentage from 0 to below 100`);
-        }
-        return v;
-      };
-      const roles = roleMap(val, c, path, ['nodefsMinFreePercent', 'imagefsMinFreePercent'], (p, rp) => ({
-        nodefsMinFreePercent: percent(p, rp, 'nodefsMinFreePercent'),
-        imagefsMinFreePercent: percent(p, rp, 'imagefsMinFreePercent'),
-      }));
+      const roles = roleMap(val, c, path, DISK_FILLING_KEYS, (p, rp) => diskFillingParams(val, p, rp));
       return { ...base, rule, roles };
     }
     case 'osmoService': {
