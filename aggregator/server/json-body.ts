@@ -5,9 +5,13 @@ import { errorMessage } from '../../report/error-message.js';
 
 /** Only application/json is parsed (fastify would also parse text/plain): anything else is a 415. */
 export function acceptJsonOnly(app: FastifyInstance): void {
-  const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, explainJsonErrors(defaultJson));
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(app));
+}
+
+/** The server's JSON body parser (a route may wrap it: routes/reports.ts recognises heartbeats first). */
+export function jsonBodyParser(app: FastifyInstance): FastifyBodyParser<string> {
+  return explainJsonErrors(app.getDefaultJsonParser('error', 'error'));
 }
 
 /** Fastify's JSON parser (secure-json-parse, __proto__/constructor → error) with a message saying why. */

@@ -7,7 +7,7 @@
 import { STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { type Static, Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { formatDuration } from '../../../report/duration.js';
 import { isDnsSubdomain } from '../../../report/grammars.js';
 import { Report, RoleSchema } from '../../../report/schema.js';
@@ -19,6 +19,8 @@ import type { AgentAuthenticator, ClusterView } from '../../contracts.js';
 import type { NodeStore } from '../../store.js';
 import { errorBody, errorStatus, rejectReasonOf } from '../errors.js';
 import type { ReportEvaluator } from '../evaluator.js';
+import { DEFAULT_HEARTBEAT_NODES, HeartbeatBodies } from '../heartbeat-bodies.js';
+import { jsonBodyParser } from '../json-body.js';
 import type { AggregatorMetrics, RejectReason } from '../metrics.js';
 import { ErrorBody, errorResponse, FailingChecks, NodeVerdictSchema } from '../schemas.js';
 
@@ -32,6 +34,8 @@ declare module 'fastify' {
     rejectReason: RejectReason | null;
     /** What the client was told when a report was rejected (the debug line). */
     rejectMessage: string | null;
+    /** The body's text when it was parsed (not a recognised heartbeat): remembered once accepted. */
+    reportText: string | null;
   }
 }
 
@@ -88,6 +92,9 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
   app.decorateRequest('principal', null);
   app.decorateRequest('rejectReason', null);
   app.decorateRequest('rejectMessage', null);
+  app.decorateRequest('reportText', null);
+  const heartbeats = new HeartbeatBodies(Math.max(options.store.maxNodes ?? 0, DEFAULT_HEARTBEAT_NODES));
+  recogniseHeartbeats(app, heartbeats);
   const refusals = new RefusalLog({
     logger: app.log,
     windowMs: options.rejectionSummaryMs ?? REFUSAL_SUMMARY_MS,
@@ -117,6 +124,9 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
     REPORTS_PATH,
     {
       schema: reportSchema(options.bodyLimit),
+      // No per-request child logger (its bindings are built for every report): this route logs through
+      // its refusal log, and the error handler's rare line needs no request id.
+      childLoggerFactory: (logger) => logger,
       // Before the body is read: a missing or bad token costs no parsing.
       onRequest: async (request, reply) => {
         if (!staged) return; // a one-step authenticator runs in preHandler, once the node is known
@@ -136,10 +146,27 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
     async (request, reply) => {
       // Checked and stored with no await between: concurrent new nodes cannot overshoot the cap.
       if (!options.store.admits(request.body.node)) return refuseAtLimit(request, reply, options.store);
-      return reply.code(202).send(ingest(options, request.body));
+      return reply.code(202).send(ingest(options, request.body, request.reportText, heartbeats));
     },
   );
 };
+
+/**
+ * This route's JSON parser: a heartbeat (the node's last accepted body with a new `collectedAt`) becomes
+ * that report without a parse (heartbeat-bodies.ts); anything else goes to the server's parser, and its
+ * text is kept so that, once accepted, it is remembered. Validation and authorisation run either way.
+ */
+function recogniseHeartbeats(app: FastifyInstance, heartbeats: HeartbeatBodies): void {
+  const parse = jsonBodyParser(app);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    const known = heartbeats.recognise(text);
+    if (known !== undefined) return done(null, known);
+    request.reportText = text;
+    parse(request, text, done);
+  });
+}
 
 /** A new node past --max-nodes: 403 (as Kubernetes refuses a create past a quota), saying what to do. */
 function refuseAtLimit(request: FastifyRequest<{ Body: Report }>, reply: FastifyReply, store: NodeStore) {
@@ -171,7 +198,12 @@ function reject(
 }
 
 /** Evaluates the report, or reuses the node's previous result when nothing it was computed from changed. */
-function ingest(options: ReportRoutesOptions, body: Report): Static<typeof ReportAccepted> {
+function ingest(
+  options: ReportRoutesOptions,
+  body: Report,
+  text: string | null,
+  heartbeats: HeartbeatBodies,
+): Static<typeof ReportAccepted> {
   const { evaluator, store, metrics } = options;
   let report = body;
   const labels = options.cluster?.labelsOf(report.node);
@@ -187,6 +219,7 @@ function ingest(options: ReportRoutesOptions, body: Report): Static<typeof Repor
     metrics.evaluationSeconds.observe((performance.now() - started) / 1000);
   }
   const view = store.accept(report, result);
+  if (text !== null) heartbeats.remember(text, report);
   metrics.reportsAccepted.inc();
   return {
     node: view.name,
