@@ -18,7 +18,7 @@ const VALUE_KEY = '"collectedAt":"';
 const NODE_KEY = '"node":"';
 /** What a date-time can be made of (the schema's format check, which still runs, decides the rest). */
 const PLAIN_VALUE = /^[0-9A-Za-z:.+-]{1,64}$/;
-/** Nodes remembered at most when the store has no --max-nodes (Kubernetes mode). */
+/** Nodes remembered at most when the store has no --max-nodes (Kubernetes mode); else --max-nodes. */
 export const DEFAULT_HEARTBEAT_NODES = 50_000;
 
 interface Shape {
@@ -57,10 +57,6 @@ export class HeartbeatBodies {
     const value = raw.slice(shape.valueAt, end);
     if (!PLAIN_VALUE.test(value) || digestOf(raw, shape.valueAt, end) !== shape.digest) return undefined;
     return { ...shape.report, collectedAt: value };
-  }
-
-  forget(node: string): void {
-    this.shapes.delete(node);
   }
 
   get size(): number {

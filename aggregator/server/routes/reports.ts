@@ -93,7 +93,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
   app.decorateRequest('rejectReason', null);
   app.decorateRequest('rejectMessage', null);
   app.decorateRequest('reportText', null);
-  const heartbeats = new HeartbeatBodies(Math.max(options.store.maxNodes ?? 0, DEFAULT_HEARTBEAT_NODES));
+  const heartbeats = new HeartbeatBodies(options.store.maxNodes ?? DEFAULT_HEARTBEAT_NODES);
   recogniseHeartbeats(app, heartbeats);
   const refusals = new RefusalLog({
     logger: app.log,
