@@ -8,6 +8,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { NodeResult, Report, Role } from '../report/schema.js';
 import type { ClusterView, NodeState, NodeVerdict, ReconcileSink } from './contracts.js';
+import { isoTime } from './iso-time.js';
 
 export interface StoredNode {
   report: Report;
@@ -177,7 +178,7 @@ export class NodeStore {
     const previous = this.nodes.get(report.node);
     // A managed node listed stale before its first report here was `unknown`.
     const silent = this.unreported.get(report.node)?.notified ? 'unknown' : null;
-    const before = previous ? this.view(report.node, previous, now).verdict : silent;
+    const before = previous ? this.verdictOf(previous, now) : silent;
     const entry: StoredNode = { report, result, lastSeen: now, notifiedStale: false };
     this.nodes.set(report.node, entry);
     this.unreported.delete(report.node);
@@ -416,6 +417,10 @@ export class NodeStore {
     return now - entry.lastSeen >= this.staleAfterMs;
   }
 
+  private verdictOf(entry: StoredNode, now: number): NodeView['verdict'] {
+    return this.isStale(entry, now) ? 'unknown' : entry.result.verdict;
+  }
+
   private view(name: string, entry: StoredNode, now: number): NodeView {
     const stale = this.isStale(entry, now);
     return {
@@ -423,7 +428,7 @@ export class NodeStore {
       role: entry.result.role,
       verdict: stale ? 'unknown' : entry.result.verdict,
       stale,
-      lastReportAt: new Date(entry.lastSeen).toISOString(),
+      lastReportAt: isoTime(entry.lastSeen),
       result: entry.result,
       report: entry.report,
     };

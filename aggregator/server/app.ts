@@ -35,6 +35,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { readApiRoutes } from './routes/read-api.js';
 import { reportRoutes } from './routes/reports.js';
+import { buildSchemaCompiler, type SchemaCompiler } from './validation.js';
 
 export type { Readiness } from './routes/health.js';
 
@@ -108,8 +109,6 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
     routerOptions: { maxParamLength: 2 * DNS_SUBDOMAIN_MAX_LENGTH },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // A report is validated exactly as sent: no "12" → 12, no silently dropped unknown fields.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: formatValidationErrors,
     // Per-request info logs cost too much at thousands of reports a minute; rejections are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
@@ -138,6 +137,8 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
 
   if (tls) metrics.observeServingCertificate(tls.cert);
   const close = limitConnections(app, limits, { tls: tls !== null, metrics, logger: deps.logger });
+  const compileSchema = buildSchemaCompiler();
+  app.setValidatorCompiler(compileSchema);
   acceptJsonOnly(app);
   await app.register(fastifySwagger, {
     openapi: OPENAPI_INFO,
@@ -154,7 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   );
   recordRequestDurations(app, metrics);
 
-  await registerRoutes(app, deps, { kubernetes, metrics, bodyLimit });
+  await registerRoutes(app, deps, { kubernetes, metrics, bodyLimit, compileSchema });
 
   return {
     app,
@@ -205,10 +206,15 @@ function limitConnections(
 async function registerRoutes(
   app: FastifyInstance,
   deps: AppDeps,
-  built: { kubernetes: KubernetesIntegration | null; metrics: AggregatorMetrics; bodyLimit: number },
+  built: {
+    kubernetes: KubernetesIntegration | null;
+    metrics: AggregatorMetrics;
+    bodyLimit: number;
+    compileSchema: SchemaCompiler;
+  },
 ): Promise<void> {
   const { evaluator, authenticator, store, readAccess } = deps;
-  const { kubernetes, metrics, bodyLimit } = built;
+  const { kubernetes, metrics, bodyLimit, compileSchema } = built;
   const cluster = kubernetes?.cluster ?? null;
   const rejectionSummaryMs = deps.rejectionSummaryMs;
   await app.register(reportRoutes, {
@@ -219,6 +225,7 @@ async function registerRoutes(
     metrics,
     bodyLimit,
     rejectionSummaryMs,
+    compileSchema,
   });
   await app.register(readApiRoutes, { evaluator, store, kubernetes, specError: deps.specError, readAccess });
   const readiness = deps.readiness ?? [];

@@ -11,31 +11,37 @@
 // plain characters (no quote, backslash or control character), so the text is valid JSON and parses to the
 // remembered report with that value. The route still validates the result against the schema (the value's
 // date-time format included) and still authorises `node`, exactly as for a parsed body.
-import { hash } from 'node:crypto';
-import type { Report } from '../../report/schema.js';
+import { createHash } from 'node:crypto';
+import type { FastifySchemaValidationError } from 'fastify';
+import { Report } from '../../report/schema.js';
+import type { SchemaCompiler } from './validation.js';
 
-const VALUE_KEY = '"collectedAt":"';
-const NODE_KEY = '"node":"';
+const VALUE_KEY = Buffer.from('"collectedAt":"');
+const KEY = Buffer.from('"collectedAt"');
+const NODE_KEY = Buffer.from('"node":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 /** What a date-time can be made of (the schema's format check, which still runs, decides the rest). */
 const PLAIN_VALUE = /^[0-9A-Za-z:.+-]{1,64}$/;
 /** Nodes remembered at most when the store has no --max-nodes (Kubernetes mode); else --max-nodes. */
 export const DEFAULT_HEARTBEAT_NODES = 50_000;
 
 interface Shape {
-  /** Where the `collectedAt` value starts. */
+  /** Where the `collectedAt` value starts (a byte offset). */
   valueAt: number;
   digest: string;
   report: Report;
 }
 
+/** Bodies are the request's bytes: a heartbeat is recognised without decoding it to a string. */
 export class HeartbeatBodies {
   private readonly shapes = new Map<string, Shape>();
 
   constructor(private readonly maxNodes: number = DEFAULT_HEARTBEAT_NODES) {}
 
-  /** After `raw` was parsed, validated and accepted, stored as `report` (its node's latest). */
-  remember(raw: string, report: Report): void {
-    const shape = shapeOf(raw, report);
+  /** After `body` was parsed, validated and accepted, stored as `report` (its node's latest). */
+  remember(body: Buffer, report: Report): void {
+    const shape = shapeOf(body, report);
     this.shapes.delete(report.node);
     if (shape === null) return;
     if (this.shapes.size >= this.maxNodes) {
@@ -45,18 +51,25 @@ export class HeartbeatBodies {
     this.shapes.set(report.node, shape);
   }
 
-  /** The report `raw` parses to, when it is a remembered body with another `collectedAt`; else undefined. */
-  recognise(raw: string): Report | undefined {
-    const nodeAt = raw.indexOf(NODE_KEY);
+  /**
+   * The report `body` parses to, when it is a remembered body with another `collectedAt`; else undefined.
+   * Frozen: the reports route's validator knows it by that (validatingHeartbeats).
+   */
+  recognise(body: Buffer): Readonly<Report> | undefined {
+    const nodeAt = body.indexOf(NODE_KEY);
     if (nodeAt < 0) return undefined;
     const nameAt = nodeAt + NODE_KEY.length;
-    const shape = this.shapes.get(raw.slice(nameAt, raw.indexOf('"', nameAt)));
+    const nameEnd = body.indexOf(QUOTE, nameAt);
+    if (nameEnd < 0) return undefined;
+    // Node names are ASCII (a DNS subdomain): any other bytes name no remembered node.
+    const shape = this.shapes.get(body.toString('latin1', nameAt, nameEnd));
     if (shape === undefined) return undefined;
-    const end = raw.indexOf('"', shape.valueAt);
+    const end = body.indexOf(QUOTE, shape.valueAt);
     if (end < 0) return undefined;
-    const value = raw.slice(shape.valueAt, end);
-    if (!PLAIN_VALUE.test(value) || digestOf(raw, shape.valueAt, end) !== shape.digest) return undefined;
-    return { ...shape.report, collectedAt: value };
+    // A string of its own (not a slice of the body's text, which the stored report would then keep).
+    const value = body.toString('latin1', shape.valueAt, end);
+    if (!PLAIN_VALUE.test(value) || digestOf(body, shape.valueAt, end) !== shape.digest) return undefined;
+    return Object.freeze({ ...shape.report, collectedAt: value });
   }
 
   get size(): number {
@@ -64,19 +77,44 @@ export class HeartbeatBodies {
   }
 }
 
-function shapeOf(raw: string, report: Report): Shape | null {
-  if (raw.includes('\\')) return null;
-  const keyAt = raw.indexOf(VALUE_KEY);
-  if (keyAt < 0 || raw.indexOf('"collectedAt"') !== keyAt || raw.indexOf('"collectedAt"', keyAt + 1) >= 0) {
-    return null;
-  }
-  const valueAt = keyAt + VALUE_KEY.length;
-  const end = valueAt + report.collectedAt.length;
-  if (raw.slice(valueAt, end) !== report.collectedAt || raw[end] !== '"') return null;
-  return { valueAt, digest: digestOf(raw, valueAt, end), report };
+/** Whether `body` is what recognise() returned: the only frozen request bodies (JSON.parse makes none). */
+export function isRecognisedHeartbeat(body: unknown): body is Readonly<Report> {
+  return typeof body === 'object' && body !== null && Object.isFrozen(body);
 }
 
-/** SHA-256 of the text before `from` and from `to` on (the value's place is fixed by `from`). */
-function digestOf(raw: string, from: number, to: number): string {
-  return hash('sha256', raw.slice(0, from) + raw.slice(to), 'base64');
+/**
+ * The reports route's schema compiler: `compile`'s validators, except that the body of a recognised
+ * heartbeat (its remembered report was validated when it was parsed) has only its new `collectedAt`
+ * validated; if that fails, the whole body is, so the error is the one a parsed body would get.
+ */
+export function validatingHeartbeats(compile: SchemaCompiler): SchemaCompiler {
+  return (route) => {
+    const full = compile(route) as Validator;
+    if (route.httpPart !== 'body') return full;
+    const collectedAt = compile({ ...route, schema: Report.properties.collectedAt }) as Validator;
+    const validate: Validator = (data) => {
+      if (isRecognisedHeartbeat(data) && collectedAt(data.collectedAt) === true) return true;
+      const valid = full(data);
+      validate.errors = full.errors;
+      return valid;
+    };
+    return validate;
+  };
+}
+
+type Validator = ((data: unknown) => boolean) & { errors?: FastifySchemaValidationError[] | null };
+
+function shapeOf(body: Buffer, report: Report): Shape | null {
+  if (body.includes(BACKSLASH)) return null;
+  const keyAt = body.indexOf(VALUE_KEY);
+  if (keyAt < 0 || body.indexOf(KEY) !== keyAt || body.indexOf(KEY, keyAt + 1) >= 0) return null;
+  const valueAt = keyAt + VALUE_KEY.length;
+  const end = valueAt + Buffer.byteLength(report.collectedAt);
+  if (body.toString('latin1', valueAt, end) !== report.collectedAt || body[end] !== QUOTE) return null;
+  return { valueAt, digest: digestOf(body, valueAt, end), report };
+}
+
+/** SHA-256 of the bytes before `from` and from `to` on (the value's place is fixed by `from`). */
+function digestOf(body: Buffer, from: number, to: number): string {
+  return createHash('sha256').update(body.subarray(0, from)).update(body.subarray(to)).digest('base64');
 }

@@ -7,6 +7,7 @@ import type { RoleDecision } from '../../spec/api.js';
 import { evaluate } from '../../spec/evaluate.js';
 import type { Spec } from '../../spec/load.js';
 import { resolveRole } from '../../spec/role.js';
+import { isoTime } from '../iso-time.js';
 import type { PreviousEvaluation, ReportEvaluator } from './evaluator.js';
 import { jsonEqual, labelsEqual } from './json-equal.js';
 import { OutcomeInterner } from './outcome-interner.js';
@@ -45,11 +46,21 @@ interface EvaluationInputs {
   labels: Record<string, string> | undefined;
 }
 
+/**
+ * Where a result made here keeps its inputs: an own property that is not enumerable, so no copy, JSON,
+ * spread or equality sees it, and a result from anywhere else (or replaced by a re-evaluation) has none.
+ * (A WeakMap from result to inputs did the same at the cost of an ephemeron per report.)
+ */
+const INPUTS: unique symbol = Symbol('evaluation inputs');
+type WithInputs = NodeResult & { [INPUTS]?: EvaluationInputs };
+
+function withInputs(result: NodeResult, inputs: EvaluationInputs): NodeResult {
+  return Object.defineProperty(result, INPUTS, { value: inputs, enumerable: false });
+}
+
 export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions = {}): SpecEvaluator {
   let spec = initial;
   let loadedAt = new Date().toISOString();
-  // Keyed by result: a result replaced by a re-evaluation (new spec) simply has no entry to match.
-  const inputsOf = new WeakMap<NodeResult, EvaluationInputs>();
   // Nodes with the same outcomes share them (frozen): the evaluation is the largest item kept per node.
   const outcomes = new OutcomeInterner();
   return {
@@ -67,11 +78,10 @@ export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions
       const role = decideRole(report, labels, options);
       const result = outcomes.result(evaluate(report, spec, role, labels ? { labels } : undefined));
       // A copy: the informer's label object could change in place.
-      inputsOf.set(result, { spec, labels: labels ? { ...labels } : undefined });
-      return result;
+      return withInputs(result, { spec, labels: labels ? { ...labels } : undefined });
     },
     reuse(previous: PreviousEvaluation, report: Report, labels: Record<string, string> | undefined) {
-      const inputs = inputsOf.get(previous.result);
+      const inputs = (previous.result as WithInputs)[INPUTS];
       // evaluate() is pure in (facts, probe errors, role, labels, spec); the role decision reads the same
       // facts, probe errors and labels, or the previous role, which is this result's.
       if (
@@ -90,10 +100,9 @@ export function createSpecEvaluator(initial: Spec, options: SpecEvaluatorOptions
       const result: NodeResult = {
         ...previous.result,
         collectedAt: report.collectedAt,
-        evaluatedAt: new Date().toISOString(),
+        evaluatedAt: isoTime(Date.now()),
       };
-      inputsOf.set(result, inputs);
-      return result;
+      return withInputs(result, inputs);
     },
   };
 }

@@ -19,10 +19,11 @@ import type { AgentAuthenticator, ClusterView } from '../../contracts.js';
 import type { NodeStore } from '../../store.js';
 import { errorBody, errorStatus, rejectReasonOf } from '../errors.js';
 import type { ReportEvaluator } from '../evaluator.js';
-import { DEFAULT_HEARTBEAT_NODES, HeartbeatBodies } from '../heartbeat-bodies.js';
+import { DEFAULT_HEARTBEAT_NODES, HeartbeatBodies, validatingHeartbeats } from '../heartbeat-bodies.js';
 import { jsonBodyParser } from '../json-body.js';
 import type { AggregatorMetrics, RejectReason } from '../metrics.js';
 import { ErrorBody, errorResponse, FailingChecks, NodeVerdictSchema } from '../schemas.js';
+import type { SchemaCompiler } from '../validation.js';
 
 export const REPORTS_PATH = '/api/v1/reports';
 
@@ -34,8 +35,8 @@ declare module 'fastify' {
     rejectReason: RejectReason | null;
     /** What the client was told when a report was rejected (the debug line). */
     rejectMessage: string | null;
-    /** The body's text when it was parsed (not a recognised heartbeat): remembered once accepted. */
-    reportText: string | null;
+    /** The body when it was parsed (not a recognised heartbeat): remembered once accepted. */
+    reportBody: Buffer | null;
   }
 }
 
@@ -50,6 +51,8 @@ export interface ReportRoutesOptions {
   bodyLimit: number;
   /** The window of the rejected reports' info summary; default a minute. */
   rejectionSummaryMs?: number | undefined;
+  /** The server's schema compiler (validation.ts), which the route wraps for heartbeats. */
+  compileSchema: SchemaCompiler;
 }
 
 const ReportAccepted = Type.Object({
@@ -92,7 +95,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
   app.decorateRequest('principal', null);
   app.decorateRequest('rejectReason', null);
   app.decorateRequest('rejectMessage', null);
-  app.decorateRequest('reportText', null);
+  app.decorateRequest('reportBody', null);
   const heartbeats = new HeartbeatBodies(options.store.maxNodes ?? DEFAULT_HEARTBEAT_NODES);
   recogniseHeartbeats(app, heartbeats);
   const refusals = new RefusalLog({
@@ -124,6 +127,8 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
     REPORTS_PATH,
     {
       schema: reportSchema(options.bodyLimit),
+      // A recognised heartbeat is a validated report with a new collectedAt: only that is validated.
+      validatorCompiler: validatingHeartbeats(options.compileSchema),
       // No per-request child logger (its bindings are built for every report): this route logs through
       // its refusal log, and the error handler's rare line needs no request id.
       childLoggerFactory: (logger) => logger,
@@ -146,7 +151,7 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
     async (request, reply) => {
       // Checked and stored with no await between: concurrent new nodes cannot overshoot the cap.
       if (!options.store.admits(request.body.node)) return refuseAtLimit(request, reply, options.store);
-      return reply.code(202).send(ingest(options, request.body, request.reportText, heartbeats));
+      return reply.code(202).send(ingest(options, request.body, request.reportBody, heartbeats));
     },
   );
 };
@@ -154,17 +159,17 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
 /**
  * This route's JSON parser: a heartbeat (the node's last accepted body with a new `collectedAt`) becomes
  * that report without a parse (heartbeat-bodies.ts); anything else goes to the server's parser, and its
- * text is kept so that, once accepted, it is remembered. Validation and authorisation run either way.
+ * bytes are kept so that, once accepted, they are remembered. Validation and authorisation run either way.
  */
 function recogniseHeartbeats(app: FastifyInstance, heartbeats: HeartbeatBodies): void {
   const parse = jsonBodyParser(app);
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
-    const known = heartbeats.recognise(text);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    const known = heartbeats.recognise(bytes);
     if (known !== undefined) return done(null, known);
-    request.reportText = text;
-    parse(request, text, done);
+    request.reportBody = bytes;
+    parse(request, bytes.toString('utf8'), done);
   });
 }
 
@@ -201,7 +206,7 @@ function reject(
 function ingest(
   options: ReportRoutesOptions,
   body: Report,
-  text: string | null,
+  bytes: Buffer | null,
   heartbeats: HeartbeatBodies,
 ): Static<typeof ReportAccepted> {
   const { evaluator, store, metrics } = options;
@@ -211,15 +216,17 @@ function ingest(
   let result = previous ? evaluator.reuse?.(previous, report, labels) : undefined;
   if (previous && result) {
     // Same facts as last time: store the previous facts object (the result shares it), so a node keeps
-    // one facts object and this request's parsed copy dies young.
-    report = { ...report, facts: previous.report.facts, probeErrors: previous.report.probeErrors };
+    // one facts object and this request's parsed copy dies young (a recognised heartbeat has them already).
+    const { facts, probeErrors } = previous.report;
+    if (report.facts !== facts || report.probeErrors !== probeErrors)
+      report = { ...report, facts, probeErrors };
   } else {
     const started = performance.now();
     result = evaluator.evaluate(report, labels);
     metrics.evaluationSeconds.observe((performance.now() - started) / 1000);
   }
   const view = store.accept(report, result);
-  if (text !== null) heartbeats.remember(text, report);
+  if (bytes !== null) heartbeats.remember(bytes, report);
   metrics.reportsAccepted.inc();
   return {
     node: view.name,

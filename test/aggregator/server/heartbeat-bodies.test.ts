@@ -3,14 +3,32 @@
 // The property that makes it safe: whatever the text, a recognised body is exactly what JSON.parse gives.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HeartbeatBodies } from '../../../aggregator/server/heartbeat-bodies.js';
+import { HeartbeatBodies, validatingHeartbeats } from '../../../aggregator/server/heartbeat-bodies.js';
 import { createSpecEvaluator } from '../../../aggregator/server/spec-evaluator.js';
-import type { Report } from '../../../report/schema.js';
+import { buildSchemaCompiler } from '../../../aggregator/server/validation.js';
+import { Report } from '../../../report/schema.js';
 import { loadSpec } from '../../../spec/load.js';
 import { auth, makeApp, postReport, sampleReport } from '../harness.js';
 
+/** Bodies are bytes: these tests write them as text. */
+class TextBodies {
+  readonly bodies: HeartbeatBodies;
+  constructor(max?: number) {
+    this.bodies = new HeartbeatBodies(max);
+  }
+  remember(text: string, report: Report): void {
+    this.bodies.remember(Buffer.from(text), report);
+  }
+  recognise(text: string): Readonly<Report> | undefined {
+    return this.bodies.recognise(Buffer.from(text));
+  }
+  get size(): number {
+    return this.bodies.size;
+  }
+}
+
 function remembered(report: Report = sampleReport()) {
-  const bodies = new HeartbeatBodies();
+  const bodies = new TextBodies();
   const text = JSON.stringify(report);
   bodies.remember(text, JSON.parse(text) as Report);
   return { bodies, text, report };
@@ -38,7 +56,7 @@ describe('HeartbeatBodies', () => {
     expect(bodies.recognise(text.replace('"collectedAt":"', '"collectedAt": "'))).toBeUndefined();
     expect(bodies.recognise(`${text.slice(0, -1)},"x":1}`)).toBeUndefined();
     expect(
-      bodies.recognise(new HeartbeatBodies().recognise(text) ? '' : text.replace('node-a', 'node-c')),
+      bodies.recognise(new TextBodies().recognise(text) ? '' : text.replace('node-a', 'node-c')),
     ).toBeUndefined();
   });
 
@@ -59,7 +77,7 @@ describe('HeartbeatBodies', () => {
   });
 
   it('forgets the oldest node past its bound', () => {
-    const bodies = new HeartbeatBodies(2);
+    const bodies = new TextBodies(2);
     for (const node of ['n1', 'n2', 'n3']) {
       const text = JSON.stringify(sampleReport(node));
       bodies.remember(text, JSON.parse(text) as Report);
@@ -138,5 +156,31 @@ describe('POST /api/v1/reports: heartbeats', () => {
     } finally {
       await t.app.close();
     }
+  });
+});
+
+describe('validatingHeartbeats', () => {
+  const compile = validatingHeartbeats(buildSchemaCompiler());
+  const validate = compile({ schema: Report, method: 'POST', url: '/', httpPart: 'body' }) as (
+    data: unknown,
+  ) => boolean;
+
+  it('validates only the collectedAt of a recognised (frozen) heartbeat, and all of any other body', () => {
+    const { bodies, text, report } = remembered();
+    const beat = bodies.recognise(withValue(text, report.collectedAt, '2031-06-30T12:34:56.789Z'));
+    expect(beat && Object.isFrozen(beat)).toBe(true);
+    expect(validate(beat)).toBe(true);
+    // The rest of a recognised body was validated when it was parsed: it is not looked at again...
+    expect(validate(Object.freeze({ ...report, extra: 1 }))).toBe(true);
+    // ...but a body JSON.parse made is validated whole, and a bad collectedAt fails either way.
+    expect(validate({ ...report, extra: 1 })).toBe(false);
+    expect(validate(Object.freeze({ ...report, collectedAt: 'yesterday' }))).toBe(false);
+  });
+
+  it('leaves the validators of other parts alone: a frozen object gets no pass there', () => {
+    const query = compile({ schema: Report, method: 'POST', url: '/', httpPart: 'querystring' }) as (
+      data: unknown,
+    ) => boolean;
+    expect(query(Object.freeze({ ...sampleReport(), extra: 1 }))).toBe(false);
   });
 });
