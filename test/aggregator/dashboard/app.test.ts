@@ -141,6 +141,11 @@ describe('the dashboard in Chromium', () => {
     // A deep link restores the filters, also in the form.
     await page.goto(`${agg.url}/dashboard/?poll=300#/?check=gpu.driver`);
     await waitForRows(page, ['gpu-b']);
+    // Only the hash changed (no reload) and gpu-b was already the one row: wait until the form shows the
+    // link's filter rather than read it before the hash change is applied (a race under load).
+    await page
+      .waitForFunction(`document.querySelector('#f-check')?.value === 'gpu.driver'`, null, { timeout: 5000 })
+      .catch(() => {});
     expect(await page.locator('#f-check').inputValue()).toBe('gpu.driver');
     await page.goto(`${agg.url}/dashboard/?poll=300#/?q=jetson`);
     await waitForRows(page, ['jetson-a']);
