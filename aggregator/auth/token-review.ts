@@ -9,7 +9,7 @@
 // node and no flood of tokens can use up another's. Pre-1.30 tokens name only their pod, which is read on
 // every report. When the issuer's keys cannot be fetched (API down, RBAC missing) every token goes to
 // TokenReview under the shared budget, as before local verification, and this is logged and exported.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { KubeConfig, V1Pod, V1TokenReview } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { AuthOutcome, StructuredLogger } from '../contracts.js';
@@ -156,7 +156,7 @@ export function tokenExpiryMs(token: string): number | undefined {
   return typeof exp === 'number' ? exp * 1000 : undefined;
 }
 
-const digest = (token: string) => createHash('sha256').update(token, 'utf8').digest('base64url');
+const digest = (token: string) => hash('sha256', token, 'base64url');
 
 export class TokenReviewAuthenticator implements StagedAuthenticator {
   private readonly api: TokenReviewApi;
