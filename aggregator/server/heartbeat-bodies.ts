@@ -6,11 +6,11 @@
 // digest becomes that report, reusing its (already validated) objects.
 //
 // Why this is exact: a remembered body has no backslash (no escapes, so every key is written literally) and
-// exactly one `"collectedAt"`, which is therefore the top-level key; a body whose text before and after that
-// value hashes the same is the same JSON text with another value in that one place. The new value must be
+// exactly one `"collectedAt"`, which is therefore the top-level key; a body whose bytes before and after that
+// value hash the same is the same JSON text with another value in that one place. The new value must be
 // plain characters (no quote, backslash or control character), so the text is valid JSON and parses to the
 // remembered report with that value. The route still validates the result against the schema (the value's
-// date-time format included) and still authorises `node`, exactly as for a parsed body.
+// date-time format included: validatingHeartbeats below) and still authorises `node`, as for a parsed body.
 import { createHash } from 'node:crypto';
 import type { FastifySchemaValidationError } from 'fastify';
 import { Report } from '../../report/schema.js';
