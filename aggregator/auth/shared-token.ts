@@ -35,11 +35,11 @@ export class SharedTokenAuthenticator implements StagedAuthenticator {
     return `shared bearer token from ${this.token.file}`;
   }
 
-  async identify(token: string | undefined): Promise<Identification> {
+  identify(token: string | undefined): Identification {
     if (token === undefined) return { ok: false, status: 401, reason: 'missing bearer token' };
     switch (this.token.matches(token)) {
       case 'match':
-        return { ok: true, principal: { identity: 'shared-token', authorize: allowAnyNode } };
+        return SHARED;
       case 'mismatch':
         return { ok: false, status: 401, reason: 'invalid bearer token' };
       case 'unavailable':
@@ -60,4 +60,9 @@ export class SharedTokenAuthenticator implements StagedAuthenticator {
   }
 }
 
-const allowAnyNode = (): AuthOutcome => ({ ok: true, identity: 'shared-token' });
+/** Every agent is the same caller, allowed for any node: one answer, shared by every report. */
+const ACCEPTED: AuthOutcome = Object.freeze({ ok: true, identity: 'shared-token' });
+const SHARED: Identification = Object.freeze({
+  ok: true,
+  principal: Object.freeze({ identity: 'shared-token', authorize: (): AuthOutcome => ACCEPTED }),
+});

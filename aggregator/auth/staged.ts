@@ -13,7 +13,8 @@ export type Identification =
   | { ok: false; status: 401 | 403 | 503; reason: string; retryAfterSeconds?: number };
 
 export interface StagedAuthenticator extends AgentAuthenticator {
-  identify(token: string | undefined): Promise<Identification>;
+  /** Synchronous when it can answer at once (a cached or shared token): the route then awaits nothing. */
+  identify(token: string | undefined): Identification | Promise<Identification>;
 }
 
 export function isStaged(auth: AgentAuthenticator): auth is StagedAuthenticator {

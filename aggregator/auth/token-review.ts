@@ -109,6 +109,10 @@ interface CachedReview {
   nodeName: string | undefined;
   pod: { name: string; uid: string } | undefined;
   expiresAt: number;
+  /** Built on the first cache hit and shared by every later one (no object per report). */
+  principal?: Principal;
+  /** A node-bound token's acceptance, built once. */
+  accepted?: AuthOutcome;
 }
 
 type Refusal = { ok: false; status: 401 | 403 | 503; reason: string; retryAfterSeconds?: number };
@@ -180,6 +184,8 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
   private readonly log: StructuredLogger | undefined;
   private readonly metrics: AuthMetrics | undefined;
   private readonly refusals: RefusalLog;
+  /** The `accepted` child of the verifications counter, looked up once (not a label hash per report). */
+  private readonly acceptedCount: { inc(): void } | undefined;
   /** How many TokenReviews were sent (for tests and metrics). */
   reviews = 0;
 
@@ -202,6 +208,7 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
     this.log = options.logger;
     this.metrics = options.registry ? createAuthMetrics(options.registry) : undefined;
     this.refusals = new RefusalLog({ logger: this.log, metrics: this.metrics });
+    this.acceptedCount = this.metrics?.verifications.labels({ result: 'accepted' });
     this.keys = options.discovery
       ? new IssuerKeys({
           discovery: options.discovery,
@@ -239,7 +246,8 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
     return this.cache.size;
   }
 
-  async identify(token: string | undefined): Promise<Identification> {
+  /** A cached token is answered at once (no promise); anything else is verified or reviewed. */
+  identify(token: string | undefined): Identification | Promise<Identification> {
     if (token === undefined) return this.refuse('missing', 401, 'missing bearer token');
     const key = digest(token);
     const refusal = this.refused.get(key);
@@ -256,6 +264,10 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
       return { ok: true, principal: this.principal(cached) };
     }
     if (cached) this.cache.delete(key);
+    return this.identifyUncached(token, key);
+  }
+
+  private async identifyUncached(token: string, key: string): Promise<Identification> {
     const state = this.keys ? await this.keys.ready(this.keysWaitMs) : undefined;
     if (state?.kind === 'ready') return this.identifyLocally(token, key, state.issuer, state.keys);
     return this.identifyByReview(token, key);
@@ -449,23 +461,27 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
   }
 
   private principal(entry: CachedReview): Principal {
-    return { identity: entry.username, authorize: (node) => this.authorize(entry, node) };
+    entry.principal ??= { identity: entry.username, authorize: (node) => this.authorize(entry, node) };
+    return entry.principal;
   }
 
-  private async authorize(entry: CachedReview, node: string): Promise<AuthOutcome> {
-    let boundNode = entry.nodeName;
-    if (boundNode === undefined && entry.pod) {
-      const read = await this.podNode(entry.pod);
-      if (!read.ok) return read;
-      boundNode = read.node;
-    }
-    if (boundNode === undefined)
+  /** A node-bound token is answered at once; a pod-bound one once its pod is read (older clusters). */
+  private authorize(entry: CachedReview, node: string): AuthOutcome | Promise<AuthOutcome> {
+    if (entry.nodeName !== undefined) return this.bound(entry, entry.nodeName, node);
+    if (entry.pod === undefined)
       return this.refuse('not-bound', 403, 'the token is not bound to a node or pod');
+    return this.podNode(entry.pod).then((read) => (read.ok ? this.bound(entry, read.node, node) : read));
+  }
+
+  private bound(entry: CachedReview, boundNode: string, node: string): AuthOutcome {
     if (boundNode !== node) {
       return this.refuse('wrong-node', 403, `token of node ${boundNode} may not report for ${node}`);
     }
-    this.metrics?.verifications.inc({ result: 'accepted' });
-    return { ok: true, identity: `${entry.username}@${boundNode}` };
+    this.acceptedCount?.inc();
+    if (entry.accepted !== undefined && boundNode === entry.nodeName) return entry.accepted;
+    const accepted: AuthOutcome = Object.freeze({ ok: true, identity: `${entry.username}@${boundNode}` });
+    if (boundNode === entry.nodeName) entry.accepted = accepted; // a pod's node is read again each time
+    return accepted;
   }
 
   /** Before 1.30 the token names only its pod: the pod's UID must match and its node is the binding. */

@@ -39,7 +39,7 @@ export interface DesiredNodeState {
   taint: 'present' | 'absent' | 'unchanged';
   taintEffect: TaintEffect;
   /** Failing (fail or error) check ids, for messages and events. */
-  failing: string[];
+  failing: readonly string[];
 }
 
 const MAX_MESSAGE = 1024;
@@ -48,7 +48,7 @@ function clip(message: string): string {
   return message.length <= MAX_MESSAGE ? message : `${message.slice(0, MAX_MESSAGE - 3)}...`;
 }
 
-function failingChecks(state: NodeState): string[] {
+function failingChecks(state: NodeState): readonly string[] {
   return failingCheckIds(state.result?.checks ?? []);
 }
 

@@ -10,6 +10,8 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
   LogController,
 } from 'fastify';
 import { DNS_SUBDOMAIN_MAX_LENGTH } from '../../report/grammars.js';
@@ -140,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   const compileSchema = buildSchemaCompiler();
   app.setValidatorCompiler(compileSchema);
   acceptJsonOnly(app);
+  recordRequestDurations(app, metrics);
   await app.register(fastifySwagger, {
     openapi: OPENAPI_INFO,
     transformObject: (d) => finishDocument('openapiObject' in d ? d.openapiObject : d.swaggerObject),
@@ -153,7 +156,6 @@ export async function buildApp(deps: AppDeps): Promise<AggregatorServer> {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}`)),
   );
-  recordRequestDurations(app, metrics);
 
   await registerRoutes(app, deps, { kubernetes, metrics, bodyLimit, compileSchema });
 
@@ -235,23 +237,35 @@ async function registerRoutes(
   await app.register(dashboardRoutes);
 }
 
-/** Every response's latency by (route, method, status), on every route including 404s. */
+/**
+ * Every response's latency by (route, method, status), on every route including 404s. Each route gets its
+ * own hook that knows its path (`request.routeOptions` builds an object per call) and keeps one histogram
+ * child per (method, status), looked up once: prom-client would otherwise hash the labels on every request.
+ * Registered before any route, so every route gets it; requests that match none are counted as `unmatched`.
+ */
 function recordRequestDurations(app: FastifyInstance, metrics: AggregatorMetrics): void {
-  // One histogram child per (route, method, status), looked up once: prom-client would otherwise hash the
-  // label object on every request.
-  const requestSeconds = new Map<string, { observe(value: number): void }>();
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const key = `${reply.statusCode} ${request.method} ${route}`;
-    let child = requestSeconds.get(key);
-    if (child === undefined) {
-      child = metrics.httpRequestSeconds.labels({
-        route,
-        method: request.method,
-        status: String(reply.statusCode),
-      });
-      requestSeconds.set(key, child);
-    }
-    child.observe(reply.elapsedTime / 1000);
+  const durations = (route: string) => {
+    const children = new Map<string, { observe(value: number): void }>();
+    return (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      const key = request.method + reply.statusCode;
+      let child = children.get(key);
+      if (child === undefined) {
+        const labels = { route, method: request.method, status: String(reply.statusCode) };
+        child = metrics.httpRequestSeconds.labels(labels);
+        children.set(key, child);
+      }
+      child.observe(reply.elapsedTime / 1000);
+      done();
+    };
+  };
+  app.addHook('onRoute', (route) => {
+    const own = route.onResponse;
+    const hook = durations(route.url);
+    route.onResponse = own === undefined ? [hook] : Array.isArray(own) ? [...own, hook] : [own, hook];
+  });
+  const unmatched = durations('unmatched');
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.is404) return unmatched(request, reply, done);
+    done();
   });
 }

@@ -71,7 +71,13 @@ export interface ConnectionTracker {
 
 const keyOf = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
 
+/** A connection's record, on the socket HTTP runs on and on each response being answered on it. */
+const CONNECTION = Symbol('tracked connection');
+type Carries = { [CONNECTION]?: Connection };
+
 type RefusalListener = (reason: ConnectionRefusalReason, address: string) => void;
+
+type Response = Carries & { on(event: 'close', fn: (this: Carries) => void): unknown };
 
 /** The connections of one server, by remote address and port, and how many each client address holds. */
 class TrackedConnections implements ConnectionTracker {
@@ -82,12 +88,22 @@ class TrackedConnections implements ConnectionTracker {
     'per-client': 0,
   };
   private closing = false;
+  /** One listener for every response's close (no closure per request); `this` is the response. */
+  private readonly responseClosed: (this: Carries) => void;
 
   constructor(
     private readonly limits: ConnectionLimits,
     private readonly tls: boolean,
     private readonly onRefused: RefusalListener | undefined,
-  ) {}
+  ) {
+    const tracker = this;
+    this.responseClosed = function (this: Carries) {
+      const c = this[CONNECTION];
+      if (c === undefined) return;
+      c.busy--;
+      if (tracker.closing && c.busy === 0) c.http?.end();
+    };
+  }
 
   open(): number {
     return this.connections.size;
@@ -130,16 +146,16 @@ class TrackedConnections implements ConnectionTracker {
   }
 
   /** A request arrived (its headers complete); `res` closes once answered or the connection is gone. */
-  request(socket: Socket, res: { once(event: 'close', fn: () => void): unknown }): void {
-    const c = this.connections.get(keyOf(socket));
-    if (!c) return;
-    clearTimeout(c.firstRequest);
-    c.firstRequest = undefined;
+  request(socket: Socket, res: Response): void {
+    const c = (socket as Carries)[CONNECTION];
+    if (c === undefined) return;
+    if (c.firstRequest !== undefined) {
+      clearTimeout(c.firstRequest);
+      c.firstRequest = undefined;
+    }
     c.busy++;
-    res.once('close', () => {
-      c.busy--;
-      if (this.closing && c.busy === 0) c.http?.end();
-    });
+    res[CONNECTION] = c;
+    res.on('close', this.responseClosed); // emitted once
   }
 
   beginClose(): number {
@@ -158,6 +174,7 @@ class TrackedConnections implements ConnectionTracker {
 
   private speaksHttp(c: Connection, socket: Socket): void {
     c.http = socket;
+    (socket as Carries)[CONNECTION] = c;
     // Node's header timeout starts with the first byte: one that never comes is this deadline's.
     c.firstRequest = setTimeout(() => destroy(c), this.limits.headersTimeoutMs);
     c.firstRequest.unref();
@@ -197,8 +214,6 @@ export function applyConnectionLimits(
   );
   server.on('connection', (socket: Socket) => tracked.accept(socket));
   if (options.tls) server.on('secureConnection', (socket: Socket) => tracked.handshaken(socket));
-  server.on('request', (req: { socket: Socket }, res: { once(e: 'close', fn: () => void): unknown }) =>
-    tracked.request(req.socket, res),
-  );
+  server.on('request', (req: { socket: Socket }, res: Response) => tracked.request(req.socket, res));
   return tracked;
 }

@@ -5,6 +5,7 @@ import { apiStatus } from '../../aggregator/k8s/api-errors.js';
 import { makeNames } from '../../aggregator/k8s/names.js';
 import { DEFAULT_TAINT_ROLES, desiredState } from '../../aggregator/reconcile/desired.js';
 import type { CheckResult, NodeResult, Report } from '../../report/schema.js';
+import { failingCheckIds } from '../../spec/failing-checks.js';
 import { fakeEvaluator, makeApp, postReport, sampleReport } from '../aggregator/harness.js';
 
 const check = (id: string, status: CheckResult['status']): CheckResult => ({
@@ -51,6 +52,20 @@ describe('failing checks', () => {
     } finally {
       await t.app.close();
     }
+  });
+
+  it('lists a checks list once: the same frozen ids for the same list, its own for another, none for no failure', () => {
+    const checks = [check('a', 'pass'), check('b', 'fail'), check('c', 'error')];
+    const ids = failingCheckIds(checks);
+    expect(ids).toEqual(['b', 'c']);
+    expect(Object.isFrozen(ids)).toBe(true);
+    expect(failingCheckIds(checks)).toBe(ids);
+    expect(Object.keys(checks)).toEqual(['0', '1', '2']); // nothing enumerable added: JSON unchanged
+    expect(JSON.stringify(checks)).toBe(
+      JSON.stringify([check('a', 'pass'), check('b', 'fail'), check('c', 'error')]),
+    );
+    expect(failingCheckIds([check('b', 'pass'), check('d', 'fail')])).toEqual(['d']);
+    expect(failingCheckIds(Object.freeze([check('x', 'warn')]))).toEqual([]);
   });
 
   it('apiStatus reads ApiException codes and Watch/fetch status codes', () => {

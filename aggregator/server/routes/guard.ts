@@ -2,8 +2,8 @@
 // previous condition, conformant label and taint until the hold ends), with how to release them.
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { RoleSchema } from '../../../report/schema.js';
 import type { KubernetesIntegration } from '../../contracts.js';
+import { RoleEnum, StringEnum } from '../schemas.js';
 
 export interface GuardRoutesOptions {
   /** Null when standalone (nothing is written, nothing is held). */
@@ -12,9 +12,9 @@ export interface GuardRoutesOptions {
 
 export const HeldTransitionSchema = Type.Object({
   node: Type.String(),
-  role: RoleSchema,
-  from: Type.Union([Type.Literal('False'), Type.Literal('none')]),
-  to: Type.Union([Type.Literal('True'), Type.Literal('Unknown')]),
+  role: RoleEnum,
+  from: StringEnum(['False', 'none'] as const),
+  to: StringEnum(['True', 'Unknown'] as const),
   reason: Type.String(),
   message: Type.String(),
   since: Type.String({ format: 'date-time' }),

@@ -2,11 +2,10 @@
 // checks, the versions that decide most checks, our taint and condition as written on the cluster), and
 // with `check=<id>` the nodes failing that check with its observed and expected values.
 import { type Static, Type } from '@sinclair/typebox';
-import { RoleSchema } from '../../../report/schema.js';
 import { failingCheckIds, isFailingStatus } from '../../../spec/failing-checks.js';
 import type { KubernetesIntegration, WrittenNodeState } from '../../contracts.js';
 import type { NodeStore, NodeView } from '../../store.js';
-import { FailingChecks, NodeVerdictSchema } from '../schemas.js';
+import { FailingChecks, NodeVerdictSchema, RoleEnum, StringEnum } from '../schemas.js';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 
@@ -51,7 +50,7 @@ const CheckOutcome = Type.Object({
 
 export const NodeListItem = Type.Object({
   name: Type.String(),
-  role: RoleSchema,
+  role: RoleEnum,
   /** `unknown` when stale. */
   verdict: NodeVerdictSchema,
   failingChecks: FailingChecks,
@@ -73,8 +72,8 @@ export const NodeListItem = Type.Object({
 export const NodeListQuery = Type.Object(
   {
     verdict: Type.Optional(NodeVerdictSchema),
-    role: Type.Optional(RoleSchema),
-    stale: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+    role: Type.Optional(RoleEnum),
+    stale: Type.Optional(StringEnum(['true', 'false'] as const)),
     check: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
   },
   { additionalProperties: false },

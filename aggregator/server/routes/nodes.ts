@@ -6,7 +6,14 @@ import { NodeResult, ROLES } from '../../../report/schema.js';
 import type { KubernetesIntegration, NodeClusterStatus } from '../../contracts.js';
 import type { NodeStore } from '../../store.js';
 import { errorBody } from '../errors.js';
-import { ErrorBody, errorResponse, NODE_VERDICTS, NodeName, NodeVerdictSchema } from '../schemas.js';
+import {
+  ErrorBody,
+  errorResponse,
+  NODE_VERDICTS,
+  NodeName,
+  NodeVerdictSchema,
+  StringEnum,
+} from '../schemas.js';
 import { HeldTransitionSchema } from './guard.js';
 import { listNodes, NodeList, NodeListQuery, WrittenSchema, writtenOf } from './node-list.js';
 
@@ -18,7 +25,7 @@ export interface NodeRoutesOptions {
 
 const PlannedChangeSchema = Type.Object({
   node: Type.String(),
-  kind: Type.Union([Type.Literal('node-patch'), Type.Literal('status-patch'), Type.Literal('event')]),
+  kind: StringEnum(['node-patch', 'status-patch', 'event'] as const),
   summary: Type.String(),
   body: Type.Unknown(),
   applied: Type.Boolean(),

@@ -10,7 +10,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { formatDuration } from '../../../report/duration.js';
 import { isDnsSubdomain } from '../../../report/grammars.js';
-import { Report, RoleSchema } from '../../../report/schema.js';
+import { Report } from '../../../report/schema.js';
 import { failingCheckIds } from '../../../spec/failing-checks.js';
 import { formatBytes } from '../../../spec/quantity.js';
 import { REFUSAL_SUMMARY_MS, RefusalLog } from '../../auth/refusal-log.js';
@@ -22,7 +22,7 @@ import type { ReportEvaluator } from '../evaluator.js';
 import { DEFAULT_HEARTBEAT_NODES, HeartbeatBodies, validatingHeartbeats } from '../heartbeat-bodies.js';
 import { jsonBodyParser } from '../json-body.js';
 import type { AggregatorMetrics, RejectReason } from '../metrics.js';
-import { ErrorBody, errorResponse, FailingChecks, NodeVerdictSchema } from '../schemas.js';
+import { ErrorBody, errorResponse, FailingChecks, NodeVerdictSchema, RoleEnum } from '../schemas.js';
 import type { SchemaCompiler } from '../validation.js';
 
 export const REPORTS_PATH = '/api/v1/reports';
@@ -57,7 +57,7 @@ export interface ReportRoutesOptions {
 
 const ReportAccepted = Type.Object({
   node: Type.String(),
-  role: RoleSchema,
+  role: RoleEnum,
   verdict: NodeVerdictSchema,
   failingChecks: FailingChecks,
   evaluatedAt: Type.String(),
@@ -107,21 +107,24 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
   app.addHook('onClose', async () => refusals.flush());
 
   // Runs before the error handler answers a thrown or sent error (body, validation, a failing hook).
-  app.addHook('onError', async (request, _reply, err) => {
+  app.addHook('onError', (request, _reply, err, done) => {
     const status = errorStatus(err);
     request.rejectReason ??= rejectReasonOf(status, err.code);
     request.rejectMessage ??= status >= 500 ? 'internal error' : err.message;
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const status = reply.statusCode;
-    if (status < 400) return;
+  app.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode >= 400) countRejection(request, reply.statusCode);
+    done();
+  });
+  function countRejection(request: FastifyRequest, status: number): void {
     const reason = request.rejectReason ?? rejectReasonOf(status, undefined);
     metrics.reportsRejected.inc({ reason });
     const message = request.rejectMessage ?? STATUS_CODES[status] ?? 'rejected';
     const node = (request.body as { node?: unknown } | undefined)?.node;
     const known = typeof node === 'string' && isDnsSubdomain(node) ? { node } : {};
     refusals.refused(reason, status, message, { ...known, client: request.ip });
-  });
+  }
 
   app.post<{ Body: Report }>(
     REPORTS_PATH,
@@ -132,29 +135,44 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
       // No per-request child logger (its bindings are built for every report): this route logs through
       // its refusal log, and the error handler's rare line needs no request id.
       childLoggerFactory: (logger) => logger,
-      // Before the body is read: a missing or bad token costs no parsing.
-      onRequest: async (request, reply) => {
-        if (!staged) return; // a one-step authenticator runs in preHandler, once the node is known
-        const id = await staged.identify(bearerToken(request.headers.authorization));
-        if (!id.ok) return reject(request, reply, id.status, id.reason, id.retryAfterSeconds);
-        request.principal = id.principal;
+      // Before the body is read: a missing or bad token costs no parsing. The hooks and the handler are
+      // callback-style and wait only for an answer not known at once (a token not cached): a report of a
+      // known token allocates no promise on its way through.
+      onRequest: (request, reply, done) => {
+        if (!staged) return done(); // a one-step authenticator runs in preHandler, once the node is known
+        whenKnown(staged.identify(bearerToken(request.headers.authorization)), done, (id) => {
+          if (!id.ok) reject(request, reply, id.status, id.reason, id.retryAfterSeconds);
+          else {
+            request.principal = id.principal;
+            done();
+          }
+        });
       },
       // After validation: may this caller speak for report.node?
-      preHandler: async (request, reply) => {
+      preHandler: (request, reply, done) => {
         const node = request.body.node;
         const outcome = request.principal
-          ? await request.principal.authorize(node)
-          : await authenticator.authenticate(bearerToken(request.headers.authorization), node);
-        if (!outcome.ok) return reject(request, reply, outcome.status, outcome.reason);
+          ? request.principal.authorize(node)
+          : authenticator.authenticate(bearerToken(request.headers.authorization), node);
+        whenKnown(outcome, done, (answer) => {
+          if (!answer.ok) reject(request, reply, answer.status, answer.reason);
+          else done();
+        });
       },
     },
-    async (request, reply) => {
+    (request, reply) => {
       // Checked and stored with no await between: concurrent new nodes cannot overshoot the cap.
-      if (!options.store.admits(request.body.node)) return refuseAtLimit(request, reply, options.store);
-      return reply.code(202).send(ingest(options, request.body, request.reportBody, heartbeats));
+      if (!options.store.admits(request.body.node)) refuseAtLimit(request, reply, options.store);
+      else reply.code(202).send(ingest(options, request.body, request.reportBody, heartbeats));
     },
   );
 };
+
+/** `then(value)` now when the value is known, else once its promise settles (a rejection goes to `done`). */
+function whenKnown<T>(value: T | Promise<T>, done: (err?: Error) => void, then: (value: T) => void): void {
+  if (value instanceof Promise) value.then(then, done);
+  else then(value);
+}
 
 /**
  * This route's JSON parser: a heartbeat (the node's last accepted body with a new `collectedAt`) becomes
