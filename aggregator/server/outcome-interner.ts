@@ -4,6 +4,7 @@
 // and expected. Sharing them keeps one object where 5,000 nodes kept 5,000 equal ones. Bounded: when a table
 // is full it starts over (objects already shared stay shared; nothing is ever wrong, only less shared).
 import type { CheckResult, NodeResult } from '../../report/schema.js';
+import { failingCheckIds } from '../../spec/failing-checks.js';
 
 const MAX_OUTCOMES = 4096;
 const MAX_LISTS = 1024;
@@ -43,6 +44,7 @@ export class OutcomeInterner {
     const known = this.lists.get(key);
     if (known) return known as CheckResult[];
     if (this.lists.size >= MAX_LISTS) this.lists.clear();
+    failingCheckIds(shared); // listed before the freeze, so the shared list carries its failing ids
     const list = Object.freeze(shared);
     this.lists.set(key, list);
     return list as CheckResult[];

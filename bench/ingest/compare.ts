@@ -3,6 +3,7 @@
 // pinned to CPU 0 and autocannon to CPU 1. Prints throughput and server CPU per request, medians over the
 // repetitions — what "What each change bought" in BENCHMARKS.md is measured with.
 //   npx tsx bench/ingest/compare.ts --before /path/to/other/dist/cli/main.js [--config shared] [--reps 3]
+//   npx tsx bench/ingest/compare.ts --before-node-flags=--no-allocation-site-pretenuring (this build, other flags)
 import { parseArgs } from 'node:util';
 import { cpuOf } from '../lib/proc.js';
 import { runLoad, type ServerChild } from '../lib/servers.js';
@@ -14,14 +15,18 @@ const { values } = parseArgs({
     before: { type: 'string' },
     /** NODE_OPTIONS for the before side instead of the Deployment's (same build: compare V8 flags). */
     'before-node-options': { type: 'string' },
+    /** The before side's command-line V8 flags instead of the Deployment's (same build: compare them). */
+    'before-node-flags': { type: 'string' },
     config: { type: 'string', default: 'shared' },
     reps: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '5' },
     nodes: { type: 'string', default: '5000' },
   },
 });
-if (!values.before && !values['before-node-options']) {
-  throw new Error('--before: the other build, e.g. /tmp/base/dist/cli/main.js, or --before-node-options');
+if (!values.before && values['before-node-options'] === undefined && values['before-node-flags'] === undefined) {
+  throw new Error(
+    '--before: the other build, e.g. /tmp/base/dist/cli/main.js, or --before-node-options / --before-node-flags',
+  );
 }
 const config = values.config as Exclude<ConfigId, 'bare'>;
 const setup = await prepareIngest(Number(values.nodes));
@@ -34,6 +39,9 @@ try {
       cpus: '0',
       ...(values.before ? { cli: values.before } : {}),
       ...(values['before-node-options'] ? { env: { NODE_OPTIONS: values['before-node-options'] } } : {}),
+      ...(values['before-node-flags'] !== undefined
+        ? { aggregatorFlags: values['before-node-flags'].split(' ').filter(Boolean) }
+        : {}),
     }),
   });
   sides.push({ name: 'after', id: config, server: await startServer(config, setup, { cpus: '0' }) });

@@ -20,6 +20,8 @@ export interface RunOptions {
   cli?: string;
   /** Environment over the Deployment's (e.g. other NODE_OPTIONS). */
   env?: NodeJS.ProcessEnv;
+  /** The aggregator's command-line V8 flags instead of the Deployment's (AGGREGATOR_NODE_FLAGS). */
+  aggregatorFlags?: string[];
 }
 
 async function ready(child: Child, url: string, what: string): Promise<ServerChild> {
@@ -53,10 +55,10 @@ async function ready(child: Child, url: string, what: string): Promise<ServerChi
  */
 export async function startAggregator(args: string[], run: RunOptions = {}): Promise<ServerChild> {
   const port = await freePort();
-  const { cli, ...spawnRun } = run;
+  const { cli, aggregatorFlags, ...spawnRun } = run;
   const child = spawnChild(
     [
-      ...AGGREGATOR_NODE_FLAGS,
+      ...(aggregatorFlags ?? AGGREGATOR_NODE_FLAGS),
       cli ?? CLI,
       'aggregator',
       '--listen',

@@ -93,16 +93,19 @@ export const AGENT_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
 
 /**
  * V8 flags of the aggregator, on the container's command line (NODE_OPTIONS refuses them).
- * `--optimize-for-size`: after a burst of writes (every node labelled at once) V8 otherwise keeps the old
+ * `--memory-saver-mode`: after a burst of writes (every node labelled at once) V8 otherwise keeps the old
  * generation it grew to — with 5,000 nodes ~200 MiB of heap pages for ~85 MiB live, ~320 MiB resident —
- * where with it the memory reducer compacts it back within seconds (~180 MiB resident; BENCHMARKS.md).
+ * where with it the memory reducer compacts it back within seconds (~200 MiB resident; BENCHMARKS.md).
+ * It replaced `--optimize-for-size`, which does the same for the old generation but also pins the young
+ * one at 2 MiB whatever --max-semi-space-size says: a scavenge every ~60 reports under load, 13.5
+ * instead of 6 µs of scavenging per report (BENCHMARKS.md).
  * `--no-allocation-site-pretenuring`: V8 otherwise may decide, from the start-up's allocations (the first
  * node list), to allocate some request-path objects straight into the old generation; they die there, and
  * every request then pays for major GCs and slower scavenges — measured 2× the CPU per request at random
  * start-ups (BENCHMARKS.md, "Allocation-site pretenuring").
  * bench/ starts the aggregator with exactly these.
  */
-export const AGGREGATOR_NODE_FLAGS = ['--optimize-for-size', '--no-allocation-site-pretenuring'];
+export const AGGREGATOR_NODE_FLAGS = ['--memory-saver-mode', '--no-allocation-site-pretenuring'];
 
 /** The Deployment container's command: the image's ENTRYPOINT with AGGREGATOR_NODE_FLAGS in between. */
 export const AGGREGATOR_COMMAND = ['node', ...AGGREGATOR_NODE_FLAGS, IMAGE_CLI];

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { OutcomeInterner } from '../../../aggregator/server/outcome-interner.js';
 import { createSpecEvaluator } from '../../../aggregator/server/spec-evaluator.js';
 import type { CheckResult } from '../../../report/schema.js';
+import { failingCheckIds } from '../../../spec/failing-checks.js';
 import { loadSpec } from '../../../spec/load.js';
 import { GIB, sampleFacts, sampleReport } from '../../agent/sample.js';
 
@@ -66,6 +67,15 @@ describe('check outcomes shared between nodes', () => {
     // null and a string that could stand for it are different outcomes.
     expect(interner.outcome({ ...check('x'), observed: null })).not.toBe(interner.outcome(check('x')));
     expect(interner.outcome({ ...check('x'), observed: null })).toEqual({ ...check('x'), observed: null });
+  });
+
+  it('a shared list carries its failing ids, listed once for every node that shares it', () => {
+    const interner = new OutcomeInterner();
+    const failing = (id: string): CheckResult => ({ ...check(id), status: 'fail' });
+    const list = interner.checks([check('a'), failing('b')]);
+    const ids = failingCheckIds(list);
+    expect(ids).toEqual(['b']);
+    expect(failingCheckIds(interner.checks([check('a'), failing('b')]))).toBe(ids);
   });
 
   it('is bounded: past its size it starts over, and results stay correct', () => {
