@@ -23,7 +23,11 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '5000' },
   },
 });
-if (!values.before && values['before-node-options'] === undefined && values['before-node-flags'] === undefined) {
+if (
+  !values.before &&
+  values['before-node-options'] === undefined &&
+  values['before-node-flags'] === undefined
+) {
   throw new Error(
     '--before: the other build, e.g. /tmp/base/dist/cli/main.js, or --before-node-options / --before-node-flags',
   );

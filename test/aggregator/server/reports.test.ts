@@ -273,30 +273,30 @@ describe('POST /api/v1/reports input validation', () => {
   });
 });
 
-  it('times every response by its route pattern, method and status, and requests matching no route as unmatched', async () => {
-    t = await makeApp();
-    await postReport(t.app, sampleReport());
-    await postReport(t.app, sampleReport(), {});
-    await t.app.inject({ method: 'GET', url: '/api/v1/nodes/no-such-node' });
-    await t.app.inject({ method: 'GET', url: '/api/v1/nodes/no-such-node' });
-    await t.app.inject({ method: 'HEAD', url: '/healthz' });
-    await t.app.inject({ method: 'GET', url: '/docs/json' });
-    await t.app.inject({ method: 'GET', url: '/no/such/path' });
-    await t.app.inject({ method: 'DELETE', url: '/api/v1/reports' });
-    const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-    const count = (route: string, method: string, status: number) => {
-      const line = `osmo_validator_http_request_duration_seconds_count{route="${route}",method="${method}",status="${status}"} `;
-      const found = text.split('\n').find((l) => l.startsWith(line));
-      return found === undefined ? 0 : Number(found.slice(line.length));
-    };
-    expect(count('/api/v1/reports', 'POST', 202)).toBe(1);
-    expect(count('/api/v1/reports', 'POST', 401)).toBe(1);
-    expect(count('/api/v1/nodes/:name', 'GET', 404)).toBe(2);
-    expect(count('/healthz', 'HEAD', 200)).toBe(1);
-    expect(count('/docs/json', 'GET', 200)).toBe(1);
-    expect(count('unmatched', 'GET', 404)).toBe(1);
-    expect(count('unmatched', 'DELETE', 404)).toBe(1);
-  });
+it('times every response by its route pattern, method and status, and requests matching no route as unmatched', async () => {
+  t = await makeApp();
+  await postReport(t.app, sampleReport());
+  await postReport(t.app, sampleReport(), {});
+  await t.app.inject({ method: 'GET', url: '/api/v1/nodes/no-such-node' });
+  await t.app.inject({ method: 'GET', url: '/api/v1/nodes/no-such-node' });
+  await t.app.inject({ method: 'HEAD', url: '/healthz' });
+  await t.app.inject({ method: 'GET', url: '/docs/json' });
+  await t.app.inject({ method: 'GET', url: '/no/such/path' });
+  await t.app.inject({ method: 'DELETE', url: '/api/v1/reports' });
+  const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const count = (route: string, method: string, status: number) => {
+    const line = `osmo_validator_http_request_duration_seconds_count{route="${route}",method="${method}",status="${status}"} `;
+    const found = text.split('\n').find((l) => l.startsWith(line));
+    return found === undefined ? 0 : Number(found.slice(line.length));
+  };
+  expect(count('/api/v1/reports', 'POST', 202)).toBe(1);
+  expect(count('/api/v1/reports', 'POST', 401)).toBe(1);
+  expect(count('/api/v1/nodes/:name', 'GET', 404)).toBe(2);
+  expect(count('/healthz', 'HEAD', 200)).toBe(1);
+  expect(count('/docs/json', 'GET', 200)).toBe(1);
+  expect(count('unmatched', 'GET', 404)).toBe(1);
+  expect(count('unmatched', 'DELETE', 404)).toBe(1);
+});
 
 describe('rejected reports in the log', () => {
   function capturedLogger() {
