@@ -168,9 +168,12 @@ export const reportRoutes: FastifyPluginAsync<ReportRoutesOptions> = async (app,
   );
 };
 
-/** `then(value)` now when the value is known, else once its promise settles (a rejection goes to `done`). */
+/**
+ * `then(value)` now when the value is known, else once its promise settles. A rejection, or a throw in
+ * `then` after the wait, goes to `done` (fastify's error path), as a throw before it does through the hook.
+ */
 function whenKnown<T>(value: T | Promise<T>, done: (err?: Error) => void, then: (value: T) => void): void {
-  if (value instanceof Promise) value.then(then, done);
+  if (value instanceof Promise) value.then(then).catch((err: Error) => done(err));
   else then(value);
 }
 
