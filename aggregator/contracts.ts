@@ -26,8 +26,11 @@ export interface ReconcileSink {
 
 /** The cluster as the informer sees it: labels for role derivation and the node.label check. */
 export interface ClusterView {
-  /** Labels of a node; undefined when the node is not (yet) known. */
-  labelsOf(node: string): Record<string, string> | undefined;
+  /**
+   * Labels of a node; undefined when the node is not (yet) known. The object itself, not a copy: it is
+   * replaced when the node changes, never edited, so whoever keeps it may compare it by identity.
+   */
+  labelsOf(node: string): Readonly<Record<string, string>> | undefined;
   /** The kubelet-reported container runtime (`containerd://1.7.27`), for the cluster checks. */
   runtimeVersionOf(node: string): string | undefined;
   nodeNames(): string[];

@@ -179,8 +179,18 @@ export class NodeStore {
     // A managed node listed stale before its first report here was `unknown`.
     const silent = this.unreported.get(report.node)?.notified ? 'unknown' : null;
     const before = previous ? this.verdictOf(previous, now) : silent;
-    const entry: StoredNode = { report, result, lastSeen: now, notifiedStale: false };
-    this.nodes.set(report.node, entry);
+    // The node's entry is updated in place (as reevaluate does): a report replaces what it holds, and an
+    // entry per report would be one more object per report to outlive the young generation.
+    let entry = previous;
+    if (entry === undefined) {
+      entry = { report, result, lastSeen: now, notifiedStale: false };
+      this.nodes.set(report.node, entry);
+    } else {
+      entry.report = report;
+      entry.result = result;
+      entry.lastSeen = now;
+      entry.notifiedStale = false;
+    }
     this.unreported.delete(report.node);
     const view = this.view(report.node, entry, now);
     this.recordTransition(report.node, before, view.verdict, now);

@@ -113,7 +113,19 @@ interface CachedReview {
   principal?: Principal;
   /** A node-bound token's acceptance, built once. */
   accepted?: AuthOutcome;
+  /** identify()'s answer on a hit, built once. */
+  identified?: Identification;
+  /** Its key in the cache, and when it last moved to the cache's young end (remember, touch). */
+  key?: string;
+  touchedAt?: number;
 }
+
+/**
+ * A hit moves its review to the cache's young end (LRU) at most this often. The order only decides which
+ * review is dropped when the cache is full; a node reports about once a minute, so ten seconds' resolution
+ * keeps it, and a burst of one token's reports costs no map churn and no new key kept per report.
+ */
+export const LRU_TOUCH_MS = 10_000;
 
 type Refusal = { ok: false; status: 401 | 403 | 503; reason: string; retryAfterSeconds?: number };
 /** A review's answer; a refusal carries its label for the refusal log and metrics. */
@@ -257,11 +269,17 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
       this.refused.delete(key);
     }
     const cached = this.cache.get(key);
-    if (cached && cached.expiresAt > this.now()) {
-      // Refresh LRU position.
-      this.cache.delete(key);
-      this.cache.set(key, cached);
-      return { ok: true, principal: this.principal(cached) };
+    const now = this.now();
+    if (cached && cached.expiresAt > now) {
+      if (now - (cached.touchedAt ?? 0) >= LRU_TOUCH_MS) {
+        // Re-inserted under the key it was stored with: the digest just computed dies young.
+        const stored = cached.key ?? key;
+        this.cache.delete(stored);
+        this.cache.set(stored, cached);
+        cached.touchedAt = now;
+      }
+      cached.identified ??= { ok: true, principal: this.principal(cached) };
+      return cached.identified;
     }
     if (cached) this.cache.delete(key);
     return this.identifyUncached(token, key);
@@ -451,7 +469,10 @@ export class TokenReviewAuthenticator implements StagedAuthenticator {
   }
 
   private remember(key: string, entry: CachedReview): void {
-    if (entry.expiresAt <= this.now()) return;
+    const now = this.now();
+    if (entry.expiresAt <= now) return;
+    entry.key = key;
+    entry.touchedAt = now;
     this.cache.set(key, entry);
     while (this.cache.size > this.cacheSize) {
       const oldest = this.cache.keys().next().value;

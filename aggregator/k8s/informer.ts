@@ -15,6 +15,7 @@ import { backoffMs } from './rate-limit.js';
 /** A watch that delivered an event or stayed open this long counts as healthy (resets the backoff). */
 export const HEALTHY_WATCH_MS = 30_000;
 const MAX_RELIST_BACKOFF_MS = 30_000;
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** client-node's Watch aborts with this DOMException name after its inactivity timeout (requestTimeoutMs). */
 function isClientTimeout(err: unknown): boolean {
@@ -80,9 +81,10 @@ export class NodeInformer {
     };
   }
 
-  labelsOf(node: string): Record<string, string> | undefined {
+  /** The cached object itself, no copy: a node's cached view is replaced on every change, never edited. */
+  labelsOf(node: string): Readonly<Record<string, string>> | undefined {
     const n = this.cache.get(node);
-    return n ? { ...(n.metadata?.labels ?? {}) } : undefined;
+    return n ? (n.metadata?.labels ?? NO_LABELS) : undefined;
   }
 
   runtimeVersionOf(node: string): string | undefined {

@@ -14,7 +14,7 @@ export interface ReportEvaluator {
   /** When the spec in force was put in force (ISO time); optional for fakes. */
   readonly specLoadedAt?: string;
   /** `labels`: the node's cluster labels when a ClusterView knows the node (role + node.label check). */
-  evaluate(report: Report, labels: Record<string, string> | undefined): NodeResult;
+  evaluate(report: Report, labels: Readonly<Record<string, string>> | undefined): NodeResult;
   /**
    * Optional: the previous result with fresh timestamps when nothing it was computed from changed (same
    * spec, labels, facts and probe errors), else undefined. Most reports repeat the last one (heartbeats),
@@ -23,6 +23,6 @@ export interface ReportEvaluator {
   reuse?(
     previous: PreviousEvaluation,
     report: Report,
-    labels: Record<string, string> | undefined,
+    labels: Readonly<Record<string, string>> | undefined,
   ): NodeResult | undefined;
 }

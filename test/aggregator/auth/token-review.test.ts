@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  LRU_TOUCH_MS,
   TokenReviewAuthenticator,
   type TokenReviewOptions,
   tokenExpiryMs,
@@ -165,6 +166,29 @@ describe('TokenReview authenticator', () => {
     expect(a.cacheSizeNow()).toBe(2);
     await a.authenticate(tokens[0]!, 'n'); // evicted: reviewed again
     expect(a.reviews).toBe(4);
+  });
+
+  it('moves a hit to the young end of the cache at most once per LRU_TOUCH_MS', async () => {
+    let now = Date.now();
+    const a = await authenticator({ cacheSize: 2, now: () => now });
+    // One node per token: a node's own TokenReview budget is not what this test is about.
+    const nodes = ['n1', 'n2', 'n3', 'n4'];
+    const tokens = nodes.map((nodeName) => issue({ nodeName }));
+    const use = (i: number) => a.authenticate(tokens[i]!, nodes[i]!);
+    await use(0);
+    await use(1);
+    now += LRU_TOUCH_MS - 1;
+    await use(0); // a hit too soon to move: it stays the oldest
+    await use(2); // evicts token 0
+    expect(a.reviews).toBe(3);
+    now += LRU_TOUCH_MS;
+    await use(1); // moves: token 2 is now the oldest
+    await use(3); // evicts token 2
+    await use(1);
+    expect(a.reviews).toBe(4);
+    await use(0);
+    await use(2);
+    expect(a.reviews).toBe(6);
   });
 
   it('answers 503 (not 401) when the API server is unreachable', async () => {
