@@ -25,7 +25,7 @@ import {
 import { planNodePatch, planStatusPatch } from './diff.js';
 import { type HeldTransition, MassChangeGuard } from './guard.js';
 import type { ReconcileMetrics } from './metrics.js';
-import { QuietNodes } from './quiet.js';
+import { QuietNodes, sameInputs } from './quiet.js';
 
 export interface NodeCache {
   get(name: string): NodeView | undefined;
@@ -148,7 +148,10 @@ export class Reconciler {
   update(state: NodeState): void {
     if (this.stopped) return;
     if (this.nodeIdle(state.node) && this.quiet.skips(state, this.o.cache.get(state.node), this.now())) {
-      this.lastState.set(state.node, state);
+      // The state kept already has these inputs (only its result's times are older): kept, as a new equal
+      // state per report would be one more object to outlive the young generation.
+      const kept = this.lastState.get(state.node);
+      if (kept === undefined || !sameInputs(kept, state)) this.lastState.set(state.node, state);
       return;
     }
     this.lastState.set(state.node, state);
