@@ -105,11 +105,7 @@ export const AGENT_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
  * start-ups (BENCHMARKS.md, "Allocation-site pretenuring").
  * bench/ starts the aggregator with exactly these.
  */
-export const AGGREGATOR_NODE_FLAGS = [
-  '--memory-saver-mode',
-  '--heap-growing-percent=20',
-  '--no-allocation-site-pretenuring',
-];
+export const AGGREGATOR_NODE_FLAGS = ['--memory-saver-mode', '--no-allocation-site-pretenuring'];
 
 /** The Deployment container's command: the image's ENTRYPOINT with AGGREGATOR_NODE_FLAGS in between. */
 export const AGGREGATOR_COMMAND = ['node', ...AGGREGATOR_NODE_FLAGS, IMAGE_CLI];
