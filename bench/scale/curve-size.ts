@@ -33,6 +33,11 @@ export interface SizeOptions {
   /** Seconds of the fixed-rate (N ÷ 60 s) run, which is also the steady-state window. */
   rateS: number;
   saturationS: number;
+  /**
+   * Seconds after the write burst settled at which memory is read again: by then V8's memory reducer
+   * (`--memory-saver-mode`) has collected the burst's garbage (it runs ~8 s after the allocation stops).
+   */
+  idleS: number;
   /** Also flip 20 % at the default --qps/--burst (takes (0.6·N − 50) ÷ 20 s). */
   defaultFlip: boolean;
   dir: string;
@@ -79,7 +84,18 @@ export interface RelistFigures {
 
 export interface SizeFigures {
   n: number;
-  burst: { start: Memory; stored: Memory; sendS: number; convergeS: number; writes: number };
+  burst: {
+    start: Memory;
+    /** 3 s after the writes settled: still holds much of the burst's garbage. */
+    stored: Memory;
+    /** `idleS` after the writes settled, nothing sent meanwhile. */
+    settled: Memory;
+    /** After the two flips: its VmHWM is the process's peak over start, burst and flips. */
+    end: Memory;
+    sendS: number;
+    convergeS: number;
+    writes: number;
+  };
   /** At the write-burst rate: to fail, and back to pass. */
   burstFlips: FlipFigures[];
   deployment: { start: Memory; stored: Memory; steady: Memory; end: Memory };
@@ -162,12 +178,15 @@ async function burstPhase(fleet: Fleet, o: SizeOptions): Promise<Pick<SizeFigure
     const writes = fleet.emu.writes();
     await sleep(3000);
     const stored = await memory(server);
+    await sleep(Math.max(0, o.idleS * 1000 - 3000));
+    const settled = await memory(server);
     o.log(`curves ${o.n}: flip 20 % to fail and back at --qps ${BURST_QPS}`);
     const burstFlips = [
       await flip(fleet, server.url, true, BURST_QPS, BURST_QPS),
       await flip(fleet, server.url, false, BURST_QPS, BURST_QPS),
     ];
-    return { burst: { start, stored, sendS: sent.sendS, convergeS, writes }, burstFlips };
+    const end = await memory(server);
+    return { burst: { start, stored, settled, end, sendS: sent.sendS, convergeS, writes }, burstFlips };
   } finally {
     await server.stop();
   }
