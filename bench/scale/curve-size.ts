@@ -25,6 +25,8 @@ export const HEARTBEAT_MS = 300_000;
 export const REPORT_INTERVAL_S = 60;
 const BURST_QPS = 10_000;
 const FLIP_SHARE = 0.2;
+/** The first memory reading after a write burst settled (`burst.stored`). */
+const STORED_AFTER_MS = 3000;
 const CONDITION = 'osmo.nvidia.com/BaselineNotMet';
 export const RESYNC_S = 10;
 
@@ -176,9 +178,9 @@ async function burstPhase(fleet: Fleet, o: SizeOptions): Promise<Pick<SizeFigure
     const convergeS = (performance.now() - t0) / 1000;
     await settle(fleet.emu, server.url, 1500, 120_000);
     const writes = fleet.emu.writes();
-    await sleep(3000);
+    await sleep(STORED_AFTER_MS);
     const stored = await memory(server);
-    await sleep(Math.max(0, o.idleS * 1000 - 3000));
+    await sleep(Math.max(0, o.idleS * 1000 - STORED_AFTER_MS));
     const settled = await memory(server);
     o.log(`curves ${o.n}: flip 20 % to fail and back at --qps ${BURST_QPS}`);
     const burstFlips = [
